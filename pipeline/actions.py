@@ -1,0 +1,249 @@
+"""The I/O edge of every task: read inputs, call the pure stages, write if changed.
+
+Each function here is a doit python-action; it returns a dict of counts that the
+reporter adds up (and that survives ``-P process``).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from pipeline import layout
+from pipeline.analyze import is_test_file
+from pipeline.discover import Input
+from pipeline.extract import VERSIONS, extract
+from pipeline.files import (decode, dump_json, load_json, read_bytes, sha256,
+                            write_if_changed)
+from pipeline.link import build_links
+from pipeline.records import (SCHEMA, Extraction, FileRecord, Note, extraction_from_dict,
+                              record_from_dict, to_dict)
+from pipeline.render import PageSite, render_file_pages
+from pipeline.render_folders import render_folder_pages, render_keywords_page
+
+Counts = dict[str, int]
+SUMMARY_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method", "kernel",
+                           "namespace"})
+
+
+# --------------------------------------------------------------------------- extract
+
+def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...]) -> Counts:
+    """Extract every input of a chunk (cached by content), write records and summaries."""
+    out = Path(output)
+    records: list[dict[str, Any]] = []
+    summaries: list[dict[str, Any]] = []
+    extracted = 0
+    for item in inputs:
+        record, fresh = _extract_one(out, item)
+        extracted += fresh
+        records.append(to_dict(record))
+        summaries.append(_summary(record, item))
+    write_if_changed(out / layout.state_file("records", chunk), dump_json(records))
+    write_if_changed(out / layout.state_file("summary", chunk), dump_json(summaries))
+    return {"files": len(inputs), "extracted": extracted}
+
+
+def _extract_one(out: Path, item: Input) -> tuple[FileRecord, int]:
+    notes: list[Note] = []
+    try:
+        data = read_bytes(item.disk)
+    except OSError as error:
+        data = b""
+        notes.append(Note("unreadable", f"the file could not be read: {error.strerror}"))
+    digest = sha256(data)
+    language = item.type.language
+    key = sha256(f"{language}\0{VERSIONS.get(language, 1)}\0{SCHEMA}\0{digest}".encode())
+    cache = out / layout.cache_file(key)
+    fresh = 0
+    try:
+        entry = load_json(cache)
+        extraction = extraction_from_dict(entry["extraction"])
+    except (OSError, ValueError, KeyError, TypeError):
+        entry, extraction = _extract_bytes(data, language)
+        if not any(n.kind == "internal-error" for n in extraction.notes):
+            write_if_changed(cache, dump_json({**entry, "extraction": to_dict(extraction)}))
+        fresh = 1
+    if notes:
+        extraction = replace(extraction, notes=tuple(notes) + extraction.notes)
+    record = FileRecord(path=item.path, layer=item.layer, size=len(data), lines=entry["lines"],
+                        sha256=digest, encoding=entry["encoding"], binary=False,
+                        extraction=extraction)
+    return record, fresh
+
+
+def _extract_bytes(data: bytes, language: str) -> tuple[dict[str, Any], Extraction]:
+    decoded = decode(data)
+    text = decoded.text
+    try:
+        extraction = extract(text, language)
+    except Exception as error:  # an extractor bug must not stop the build or lose the page
+        extraction = Extraction(language=language, notes=(
+            Note("internal-error", f"the {language} extractor failed: "
+                 f"{type(error).__name__}: {error}"),))
+    if decoded.problem:
+        extraction = replace(extraction, notes=(Note("decode", decoded.problem),)
+                             + extraction.notes)
+    lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+    return {"encoding": decoded.encoding, "lines": lines}, extraction
+
+
+def _summary(record: FileRecord, item: Input) -> dict[str, Any]:
+    ex = record.extraction
+    defines = [[s.kind, s.name] for s in ex.symbols if s.kind in SUMMARY_KINDS]
+    top = [[kind, name] for kind, name in defines
+           if kind in ("class", "struct", "function", "kernel") and "." not in name
+           and not name.startswith("_")]
+    return {
+        "path": record.path,
+        "layer": record.layer,
+        "language": ex.language,
+        "type": item.type.name,
+        "lines": record.lines,
+        "description": _description(ex, item.type.name),
+        "imports": [[i.kind, i.module, list(i.names), i.level] for i in ex.imports],
+        "defines": defines,
+        "top": top,
+        "is_test": is_test_file(record.path, ex),
+        "has_main": ex.has_main,
+        "notes": [[n.kind, n.message, n.line] for n in ex.notes],
+    }
+
+
+def _description(ex: Extraction, type_name: str) -> str:
+    first = ex.overview.strip().split("\n\n", 1)[0].replace("\n", " ")
+    if not first:
+        return type_name
+    return first if len(first) <= 160 else first[:159].rstrip() + "…"
+
+
+# --------------------------------------------------------------------------- link
+
+def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
+               binaries: tuple[tuple[str, int], ...], mirror: str,
+               extras: dict[str, Any]) -> Counts:
+    """Link one layer: per-chunk contexts, per-folder facts, and (layer 1) the symbol index."""
+    out = Path(output)
+    summaries: list[dict[str, Any]] = []
+    by_chunk: dict[str, list[str]] = {}
+    for chunk in chunks:
+        items = load_json(out / layout.state_file("summary", chunk))
+        summaries.extend(items)
+        by_chunk[chunk] = [s["path"] for s in items]
+    links = build_links(summaries, list(folders), list(binaries), mirror)
+    written = 0
+    for chunk, paths in by_chunk.items():
+        ctx = {p: links.contexts[p] for p in paths}
+        written += write_if_changed(out / layout.state_file("ctx", chunk), dump_json(ctx))
+    for folder in folders:
+        facts = dict(links.folders[folder], extras=extras.get(folder, {}))
+        written += write_if_changed(out / layout.state_file("folder", folder), dump_json(facts))
+    failures = sorted([s["path"], kind, line, message] for s in summaries
+                      for kind, message, line in s["notes"])
+    written += write_if_changed(out / layout.state_file("notes", str(layer)), dump_json(failures))
+    if layer == 1:
+        data = {"keywords": links.keywords, "files": len(summaries)}
+        written += write_if_changed(out / layout.state_file("global", ""), dump_json(data))
+    return {"state_written": written}
+
+
+# --------------------------------------------------------------------------- render
+
+def render_chunk(site: PageSite, root: str, chunk: str, inputs: tuple[Input, ...],
+                 siblings: tuple[str, ...], stamp_base: str) -> Counts:
+    """Render both pages of every input of a chunk whose inputs changed."""
+    out = Path(root)
+    records = load_json(out / layout.state_file("records", chunk))
+    contexts = load_json(out / layout.state_file("ctx", chunk))
+    manifest_path = out / layout.state_file("pages", chunk)
+    try:
+        old = load_json(manifest_path)
+    except (OSError, ValueError):
+        old = {}
+    manifest: dict[str, Any] = {}
+    written = unchanged = 0
+    for item, data in zip(inputs, records):
+        ctx = contexts[item.path]
+        stamp = sha256(dump_json([stamp_base, data, ctx, list(siblings)]))
+        docs, kw = layout.file_pages(item.path)
+        previous = old.get(item.path)
+        if previous and previous["stamp"] == stamp and (out / docs).is_file() \
+                and (out / kw).is_file():
+            manifest[item.path] = previous
+            unchanged += 2
+            continue
+        record = record_from_dict(data)
+        try:
+            text = decode(read_bytes(item.disk)).text
+        except OSError:
+            text = ""
+        docs_text, kw_text = render_file_pages(record, ctx, text, site, item.type.name,
+                                               item.type.fence, list(siblings))
+        docs_bytes, kw_bytes = docs_text.encode("utf-8"), kw_text.encode("utf-8")
+        for page, content in ((docs, docs_bytes), (kw, kw_bytes)):
+            if write_if_changed(out / page, content):
+                written += 1
+            else:
+                unchanged += 1
+        manifest[item.path] = {"stamp": stamp, "docs": sha256(docs_bytes), "kw": sha256(kw_bytes)}
+    write_if_changed(manifest_path, dump_json(manifest))
+    return {"pages_written": written, "pages_unchanged": unchanged}
+
+
+def render_folder(site: PageSite, root: str, folder: str, layer: int) -> Counts:
+    out = Path(root)
+    facts = load_json(out / layout.state_file("folder", folder))
+    pages = render_folder_pages(facts, site, layer, facts.get("extras", {}))
+    written = sum(write_if_changed(out / path, text.encode("utf-8")) for path, text in pages.items())
+    return {"pages_written": written, "pages_unchanged": len(pages) - written}
+
+
+def render_keywords(site: PageSite, root: str) -> Counts:
+    out = Path(root)
+    data = load_json(out / layout.state_file("global", ""))
+    text = render_keywords_page(data["keywords"], site, data["files"])
+    written = int(write_if_changed(out / "keywords.md", text.encode("utf-8")))
+    return {"pages_written": written, "pages_unchanged": 1 - written}
+
+
+# --------------------------------------------------------------------------- prune
+
+KEEP_STATE = frozenset({"doit.json", "lock", "discover.json", "clean", "version"})
+
+
+def prune(output: str, expected: frozenset[str]) -> Counts:
+    """Remove every file under O that no task produces (state bookkeeping excepted)."""
+    out = Path(output)
+    removed = 0
+    for root, dirs, files in os.walk(out, topdown=False):
+        rel_root = Path(root).relative_to(out).as_posix()
+        rel_root = "" if rel_root == "." else rel_root
+        for name in files:
+            rel = posixpath.join(rel_root, name) if rel_root else name
+            if rel in expected or _kept_state(rel):
+                continue
+            os.unlink(os.path.join(root, name))
+            removed += rel.startswith(layout.STATE + "/") is False
+        for name in dirs:
+            path = os.path.join(root, name)
+            if not os.path.islink(path) and not os.listdir(path):
+                os.rmdir(path)
+            elif os.path.islink(path):
+                os.unlink(path)
+    return {"pages_removed": removed}
+
+
+def _kept_state(rel: str) -> bool:
+    if not rel.startswith(layout.STATE + "/"):
+        return False
+    inner = rel[len(layout.STATE) + 1:]
+    return inner in KEEP_STATE or inner.startswith("cache/")
+
+
+def clean_output(output: str) -> None:
+    """Remove the output folder entirely (pages and state)."""
+    shutil.rmtree(output, ignore_errors=True)

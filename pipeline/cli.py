@@ -1,0 +1,258 @@
+"""The command line: argv -> Config -> doit. ``main`` returns the exit code.
+
+Exit codes: 0 success; 1 some files failed (pages still written) or ``check`` found
+differences; 2 usage or configuration error, or the output folder is locked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from doit.cmd_base import ModuleTaskLoader
+from doit.doit_cmd import DoitMain
+
+from pipeline import layout, runstate
+from pipeline.config import Config, load_pyproject, make_config
+from pipeline.errors import PipelineError, UsageError
+from pipeline.report import Reporter, reporter_for
+from pipeline.tasks import Graph, build_graph, task_creators
+
+CONFIG_KEYS = ("source", "output", "depth", "jobs", "project", "include", "exclude",
+               "max_source_bytes", "max_tests", "max_related", "templates")
+READ_ONLY_DOIT_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion"})
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2 (through UsageError)
+        raise UsageError(f"usage error: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m pipeline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("build", "check", "clean"):
+        sub = commands.add_parser(name)
+        if name != "clean":
+            sub.add_argument("source", nargs="?", default=None)
+            sub.add_argument("--depth", type=int, default=None)
+            sub.add_argument("--project", default=None)
+        sub.add_argument("--output", default=None)
+        if name == "build":
+            sub.add_argument("--jobs", type=int, default=None)
+            sub.add_argument("--only", nargs="+", default=None, metavar="PATH")
+            sub.add_argument("--strict", action="store_true")
+    return parser
+
+
+def environment_layer() -> dict[str, Any]:
+    """``PIPELINE_SOURCE=...`` style overrides."""
+    return {key: os.environ[f"PIPELINE_{key.upper()}"] for key in CONFIG_KEYS
+            if f"PIPELINE_{key.upper()}" in os.environ}
+
+
+def load_config(flags: dict[str, Any]) -> Config:
+    return make_config(load_pyproject("."), environment_layer(), flags)
+
+
+def doit_namespace(graph: Graph, reporter: type[Reporter]) -> dict[str, Any]:
+    namespace: dict[str, Any] = dict(task_creators(graph))
+    namespace["DOIT_CONFIG"] = {
+        "dep_file": graph.out(f"{layout.STATE}/doit.json"),
+        "backend": "json",
+        "check_file_uptodate": runstate.RefreshingMD5Checker,
+        "reporter": reporter,
+        "verbosity": 0,
+        "default_tasks": ["extract", "link", "render", "folder", "keywords", "prune", "seal"],
+    }
+    return namespace
+
+
+def run_doit(namespace: dict[str, Any], argv: list[str]) -> int:
+    return int(DoitMain(ModuleTaskLoader(namespace), config_filenames=()).run(argv))
+
+
+def _discovered(graph: Graph) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in graph.inventory.inputs:
+        key = "sources" if item.layer == 1 else f"pages, layer {item.layer}"
+        counts[key] = counts.get(key, 0) + 1
+    counts["binary files"] = len(graph.inventory.binaries)
+    return counts
+
+
+def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
+    runstate.acquire_lock(config.output)
+    for message in runstate.check_state(config.output):
+        print(f"note: {message}", file=sys.stderr)
+    graph = build_graph(config, dirty=runstate.begin_run(config.output))
+    reporter = reporter_for(graph.root, config.depth, _discovered(graph), strict)
+    argv = ["run"]
+    if config.jobs > 1:
+        argv += ["-n", str(config.jobs), "-P", "process"]
+    argv += select_tasks(graph, only) if only else []
+    code = run_doit(doit_namespace(graph, reporter), argv)
+    if code != 0:
+        return 1
+    last = reporter.last
+    return 1 if last is not None and (last.summary.get("failed") or last.errors) else 0
+
+
+def select_tasks(graph: Graph, only: list[str]) -> list[str]:
+    """Task names that rebuild the pages of the given files or folders, in every layer."""
+    source = Path(graph.config.source)
+    wanted: list[str] = []
+    for raw in only:
+        path = Path(raw)
+        absolute = path if path.is_absolute() else (Path.cwd() / path)
+        try:
+            rel = absolute.resolve().relative_to(source).as_posix()
+        except ValueError:
+            raise UsageError(f"usage error: --only {raw}: not inside the source folder") from None
+        wanted.append("" if rel == "." else rel)
+    mirror = graph.inventory.mirror
+    names: list[str] = []
+    folders: set[str] = set()
+    for chunk in graph.chunks:
+        prefix = "/".join([mirror] * (chunk.layer - 1))
+        hits = False
+        for item in chunk.inputs:
+            rel = item.path[len(prefix) + 1:] if prefix else item.path
+            for layer_path in _layer_one_paths(rel):
+                if any(w == "" or layer_path == w or layer_path.startswith(w + "/")
+                       for w in wanted):
+                    hits = True
+        if hits:
+            names += [f"extract:{chunk.name or '.'}", f"render:{chunk.name or '.'}"]
+            folders.update(layout.parent_folders(chunk.folder))
+    if not names:
+        raise UsageError("usage error: --only matched no documented file")
+    names += [f"link:{k}" for k in range(1, graph.config.depth + 1)]
+    names += [f"folder:{f or '.'}" for f in sorted(folders)]
+    return names + ["keywords"]
+
+
+def _layer_one_paths(rel: str) -> list[str]:
+    """A page path ``D/N_docs.md_kw.md`` stands for the source ``D/N``."""
+    paths = [rel]
+    for suffix in ("_docs.md", "_kw.md"):
+        while rel.endswith(suffix):
+            rel = rel[: -len(suffix)]
+            paths.append(rel)
+    return paths
+
+
+def command_check(config: Config) -> int:
+    """Build into a scratch folder and compare with the output; never writes to it."""
+    output = Path(config.output)
+    with tempfile.TemporaryDirectory(prefix="pipeline-check-") as scratch_parent:
+        scratch = Path(scratch_parent) / output.name
+        _link_cache(output, scratch)
+        graph = build_graph(config, root=str(scratch), dirty=True, save_cache=False)
+        with open(os.devnull, "w", encoding="utf-8") as quiet:
+            reporter = reporter_for(graph.root, config.depth, {}, stream=quiet)
+            run_doit(doit_namespace(graph, reporter), ["run"])
+        expected = _page_files(scratch)
+        actual = _page_files(output)
+        stale = sorted(p for p in expected.keys() & actual.keys()
+                       if (scratch / p).read_bytes() != (output / p).read_bytes())
+        missing = sorted(expected.keys() - actual.keys())
+        orphan = sorted(actual.keys() - expected.keys())
+    for label, paths in (("stale", stale), ("missing", missing), ("orphan", orphan)):
+        for path in paths:
+            print(f"{label}: {path}")
+    if stale or missing or orphan:
+        print(f"check: {len(stale)} stale, {len(missing)} missing, {len(orphan)} orphan pages",
+              file=sys.stderr)
+        return 1
+    print(f"check: {config.output} is up to date ({len(expected):,} pages)", file=sys.stderr)
+    return 0
+
+
+def _link_cache(output: Path, scratch: Path) -> None:
+    """Share the content-addressed extraction cache with the scratch build (hard links)."""
+    cache = output / layout.STATE / "cache"
+    target = scratch / layout.STATE / "cache"
+    target.mkdir(parents=True, exist_ok=True)
+    if not cache.is_dir():
+        return
+    for folder in cache.iterdir():
+        (target / folder.name).mkdir(exist_ok=True)
+        for entry in folder.iterdir():
+            try:
+                os.link(entry, target / folder.name / entry.name)
+            except OSError:
+                shutil.copyfile(entry, target / folder.name / entry.name)
+
+
+def _page_files(root: Path) -> dict[str, None]:
+    pages: dict[str, None] = {}
+    if not root.is_dir():
+        return pages
+    for directory, dirs, files in os.walk(root):
+        rel = Path(directory).relative_to(root).as_posix()
+        if rel == layout.STATE or rel.startswith(layout.STATE + "/"):
+            dirs[:] = []
+            continue
+        dirs[:] = [d for d in dirs if not (rel == "." and d == layout.STATE)]
+        for name in files:
+            pages[name if rel == "." else f"{rel}/{name}"] = None
+    return pages
+
+
+def command_clean(config: Config) -> int:
+    output = Path(config.output)
+    if not output.exists():
+        return 0
+    if not (output / layout.STATE).is_dir():
+        raise UsageError(f"usage error: {output} holds no pipeline state; not removing it")
+    runstate.acquire_lock(config.output)
+    for child in output.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    output.rmdir()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        flags = {key: getattr(args, key, None) for key in CONFIG_KEYS}
+        config = load_config(flags)
+        if args.command == "build":
+            return command_build(config, args.only, args.strict)
+        if args.command == "check":
+            return command_check(config)
+        return command_clean(config)
+    except PipelineError as error:
+        print(str(error), file=sys.stderr)
+        return error.exit_code
+
+
+def dodo_namespace() -> dict[str, Any]:
+    """What ``dodo.py`` exports: the task creators and DOIT_CONFIG, from the config
+    of the working directory and ``doit key=value`` variables."""
+    from doit import get_var
+
+    try:
+        variables = {key: get_var(key) for key in CONFIG_KEYS}
+        config = load_config({k: v for k, v in variables.items() if v is not None})
+        command = next((a for a in sys.argv[1:] if "=" not in a and not a.startswith("-")), "run")
+        dirty = False
+        if command not in READ_ONLY_DOIT_COMMANDS:
+            runstate.acquire_lock(config.output)
+            for message in runstate.check_state(config.output):
+                print(f"note: {message}", file=sys.stderr)
+            dirty = runstate.begin_run(config.output)
+        graph = build_graph(config, dirty=dirty, save_cache=command not in READ_ONLY_DOIT_COMMANDS)
+    except PipelineError as error:
+        print(str(error), file=sys.stderr)
+        raise SystemExit(error.exit_code) from None
+    return doit_namespace(graph, reporter_for(graph.root, config.depth, _discovered(graph)))

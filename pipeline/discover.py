@@ -1,0 +1,172 @@
+"""Config -> the sorted inputs of every layer, their pages, and the folders that hold them.
+
+Text versus binary is decided by content (a NUL in the first 8 KiB); that one read
+per file is cached by (size, mtime) so a no-op build only stats the tree.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from pipeline import layout
+from pipeline.config import Config
+from pipeline.filetypes import PAGE, FileType, file_type
+from pipeline.files import SNIFF_BYTES, dump_json, load_json, looks_binary, write_if_changed
+
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".svn", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache",
+     ".ruff_cache", ".tox", ".nox", ".venv", "venv", "build", "dist", ".hypothesis"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """One file to document: its repository path, layer, type and where its bytes live."""
+
+    path: str
+    layer: int
+    disk: str  # absolute path to read
+    type: FileType
+
+    @property
+    def folder(self) -> str:
+        return layout.folder_of(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """All inputs of all layers, sorted by (layer, path), plus what the walk passed over."""
+
+    mirror: str
+    inputs: tuple[Input, ...]
+    binaries: tuple[tuple[str, int], ...] = ()  # (path, size) of binary files, layer 1
+    skipped_links: tuple[str, ...] = ()
+    chunks: dict[str, tuple[Input, ...]] = field(default_factory=dict)  # folder -> inputs
+
+    def folders(self) -> list[str]:
+        """Every folder that holds an input at any depth, and the root, sorted."""
+        seen: set[str] = {""}
+        for folder in self.chunks:
+            seen.update(layout.parent_folders(folder))
+        for path, _size in self.binaries:
+            seen.update(layout.parent_folders(layout.folder_of(path)))
+        return sorted(seen)
+
+
+def discover_sources(config: Config, root: str = "", *, save_cache: bool = True) -> Inventory:
+    """Walk the source tree and derive every layer's inputs (pure paths after the walk).
+
+    ``root`` is where pages are written and read back (``config.output`` unless a check
+    builds into a scratch folder); the configured output names the mirror and is skipped.
+    """
+    source = Path(config.source)
+    output = Path(config.output)
+    written = Path(root or config.output)
+    cache_path = written / layout.STATE / "discover.json"
+    cache = _load_cache(cache_path)
+    new_cache: dict[str, list[int]] = {}
+    spec = pathspec.PathSpec.from_lines("gitwildmatch", config.exclude)
+    texts: list[str] = []
+    binaries: list[tuple[str, int]] = []
+    links: list[str] = []
+    _walk(source, "", config, spec, output, cache, new_cache, texts, binaries, links)
+    if save_cache and (new_cache != cache) and written.is_dir():
+        write_if_changed(cache_path, dump_json(new_cache))
+
+    top = frozenset(p.split("/", 1)[0] for p in texts) | frozenset(
+        p.split("/", 1)[0] for p, _ in binaries
+    )
+    mirror = layout.mirror_name(output.name, top)
+    inputs = [Input(p, 1, str(source / p), file_type(p.rsplit("/", 1)[-1])) for p in texts]
+    layer_inputs = inputs
+    for layer in range(2, config.depth + 1):
+        layer_inputs = [
+            Input(layout.next_layer_input(page, mirror), layer, str(written / page), PAGE)
+            for item in layer_inputs
+            for page in layout.file_pages(item.path)
+        ]
+        inputs.extend(layer_inputs)
+    chunks: dict[str, list[Input]] = defaultdict(list)
+    for item in inputs:
+        chunks[item.folder].append(item)
+    return Inventory(
+        mirror=mirror,
+        inputs=tuple(inputs),
+        binaries=tuple(binaries),
+        skipped_links=tuple(links),
+        chunks={folder: tuple(items) for folder, items in sorted(chunks.items())},
+    )
+
+
+def _walk(
+    directory: Path,
+    rel: str,
+    config: Config,
+    spec: pathspec.PathSpec,
+    output: Path,
+    cache: dict[str, list[int]],
+    new_cache: dict[str, list[int]],
+    texts: list[str],
+    binaries: list[tuple[str, int]],
+    links: list[str],
+) -> None:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        path = f"{rel}/{entry.name}" if rel else entry.name
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            links.append(path)  # never followed: loops and links out of the tree are common
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            if _skip_dir(entry.name, path, config, spec) or Path(entry.path) == output:
+                continue
+            _walk(Path(entry.path), path, config, spec, output, cache, new_cache,
+                  texts, binaries, links)
+        elif stat.S_ISREG(info.st_mode) and not spec.match_file(path):
+            key = [info.st_size, info.st_mtime_ns]
+            cached = cache.get(path)
+            if cached is not None and cached[:2] == key:
+                binary = bool(cached[2])
+            else:
+                binary = _sniff(entry.path)
+            new_cache[path] = key + [int(binary)]
+            if binary:
+                binaries.append((path, info.st_size))
+            else:
+                texts.append(path)
+
+
+def _skip_dir(name: str, path: str, config: Config, spec: pathspec.PathSpec) -> bool:
+    if name in SKIP_DIRS or name.endswith(".egg-info"):
+        return True
+    if name.startswith(".") and name not in config.include and path not in config.include:
+        return True
+    return spec.match_file(path + "/")
+
+
+def _sniff(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return looks_binary(handle.read(SNIFF_BYTES))
+    except OSError:
+        return True
+
+
+def _load_cache(path: Path) -> dict[str, list[int]]:
+    try:
+        data = load_json(path)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

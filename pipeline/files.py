@@ -1,0 +1,122 @@
+"""Every read and write of content: decoding, stable JSON, atomic write-if-changed."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SNIFF_BYTES = 8192
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def dump_json(data: Any) -> bytes:
+    """Stable JSON: sorted keys, two-space indent, one trailing newline."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def load_json(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file (raises ``orjson.JSONDecodeError`` / ``OSError``)."""
+    with open(path, "rb") as handle:
+        return orjson.loads(handle.read())
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def looks_binary(head: bytes) -> bool:
+    """A file is binary when its first bytes hold a NUL (the usual test of git and grep)."""
+    return b"\x00" in head[:SNIFF_BYTES]
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A file's text, how it was decoded, and what went wrong doing it."""
+
+    text: str
+    encoding: str
+    problem: str = ""  # "" when the bytes decoded cleanly
+
+
+def decode(data: bytes) -> Decoded:
+    """Decode source bytes: BOM, then UTF-8, then a declared coding cookie, else replace.
+
+    Line endings are normalised to ``\\n`` so pages never carry ``\\r``.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return _normalised(data[3:].decode("utf-8", errors="replace"), "utf-8-sig")
+    try:
+        return _normalised(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError as error:
+        first_error = error
+    declared = _declared_coding(data)
+    if declared:
+        try:
+            return _normalised(data.decode(declared), declared)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    line = data.count(b"\n", 0, first_error.start) + 1
+    text = data.decode("utf-8", errors="replace")
+    problem = (
+        f"the bytes are not valid UTF-8 (first bad byte at offset {first_error.start}, "
+        f"line {line}); undecodable bytes are shown as U+FFFD"
+    )
+    return _normalised(text, "utf-8 (with replacement characters)", problem)
+
+
+def _normalised(text: str, encoding: str, problem: str = "") -> Decoded:
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return Decoded(text, encoding, problem)
+
+
+def _declared_coding(data: bytes) -> str:
+    for line in data.split(b"\n", 2)[:2]:
+        match = _CODING.match(line)
+        if match:
+            name = match.group(1).decode("ascii", "replace")
+            try:
+                return codecs.lookup(name).name
+            except LookupError:
+                return ""
+    return ""
+
+
+def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
+    """Write ``data`` atomically unless the file already holds exactly it.
+
+    Returns True when the file was written. Unchanged files keep their mtime, so
+    downstream tasks see no change (the early cutoff every stage relies on).
+    """
+    target = Path(path)
+    try:
+        if target.stat().st_size == len(data) and read_bytes(target) == data:
+            return False
+    except OSError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return True

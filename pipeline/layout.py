@@ -1,0 +1,114 @@
+"""Pure path algebra: inputs of every layer, their pages, folder pages and relative links.
+
+Paths here are POSIX strings relative to the output root ``O`` (pages) or to the
+repository (inputs). Layer 1 inputs are source files; layer k+1 inputs are the file
+pages of layer k, named ``<mirror>/<page path under O>`` so the whole page tree
+of layer k+1 lives below ``O/<mirror>/``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from urllib.parse import quote
+
+FOLDER_PAGES = ("index.md", "doc.md", "sub.md")
+STATE = ".pipeline"
+
+
+def mirror_name(output_name: str, top_level: frozenset[str]) -> str:
+    """The folder under ``O`` that holds layer 2+: the output's name, unless the source
+    tree has a top-level entry of that name (then suffixed until it is free)."""
+    name = output_name
+    while name in top_level or name == STATE:
+        name += "_pages"
+    return name
+
+
+def docs_page(path: str) -> str:
+    return path + "_docs.md"
+
+
+def kw_page(path: str) -> str:
+    return path + "_kw.md"
+
+
+def file_pages(path: str) -> tuple[str, str]:
+    return docs_page(path), kw_page(path)
+
+
+def next_layer_input(page: str, mirror: str) -> str:
+    """The input path (layer k+1) of a layer-k page."""
+    return f"{mirror}/{page}"
+
+
+def page_of_input(path: str, layer: int, mirror: str) -> str:
+    """For a layer >= 2 input, the page under ``O`` it documents."""
+    prefix = mirror + "/"
+    assert layer >= 2 and path.startswith(prefix), (path, layer)
+    return path[len(prefix):]
+
+
+def layer_of(path: str, mirror: str) -> int:
+    """Layer of an input or folder path: 1 + the number of leading mirror components."""
+    layer = 1
+    prefix = mirror + "/"
+    while path == mirror or path.startswith(prefix):
+        layer += 1
+        path = path[len(prefix):] if path != mirror else ""
+    return layer
+
+
+def folder_of(path: str) -> str:
+    return posixpath.dirname(path)
+
+
+def parent_folders(folder: str) -> list[str]:
+    """``a/b/c`` -> ``['a/b/c', 'a/b', 'a', '']``."""
+    chain = [folder]
+    while folder:
+        folder = posixpath.dirname(folder)
+        chain.append(folder)
+    return chain
+
+
+def folder_page(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
+
+
+def display_folder(folder: str) -> str:
+    return folder or "root"
+
+
+def relative(from_page: str, to_path: str) -> str:
+    """A relative link from one page to another path under ``O``, URL-encoded."""
+    start = posixpath.dirname(from_page) or "."
+    rel = posixpath.relpath(to_path or ".", start)
+    if not rel.startswith("../") and rel != "..":
+        rel = "./" + rel
+    return url(rel)
+
+
+def url(path: str) -> str:
+    """Percent-encode a POSIX relative path for a markdown link destination."""
+    return quote(path, safe="/.-_~")
+
+
+# --------------------------------------------------------------------------- state files
+
+def chunk_names(folder: str, count: int, size: int) -> list[str]:
+    """Names of the chunks of a folder holding ``count`` inputs, ``size`` per chunk."""
+    if count <= size:
+        return [folder]
+    return [f"{folder}#{index}" for index in range((count + size - 1) // size)]
+
+
+def state_file(kind: str, name: str) -> str:
+    """Path under ``O`` of one state file (records, summary, ctx, folder facts, manifest)."""
+    import hashlib
+
+    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=10).hexdigest()
+    return f"{STATE}/{kind}/{digest}.json"
+
+
+def cache_file(key: str) -> str:
+    return f"{STATE}/cache/{key[:2]}/{key}.json"

@@ -1,0 +1,249 @@
+"""Cross-file facts of one layer: import resolution, imported-by, tests, folder facts.
+
+Input is the per-file summaries of a layer; output is one small context per file and
+one facts record per folder. Callers write each only when it changed (early cutoff).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pipeline import layout
+
+Summary = dict[str, Any]
+PY_SUFFIXES = (".py", ".pyi")
+STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+DEFINING_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method",
+                            "kernel", "namespace"})
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """The result of linking one layer."""
+
+    contexts: dict[str, dict[str, Any]]  # file path -> context
+    folders: dict[str, dict[str, Any]]  # folder -> facts
+    keywords: list[list[str]]  # [name, kind, path] sorted, for the global index
+
+
+def module_names(paths: list[str]) -> dict[str, str]:
+    """Python file path -> dotted module name, relative to its package root."""
+    packages = {posixpath.dirname(p) for p in paths if posixpath.basename(p) in
+                ("__init__.py", "__init__.pyi")}
+    names: dict[str, str] = {}
+    for path in paths:
+        if not path.endswith(PY_SUFFIXES):
+            continue
+        folder, base = posixpath.split(path)
+        stem = base.rsplit(".", 1)[0]
+        parts = [] if stem == "__init__" else [stem]
+        while folder and folder in packages:
+            folder, name = posixpath.split(folder)
+            parts.insert(0, name)
+        names[path] = ".".join(parts)
+    return names
+
+
+class Resolver:
+    """Resolves Python imports, C includes and markdown links to files of one layer."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = set(paths)
+        self.modules = module_names(paths)
+        self.by_module: dict[str, str] = {}
+        for path in sorted(self.modules, key=lambda p: (p.endswith(".pyi"), p)):
+            self.by_module.setdefault(self.modules[path], path)
+        self.roots = {name.split(".", 1)[0] for name in self.by_module if name}
+        self.by_suffix: dict[str, str] = {}
+        for path in sorted(paths, key=lambda p: (p.count("/"), p)):
+            parts = path.split("/")
+            for start in range(len(parts)):
+                self.by_suffix.setdefault("/".join(parts[start:]), path)
+
+    def python(self, importer: str, item: list[Any]) -> tuple[str, str]:
+        """(group, target path or '') of one Python import."""
+        kind, module, names, level = item[0], item[1], item[2], item[3]
+        if level:
+            base = posixpath.dirname(importer)
+            for _ in range(level - 1):
+                base = posixpath.dirname(base)
+            rest = module.lstrip(".")
+            folder = posixpath.join(base, *rest.split(".")) if rest else base
+            target = self._py_file(folder, names)
+            return "repo", target
+        head = module.split(".", 1)[0]
+        candidates = [module]
+        if kind == "from":
+            candidates = [f"{module}.{n}" for n in names if n != "*"] + candidates
+        for candidate in candidates:
+            target = self.by_module.get(candidate)
+            if target:
+                return "repo", target
+        local = posixpath.join(posixpath.dirname(importer), *module.split("."))
+        for suffix in PY_SUFFIXES:
+            if local + suffix in self.paths:
+                return "repo", local + suffix
+        if head in STDLIB:
+            return "stdlib", ""
+        if head in self.roots:
+            return "repo", ""
+        return "third-party", ""
+
+    def _py_file(self, folder: str, names: list[str]) -> str:
+        for name in names:
+            for suffix in PY_SUFFIXES:
+                if f"{folder}/{name}{suffix}" in self.paths:
+                    return f"{folder}/{name}{suffix}"
+        for candidate in (folder + ".py", folder + ".pyi", f"{folder}/__init__.py",
+                          f"{folder}/__init__.pyi"):
+            if candidate in self.paths:
+                return candidate
+        return ""
+
+    def include(self, importer: str, item: list[Any]) -> tuple[str, str]:
+        kind, target = item[0], item[1]
+        local = posixpath.normpath(posixpath.join(posixpath.dirname(importer), target))
+        if local in self.paths:
+            return "repo", local
+        found = self.by_suffix.get(posixpath.normpath(target).lstrip("./"))
+        if found:
+            return "repo", found
+        return ("system" if kind == "system-include" else "unresolved"), ""
+
+    def link(self, importer: str, item: list[Any], mirror: str, layer: int) -> tuple[str, str]:
+        href = item[1]
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc:
+            return "external", ""
+        if not parts.path:
+            return "anchor", ""
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(importer),
+                                                   unquote(parts.path)))
+        if target in self.paths:
+            return "repo", target
+        return "unresolved", ""
+
+
+def resolve(summary: Summary, resolver: Resolver, mirror: str) -> list[tuple[str, str]]:
+    """(group, target) for every import of one file, in order."""
+    out: list[tuple[str, str]] = []
+    for item in summary["imports"]:
+        kind = item[0]
+        if kind in ("import", "from") and summary["language"] == "python":
+            out.append(resolver.python(summary["path"], item))
+        elif kind in ("include", "system-include"):
+            out.append(resolver.include(summary["path"], item))
+        elif kind == "link":
+            out.append(resolver.link(summary["path"], item, mirror, summary["layer"]))
+        else:
+            out.append(("other", ""))
+    return out
+
+
+def build_links(summaries: list[Summary], folders: list[str],
+                binaries: list[tuple[str, int]], mirror: str) -> Links:
+    """Every cross-file fact of one layer from its summaries (pure)."""
+    summaries = sorted(summaries, key=lambda s: s["path"])
+    resolver = Resolver([s["path"] for s in summaries])
+    resolved = {s["path"]: resolve(s, resolver, mirror) for s in summaries}
+    importers: dict[str, set[str]] = defaultdict(set)
+    for path, targets in resolved.items():
+        for _group, target in targets:
+            if target and target != path:
+                importers[target].add(path)
+    tests = {s["path"] for s in summaries if s["is_test"]}
+    contexts: dict[str, dict[str, Any]] = {}
+    for summary in summaries:
+        path = summary["path"]
+        by = sorted(importers.get(path, ()))
+        contexts[path] = {
+            "module": resolver.modules.get(path, ""),
+            "imports": [[group, target] for group, target in resolved[path]],
+            "imported_by": by,
+            "tested_by": [p for p in by if p in tests],
+        }
+    facts = folder_facts(summaries, folders, binaries, importers)
+    keywords = sorted(
+        ([name, kind, s["path"]] for s in summaries for kind, name in s["defines"]
+         if kind in DEFINING_KINDS),
+        key=lambda row: (row[0].casefold(), row[0], row[2], row[1]),
+    )
+    return Links(contexts, facts, keywords)
+
+
+def folder_facts(summaries: list[Summary], folders: list[str],
+                 binaries: list[tuple[str, int]], importers: dict[str, set[str]]
+                 ) -> dict[str, dict[str, Any]]:
+    """Per folder: its files, subfolders, binaries, tests and every symbol below it."""
+    direct: dict[str, list[Summary]] = defaultdict(list)
+    for summary in summaries:
+        direct[layout.folder_of(summary["path"])].append(summary)
+    children: dict[str, list[str]] = defaultdict(list)
+    folder_set = set(folders)
+    for folder in folders:
+        if folder:
+            parent = layout.folder_of(folder)
+            if parent in folder_set:
+                children[parent].append(folder)
+    binary_by: dict[str, list[list[Any]]] = defaultdict(list)
+    for path, size in binaries:
+        binary_by[layout.folder_of(path)].append([posixpath.basename(path), size])
+    below: dict[str, list[list[str]]] = {}
+    tests_below: dict[str, list[str]] = {}
+    counts_below: dict[str, int] = {}
+    # Post-order accumulation: deepest folders first.
+    for folder in sorted(folders, key=lambda f: (f.count("/") + (1 if f else 0)), reverse=True):
+        symbols = [[name, kind, s["path"]] for s in direct.get(folder, [])
+                   for kind, name in s["defines"] if kind in DEFINING_KINDS]
+        symbols += [[_module_word(s["path"]), "module", s["path"]] for s in direct.get(folder, [])]
+        tests = [s["path"] for s in direct.get(folder, []) if s["is_test"]]
+        count = len(direct.get(folder, []))
+        for child in children.get(folder, []):
+            symbols += below.get(child, [])
+            tests += tests_below.get(child, [])
+            count += counts_below.get(child, 0)
+        below[folder] = symbols
+        tests_below[folder] = tests
+        counts_below[folder] = count
+    facts: dict[str, dict[str, Any]] = {}
+    for folder in folders:
+        files = sorted(direct.get(folder, []), key=lambda s: s["path"])
+        types: dict[str, int] = defaultdict(int)
+        for s in files:
+            types[s["type"]] += 1
+        facts[folder] = {
+            "folder": folder,
+            "files": [_file_row(s, len(importers.get(s["path"], ()))) for s in files],
+            "subfolders": [[child, counts_below.get(child, 0)]
+                           for child in sorted(children.get(folder, []))],
+            "binaries": sorted(binary_by.get(folder, [])),
+            "types": sorted(types.items()),
+            "lines": sum(s["lines"] for s in files),
+            "files_below": counts_below.get(folder, 0),
+            "symbols": sorted(below.get(folder, []),
+                              key=lambda r: (r[0].casefold(), r[0], r[2], r[1])),
+            "tests_below": sorted(tests_below.get(folder, [])),
+        }
+    return facts
+
+
+def _module_word(path: str) -> str:
+    return posixpath.basename(path)
+
+
+def _file_row(summary: Summary, importer_count: int) -> dict[str, Any]:
+    return {
+        "path": summary["path"],
+        "type": summary["type"],
+        "lines": summary["lines"],
+        "description": summary["description"],
+        "is_test": summary["is_test"],
+        "has_main": summary["has_main"],
+        "imported_by": importer_count,
+        "top": summary["top"],
+    }

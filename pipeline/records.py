@@ -1,0 +1,160 @@
+"""Frozen records that flow between stages, and their versioned JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+SCHEMA = 1
+
+# Symbol kinds, and the keyword-page section each one is listed under.
+KIND_SECTIONS: dict[str, str] = {
+    "namespace": "Namespaces",
+    "class": "Classes",
+    "struct": "Classes",
+    "enum": "Classes",
+    "union": "Classes",
+    "function": "Functions",
+    "method": "Methods",
+    "kernel": "Kernels",
+    "constant": "Constants",
+    "variable": "Constants",
+    "macro": "Macros",
+    "key": "Keys",
+    "target": "Targets",
+    "heading": "Headings",
+    "directive": "Directives",
+    "codeblock": "Code Blocks",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A named thing a file defines, at the lines where it stands."""
+
+    kind: str
+    name: str  # qualified display name: ``Circle.scaled.checked``, ``at::native::add``
+    line: int
+    end_line: int = 0
+    signature: str = ""  # as declared: ``def area(self) -> float``, ``class Circle(Shape)``
+    summary: str = ""  # first line of the docstring or leading comment
+    decorators: tuple[str, ...] = ()
+    bases: tuple[str, ...] = ()
+    value: str = ""  # constants and macros: the value as written (shortened)
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    """One dependency as written: a Python import, a C include, a markdown link."""
+
+    kind: str  # "import" | "from" | "include" | "system-include" | "link"
+    module: str  # ``os.path``, ``.base`` (level 1), ``c10/core/Device.h``, ``../x.md``
+    line: int
+    end_line: int = 0
+    names: tuple[str, ...] = ()  # names taken by ``from m import a, b``
+    level: int = 0  # leading dots of a relative Python import
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A fact a rule found in the syntax tree, with its line."""
+
+    area: str  # "pattern" | "performance" | "security"
+    label: str  # short name: "Dataclass", "Builtin eval"
+    line: int
+    detail: str  # one sentence, markdown allowed (names in backticks)
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A usage example found in documentation (a doctest or an ``Example::`` block)."""
+
+    owner: str  # the symbol whose docstring holds it, or "" for the module
+    line: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something that went wrong or was cut, shown on the page as an explicit note."""
+
+    kind: str  # "syntax-error" | "decode" | "truncated" | "partial-parse" | "parse-error" | ...
+    message: str
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What one extractor found in one text; independent of the file's path."""
+
+    language: str
+    overview: str = ""
+    symbols: tuple[Symbol, ...] = ()
+    imports: tuple[Import, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    tests: tuple[str, ...] = ()  # test ids relative to the file: ``TestX::test_a``, ``test_b``
+    examples: tuple[Example, ...] = ()
+    exports: tuple[str, ...] = ()  # ``__all__``
+    identifiers: tuple[str, ...] = ()  # code-like words (markdown and pages)
+    has_main: bool = False
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """Everything the later stages need from one input file."""
+
+    path: str  # repository path with ``/`` separators (layer >= 2: under the mirror root)
+    layer: int
+    size: int
+    lines: int
+    sha256: str
+    encoding: str  # "utf-8", "utf-8-sig", a declared codec, or "binary"
+    binary: bool
+    extraction: Extraction = field(default_factory=lambda: Extraction(language="text"))
+    schema: int = SCHEMA
+
+
+_NESTED: dict[str, Any] = {
+    "symbols": Symbol,
+    "imports": Import,
+    "findings": Finding,
+    "examples": Example,
+    "notes": Note,
+}
+
+
+def to_dict(record: Any) -> Any:
+    """A record as plain JSON-ready data (tuples become lists)."""
+    if hasattr(record, "__dataclass_fields__"):
+        return {f.name: to_dict(getattr(record, f.name)) for f in fields(record)}
+    if isinstance(record, (tuple, list)):
+        return [to_dict(item) for item in record]
+    return record
+
+
+def extraction_from_dict(data: dict[str, Any]) -> Extraction:
+    """Rebuild an :class:`Extraction` from :func:`to_dict` output."""
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        cls = _NESTED.get(name)
+        if cls is not None:
+            values[name] = tuple(cls(**_tuples(item)) for item in value)
+        elif isinstance(value, list):
+            values[name] = tuple(value)
+        else:
+            values[name] = value
+    return Extraction(**values)
+
+
+def record_from_dict(data: dict[str, Any]) -> FileRecord:
+    """Rebuild a :class:`FileRecord`; raises ``ValueError`` on another schema."""
+    if data.get("schema") != SCHEMA:
+        raise ValueError(f"record schema {data.get('schema')!r}, expected {SCHEMA}")
+    values = dict(data)
+    values["extraction"] = extraction_from_dict(data["extraction"])
+    return FileRecord(**values)
+
+
+def _tuples(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in item.items()}

@@ -1,0 +1,374 @@
+"""Records + context -> page text through jinja2 templates (pure: no I/O but templates)."""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from pipeline import analyze, layout
+from pipeline import markdown as md
+from pipeline.records import KIND_SECTIONS, FileRecord, Symbol
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True, slots=True)
+class PageSite:
+    """Where pages live: what links need beyond the record itself."""
+
+    source_root: str  # absolute
+    output_root: str  # absolute
+    mirror: str
+    project: str
+    roles: tuple[tuple[str, str], ...]
+    max_source_bytes: int
+    max_tests: int
+    max_related: int
+    templates: str = ""
+
+    def source_link(self, page: str, path: str, layer: int) -> str:
+        """Link from a page to the documented file itself (in S, or a page in O)."""
+        if layer >= 2:
+            return layout.relative(page, layout.page_of_input(path, layer, self.mirror))
+        start = posixpath.join(self.output_root, posixpath.dirname(page))
+        return layout.url(posixpath.relpath(posixpath.join(self.source_root, path), start))
+
+
+@functools.lru_cache(maxsize=4)
+def environment(extra: str = "") -> jinja2.Environment:
+    """One cached Environment per process (rebuilding it per page is 20x slower)."""
+    paths = [extra, str(TEMPLATES)] if extra else [str(TEMPLATES)]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(paths),
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["code"] = md.code
+    env.filters["prose"] = md.prose
+    env.filters["cell"] = md.cell
+    env.filters["prefix_at"] = lambda text: "@" + text
+    env.globals["plural"] = md.plural
+    return env
+
+
+def finish(text: str) -> str:
+    """Page hygiene: no trailing spaces, no runs of blank lines, one final newline."""
+    lines = [line.rstrip() for line in text.split("\n")]
+    out: list[str] = []
+    fence: str = ""
+    for line in lines:
+        stripped = line.lstrip()
+        if not fence and stripped.startswith("```"):
+            fence = stripped[: len(stripped) - len(stripped.lstrip("`"))]
+        elif fence and stripped.startswith(fence) and stripped.strip("`") == "":
+            fence = ""
+        elif not fence and line == "" and out and out[-1] == "":
+            continue
+        out.append(line)
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def render_template(site: PageSite, template: str, **values: Any) -> str:
+    return finish(environment(site.templates).get_template(template).render(**values))
+
+
+# --------------------------------------------------------------------------- file pages
+
+SECTION_ORDER = ("Namespaces", "Classes", "Functions", "Methods", "Kernels", "Attributes",
+                 "Constants", "Macros", "Keys", "Targets", "Headings", "Directives",
+                 "Code Blocks")
+KW_ORDER = ("Classes", "Functions", "Methods", "Imports", "Constants", "Namespaces", "Includes",
+            "Macros", "Kernels", "Keys", "Targets", "Headings", "Directives", "Code Blocks",
+            "Links", "Identifiers")
+_SECTIONS = dict(KIND_SECTIONS, attribute="Attributes")
+
+
+def structure_title(section: str, language: str) -> str:
+    if section == "Constants" and language == "python":
+        return "Module constants"
+    return section
+
+
+def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite,
+              type_name: str, fence_language: str, siblings: list[str]) -> dict[str, Any]:
+    """Everything the two file templates print, computed once."""
+    path = record.path
+    docs = layout.docs_page(path)
+    ex = record.extraction
+    name = posixpath.basename(path)
+    folder = layout.folder_of(path)
+    suffix = _suffix(name)
+    source, cut_note = _cut_source(text, site.max_source_bytes)
+    groups = _structure(record.extraction.symbols, ex.language)
+    links = _import_rows(record, ctx, docs)
+    tested_by = [(p, layout.relative(docs, layout.docs_page(p))) for p in ctx["tested_by"]]
+    importers = [(p, layout.relative(docs, layout.docs_page(p))) for p in ctx["imported_by"]]
+    is_test = analyze.is_test_file(path, ex)
+    tests = [f"pytest {analyze.shell_quote(path)}::{t}" for t in ex.tests]
+    role_prefix, role = analyze.role(path, dict(site.roles), site.project)
+    related = [(s, layout.relative(docs, layout.docs_page(f"{folder}/{s}" if folder else s)))
+               for s in siblings if s != name]
+    return {
+        "project": site.project,
+        "path": path,
+        "name": name,
+        "folder": layout.display_folder(folder),
+        "size": md.size_text(record.size),
+        "type_name": type_name,
+        "extension": suffix or "(none)",
+        "lines": f"{record.lines:,}",
+        "encoding": record.encoding if record.encoding not in ("utf-8",) else "",
+        "notes": record.extraction.notes,
+        "purpose": " ".join(analyze.purpose(record, type_name, site.project)),
+        "source": md.fence(source, fence_language),
+        "cut_note": cut_note,
+        "overview": ex.overview,
+        "counts": analyze.definition_counts(ex),
+        "language": ex.language,
+        "groups": groups,
+        "exports": ex.exports,
+        "role_prefix": role_prefix,
+        "role": role,
+        "import_groups": links,
+        "importers": importers,
+        "findings": _findings(ex.findings),
+        "is_test": is_test,
+        "test_commands": analyze.test_commands(path, ex) if is_test else [],
+        "tests": tests[: site.max_tests],
+        "tests_more": max(0, len(tests) - site.max_tests),
+        "tested_by": tested_by,
+        "tester_commands": [f"pytest {analyze.shell_quote(p)}" for p, _ in tested_by
+                            if p.endswith(".py")],
+        "examples": [(e.owner, e.line, md.fence(e.text, "python")) for e in ex.examples],
+        "related": related[: site.max_related],
+        "related_more": max(0, len(related) - site.max_related),
+        "kw_page": layout.url(posixpath.basename(layout.kw_page(path))),
+        "docs_page": layout.url(posixpath.basename(docs)),
+        "source_link": site.source_link(docs, path, record.layer),
+        "layer": record.layer,
+    }
+
+
+def render_file_pages(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite,
+                      type_name: str, fence_language: str, siblings: list[str]
+                      ) -> tuple[str, str]:
+    """The ``N_docs.md`` and ``N_kw.md`` pages of one input."""
+    view = file_view(record, ctx, text, site, type_name, fence_language, siblings)
+    docs = render_template(site, "file_docs.md.j2", **view)
+    keywords = keyword_sections(record, ctx, view)
+    kw = render_template(site, "file_kw.md.j2", sections=keywords,
+                         section_map=section_map(record, keywords), **view)
+    return docs, kw
+
+
+def _suffix(name: str) -> str:
+    from pipeline.filetypes import suffix_of
+    return suffix_of(name)
+
+
+def _cut_source(text: str, limit: int) -> tuple[str, str]:
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text, ""
+    head = data[:limit].decode("utf-8", errors="ignore")
+    cut = head.rfind("\n")
+    kept = head[: cut + 1] if cut >= 0 else ""
+    rest = text[len(kept):]
+    return kept, (
+        f"The source is longer than the configured limit of {limit:,} bytes: "
+        f"{rest.count(chr(10)) + (0 if rest.endswith(chr(10)) or not rest else 1):,} more lines "
+        f"({len(rest.encode('utf-8')):,} bytes) are left out here."
+    )
+
+
+def _structure(symbols: tuple[Symbol, ...], language: str) -> list[dict[str, Any]]:
+    """Code Structure groups; Python classes carry their members nested."""
+    nested = language == "python"
+    classes = {s.name for s in symbols if s.kind == "class"}
+    members: dict[str, list[Symbol]] = {}
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for symbol in symbols:
+        owner = _owner_class(symbol, classes) if nested else ""
+        if owner and symbol.kind in ("method", "attribute", "class"):
+            members.setdefault(owner, []).append(symbol)
+            continue
+        section = _SECTIONS.get(symbol.kind, "Other")
+        grouped.setdefault(section, []).append({"symbol": symbol, "members": []})
+    for items in grouped.values():
+        for item in items:
+            if item["symbol"].kind == "class":
+                item["members"] = _member_rows(item["symbol"].name, members)
+    order = list(SECTION_ORDER) + sorted(set(grouped) - set(SECTION_ORDER))
+    return [{"title": structure_title(s, language), "anchor": md.slug(structure_title(s, language)),
+             "items": grouped[s]} for s in order if s in grouped]
+
+
+def _owner_class(symbol: Symbol, classes: set[str]) -> str:
+    parent = symbol.name.rsplit(".", 1)[0] if "." in symbol.name else ""
+    while parent:
+        if parent in classes:
+            return parent
+        parent = parent.rsplit(".", 1)[0] if "." in parent else ""
+    return ""
+
+
+def _member_rows(owner: str, members: dict[str, list[Symbol]]) -> list[tuple[int, Symbol]]:
+    rows: list[tuple[int, Symbol]] = []
+    for member in members.get(owner, []):
+        depth = member.name[len(owner) + 1:].count(".")
+        rows.append((depth, member))
+        if member.kind == "class":
+            rows.extend((depth + 1 + d, m) for d, m in _member_rows(member.name, members))
+    return rows
+
+
+GROUP_TITLES = {
+    "stdlib": "Standard library",
+    "third-party": "Third party",
+    "repo": "This repository",
+    "system": "System headers",
+    "unresolved": "Not found in this tree",
+    "external": "External links",
+    "anchor": "Anchors in this page",
+    "other": "Other",
+}
+
+
+def _import_rows(record: FileRecord, ctx: dict[str, Any], docs: str) -> list[dict[str, Any]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item, (group, target) in zip(record.extraction.imports, ctx["imports"]):
+        lines = (f"line {item.line}" if item.end_line in (0, item.line)
+                 else f"lines {item.line}–{item.end_line}")
+        groups.setdefault(group, []).append({
+            "module": item.module,
+            "names": item.names,
+            "lines": lines,
+            "target": target,
+            "link": layout.relative(docs, layout.docs_page(target)) if target else "",
+            "kind": item.kind,
+        })
+    return [{"title": GROUP_TITLES[g], "rows": groups[g]} for g in GROUP_TITLES if g in groups]
+
+
+def _findings(findings: tuple[Any, ...]) -> dict[str, list[dict[str, Any]]]:
+    """Per area, one row per label: each occurrence when few, else the label with all lines."""
+    areas: dict[str, dict[str, list[Any]]] = {"pattern": {}, "performance": {}, "security": {}}
+    for finding in sorted(findings, key=lambda f: (f.line, f.label, f.detail)):
+        areas.setdefault(finding.area, {}).setdefault(finding.label, []).append(finding)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for area, labels in areas.items():
+        rows: list[dict[str, Any]] = []
+        for label in sorted(labels, key=lambda lb: (labels[lb][0].line, lb)):
+            items = labels[label]
+            if len(items) <= 5:
+                rows.extend({"label": label, "lines": f"line {f.line}", "detail": f.detail}
+                            for f in items)
+            else:
+                lines = ", ".join(str(f.line) for f in items)
+                rows.append({"label": label, "lines": f"{len(items)} places: lines {lines}",
+                             "detail": items[0].detail})
+        out[area] = rows
+    return out
+
+
+# --------------------------------------------------------------------------- keyword pages
+
+def keyword_sections(record: FileRecord, ctx: dict[str, Any],
+                     view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``###`` sections of a keyword page: every keyword with its place in the docs."""
+    docs = view["docs_page"]
+    anchors = {g["title"]: g["anchor"] for g in view["groups"]}
+    sections: dict[str, list[tuple[str, str, str]]] = {}
+    classes = {s.name for s in record.extraction.symbols if s.kind == "class"}
+    for symbol in record.extraction.symbols:
+        section = _SECTIONS.get(symbol.kind, "Other")
+        title = structure_title(section, record.extraction.language)
+        owner = _owner_class(symbol, classes) if record.extraction.language == "python" else ""
+        anchor = anchors.get("Classes") if owner else anchors.get(title, "code-structure")
+        sections.setdefault(section, []).append(
+            (symbol.name, f"Code Structure, line {symbol.line}", f"{docs}#{anchor}"))
+    module = ctx.get("module", "")
+    for item, (group, target) in zip(record.extraction.imports, ctx["imports"]):
+        section = {"include": "Includes", "system-include": "Includes", "link": "Links"}.get(
+            item.kind, "Imports")
+        place = (f"Dependencies, line {item.line}", f"{docs}#import-dependencies")
+        if item.kind == "from" and item.names:
+            base = _absolute_module(item.module, item.level, module, record.path)
+            for name in item.names:
+                sections.setdefault(section, []).append((f"{base}.{name}", *place))
+        else:
+            sections.setdefault(section, []).append((item.module, *place))
+    for word in record.extraction.identifiers:
+        sections.setdefault("Identifiers", []).append((word, "Original Source",
+                                                       f"{docs}#original-source"))
+    out = []
+    for title in list(KW_ORDER) + sorted(set(sections) - set(KW_ORDER)):
+        entries = sections.get(title)
+        if not entries:
+            continue
+        unique = sorted(set(entries), key=lambda e: (e[0].casefold(), e[0], e[1], e[2]))
+        out.append({"title": title, "entries": unique})
+    return out
+
+
+def _absolute_module(module: str, level: int, own: str, path: str) -> str:
+    if not level:
+        return module
+    package = own if path.endswith(("__init__.py", "__init__.pyi")) else own.rpartition(".")[0]
+    for _ in range(level - 1):
+        package = package.rpartition(".")[0]
+    rest = module.lstrip(".")
+    return ".".join(p for p in (package, rest) if p) or module
+
+
+def section_map(record: FileRecord, sections: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Which keywords each section of the docs page covers (computed, never fixed text)."""
+    ex = record.extraction
+    by_title = {s["title"]: [e[0] for e in s["entries"]] for s in sections}
+    structure = [n for t in ("Namespaces", "Classes", "Functions", "Methods", "Kernels",
+                             "Attributes", "Constants", "Macros", "Keys", "Targets", "Headings",
+                             "Directives", "Code Blocks") for n in by_title.get(t, [])]
+    rows: list[tuple[str, str]] = []
+    if structure:
+        rows.append(("Detailed Analysis", _names(structure)))
+    deps = [n for t in ("Imports", "Includes", "Links") for n in by_title.get(t, [])]
+    if deps:
+        rows.append(("Dependencies", _names(deps)))
+    for area, title in (("pattern", "Code Patterns & Idioms"),
+                        ("performance", "Performance Considerations"),
+                        ("security", "Security & Safety")):
+        labels = sorted({f.label for f in ex.findings if f.area == area}, key=str.casefold)
+        if labels:
+            rows.append((title, _names(_owners(ex, area)) + " (" + ", ".join(labels) + ")"
+                         if _owners(ex, area) else ", ".join(labels)))
+    testing = list(ex.tests) + sorted({e.owner or "module docstring" for e in ex.examples})
+    if testing:
+        rows.append(("Testing & Usage", _names(testing)))
+    if ex.identifiers:
+        rows.append(("Original Source", f"{len(ex.identifiers):,} identifiers (listed above)"))
+    return rows
+
+
+def _owners(ex: Any, area: str) -> list[str]:
+    spans = [s for s in ex.symbols if s.kind in ("class", "function", "method", "kernel")
+             and s.end_line]
+    owners: set[str] = set()
+    for finding in ex.findings:
+        if finding.area != area:
+            continue
+        inside = [s for s in spans if s.line <= finding.line <= s.end_line]
+        if inside:
+            owners.add(max(inside, key=lambda s: (s.line, -s.end_line)).name)
+    return sorted(owners, key=lambda n: (n.casefold(), n))
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(md.code(n) for n in names)

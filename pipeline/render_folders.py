@@ -1,0 +1,135 @@
+"""Folder facts -> ``index.md``, ``doc.md``, ``sub.md``; global symbols -> ``keywords.md``."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from pipeline import analyze, layout
+from pipeline import markdown as md
+from pipeline.render import PageSite, render_template
+
+# Symbols link to the Code Structure section of their page; a file links to the page.
+KIND_ANCHORS = {"class": "code-structure", "struct": "code-structure", "enum": "code-structure",
+                "union": "code-structure", "function": "code-structure",
+                "method": "code-structure", "kernel": "code-structure",
+                "namespace": "code-structure", "module": ""}
+KEY_FILE_NAMES = ("__init__.py", "__init__.pyi", "README.md", "README.rst", "README",
+                  "README.txt", "CMakeLists.txt", "BUILD.bazel", "BUILD")
+
+
+def render_folder_pages(facts: dict[str, Any], site: PageSite, layer: int,
+                        extras: dict[str, Any]) -> dict[str, str]:
+    """The three pages of one folder, keyed by their path under ``O``."""
+    view = folder_view(facts, site, layer, extras)
+    return {
+        view["index_path"]: render_template(site, "folder_index.md.j2", **view),
+        view["doc_path"]: render_template(site, "folder_doc.md.j2", **view),
+        view["sub_path"]: render_template(site, "folder_sub.md.j2", **view),
+    }
+
+
+def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
+                extras: dict[str, Any]) -> dict[str, Any]:
+    folder = facts["folder"]
+    index = layout.folder_page(folder, "index.md")
+
+    def link(target: str) -> str:
+        return layout.relative(index, target)
+
+    def docs_link(path: str, anchor: str = "") -> str:
+        return link(layout.docs_page(path)) + (f"#{anchor}" if anchor else "")
+
+    files = [{
+        "name": posixpath.basename(row["path"]),
+        "description": row["description"],
+        "docs": docs_link(row["path"]),
+        "kw": link(layout.kw_page(row["path"])),
+        "row": row,
+    } for row in facts["files"]]
+    subfolders = [{
+        "name": posixpath.basename(child),
+        "link": link(layout.folder_page(child, "index.md")),
+        "count": count,
+        "role": analyze.role(child + "/", dict(site.roles), site.project)[1],
+    } for child, count in facts["subfolders"]]
+    for extra in extras.get("mirror_children", []):
+        subfolders.append({"name": extra["name"], "link": link(extra["index"]),
+                           "count": extra["count"], "role": extra["role"]})
+    concepts = [{"name": name, "kind": kind, "path": row["path"],
+                 "link": docs_link(row["path"], KIND_ANCHORS.get(kind, ""))}
+                for row in facts["files"] for kind, name in row["top"]]
+    keywords: dict[str, list[dict[str, str]]] = {}
+    for name, kind, path in facts["symbols"]:
+        keywords.setdefault(name, []).append(
+            {"kind": kind, "path": path, "link": docs_link(path, KIND_ANCHORS.get(kind, ""))})
+    key_files = _key_files(facts["files"])
+    tests = facts["tests_below"]
+    python_tests = [t for t in tests if t.endswith(".py")]
+    parent = layout.folder_of(folder) if folder else None
+    role_prefix, role = analyze.role(folder + "/", dict(site.roles), site.project)
+    if layer >= 2:
+        role_prefix, role = "", f"documentation (generated pages of layer {layer - 1})"
+    return {
+        "project": site.project,
+        "folder": folder,
+        "title": f"{layout.display_folder(folder)}/",
+        "layer": layer,
+        "index_path": index,
+        "doc_path": layout.folder_page(folder, "doc.md"),
+        "sub_path": layout.folder_page(folder, "sub.md"),
+        "files": files,
+        "subfolders": subfolders,
+        "binaries": facts["binaries"],
+        "types": facts["types"],
+        "lines": facts["lines"],
+        "files_below": facts["files_below"],
+        "concepts": concepts,
+        "keywords": sorted(keywords.items(), key=lambda kv: (kv[0].casefold(), kv[0])),
+        "keyword_files": len({p for _n, _k, p in facts["symbols"]}),
+        "key_files": [{"name": posixpath.basename(r["path"]), "link": docs_link(r["path"]),
+                       "why": why} for r, why in key_files],
+        "tests": [{"path": t, "link": docs_link(t)} for t in tests],
+        "test_command": (f"pytest {analyze.shell_quote(folder)}" if folder else "pytest")
+        if python_tests else "",
+        "role": role,
+        "role_prefix": role_prefix,
+        "parent_index": link(layout.folder_page(parent, "index.md")) if parent is not None else "",
+        "parent_doc": link(layout.folder_page(parent, "doc.md")) if parent is not None else "",
+        "keywords_page": link("keywords.md"),
+        "root": extras.get("root"),
+    }
+
+
+def _key_files(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+    chosen: list[tuple[dict[str, Any], str]] = []
+    names = {posixpath.basename(r["path"]): r for r in rows}
+    for name in KEY_FILE_NAMES:
+        if name in names:
+            chosen.append((names[name], "package or folder entry point"))
+    rest = [r for r in rows if all(r is not c for c, _ in chosen)]
+    imported = sorted((r for r in rest if r["imported_by"]),
+                      key=lambda r: (-r["imported_by"], r["path"]))[:5]
+    for row in imported:
+        chosen.append((row, f"imported by {md.plural(row['imported_by'], 'file')}"))
+    rest = [r for r in rest if all(r is not c for c, _ in chosen)]
+    for row in sorted(rest, key=lambda r: (-r["lines"], r["path"]))[:5]:
+        chosen.append((row, f"{md.plural(row['lines'], 'line')}"))
+    return chosen
+
+
+def render_keywords_page(rows: list[list[str]], site: PageSite, files: int) -> str:
+    """The global A-Z symbol index (every symbol, no caps)."""
+    letters: dict[str, list[dict[str, str]]] = {}
+    for name, kind, path in rows:
+        first = name[:1].upper()
+        letter = first if first.isalpha() and first.isascii() else "Other"
+        letters.setdefault(letter, []).append({
+            "name": name, "kind": kind, "path": path,
+            "link": layout.relative("keywords.md", layout.docs_page(path))
+            + (f"#{KIND_ANCHORS[kind]}" if KIND_ANCHORS.get(kind) else ""),
+        })
+    order = sorted(k for k in letters if k != "Other") + (["Other"] if "Other" in letters else [])
+    return render_template(site, "keywords.md.j2", project=site.project,
+                           letters=[(k, letters[k]) for k in order], total=len(rows),
+                           files=files)

@@ -1,0 +1,172 @@
+"""The doit reporter: rich progress on a terminal, plain lines elsewhere, one summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
+
+from pipeline import layout
+from pipeline.files import load_json
+
+STAGES = ("extract", "link", "render", "folder", "keywords", "prune", "seal")
+ERROR_NOTES = frozenset({"syntax-error", "decode", "unreadable", "internal-error", "parse-error"})
+
+
+def read_notes(root: str, depth: int) -> list[list[Any]]:
+    """Every per-file note of the last link of each layer: [path, kind, line, message]."""
+    notes: list[list[Any]] = []
+    for layer in range(1, depth + 1):
+        try:
+            notes.extend(load_json(Path(root) / layout.state_file("notes", str(layer))))
+        except (OSError, ValueError):
+            continue
+    return notes
+
+
+def _stage(task: Any) -> str:
+    return str(task.name).split(":", 1)[0]
+
+
+class Reporter:
+    """doit reporter protocol; configured through class attributes by :func:`reporter_for`."""
+
+    root = ""
+    depth = 1
+    discovered: dict[str, int] = {}
+    strict = False
+    console_file: TextIO | None = None
+    last: "Reporter | None" = None
+
+    def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
+        self.console = Console(file=self.console_file or sys.stderr, highlight=False)
+        self.live = self.console.is_terminal
+        self.started = time.perf_counter()
+        self.counts: Counter[str] = Counter()
+        self.totals: Counter[str] = Counter()
+        self.done: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self.errors: list[str] = []
+        self.progress: Progress | None = None
+        self.bars: dict[str, Any] = {}
+        self.summary: dict[str, Any] = {}
+        type(self).last = self
+
+    # doit calls these ------------------------------------------------------------------
+    def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
+        for task in tasks.values():
+            if task.actions and _stage(task) in STAGES:
+                self.totals[_stage(task)] += 1
+        if self.live:
+            self.progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description:<9}"), BarColumn(),
+                MofNCompleteColumn(), TextColumn("{task.fields[current]}"),
+                TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
+                transient=False)
+            for stage in STAGES:
+                if self.totals[stage]:
+                    self.bars[stage] = self.progress.add_task(stage, total=self.totals[stage],
+                                                              current="")
+            self.progress.start()
+
+    def get_status(self, task: Any) -> None:
+        pass
+
+    def execute_task(self, task: Any) -> None:
+        if self.progress is not None and _stage(task) in self.bars:
+            self.progress.update(self.bars[_stage(task)], current=task.name)
+
+    def add_success(self, task: Any) -> None:
+        if not task.actions or _stage(task) not in STAGES:
+            return
+        result = task.result if isinstance(task.result, dict) else {}
+        self.counts.update({k: v for k, v in result.items() if isinstance(v, int)})
+        self.counts["tasks_run"] += 1
+        self._advance(task)
+        if not self.live and _stage(task) not in ("seal",):
+            details = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(result.items()))
+            self.console.print(f"{task.name}{': ' + details if details else ''}", markup=False)
+
+    def skip_uptodate(self, task: Any) -> None:
+        if task.actions and _stage(task) in STAGES:
+            self._advance(task)
+
+    def skip_ignore(self, task: Any) -> None:
+        self.skip_uptodate(task)
+
+    def add_failure(self, task: Any, exception: Any) -> None:
+        self._advance(task)
+        message = exception.get_msg() if hasattr(exception, "get_msg") else str(exception)
+        self.errors.append(f"{task.name}: {message.strip()}")
+
+    def cleanup_error(self, exception: Any) -> None:
+        self.errors.append(str(exception))
+
+    def runtime_error(self, msg: str) -> None:
+        self.errors.append(msg)
+
+    def teardown_task(self, task: Any) -> None:
+        pass
+
+    def complete_run(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        elapsed = time.perf_counter() - self.started
+        notes = read_notes(self.root, self.depth) if self.root else []
+        failed = [n for n in notes if n[1] in ERROR_NOTES or self.strict]
+        self.summary = {"notes": notes, "failed": failed, "errors": self.errors,
+                        "counts": dict(self.counts), "elapsed": elapsed}
+        self._print_summary(failed, elapsed)
+
+    # helpers ---------------------------------------------------------------------------
+    def _advance(self, task: Any) -> None:
+        self.done[_stage(task)] += 1
+        if self.progress is not None and _stage(task) in self.bars:
+            self.progress.update(self.bars[_stage(task)], advance=1, current="")
+
+    def _print_summary(self, failed: list[list[Any]], elapsed: float) -> None:
+        table = Table(title="Build summary", show_header=True, header_style="bold")
+        table.add_column("what")
+        table.add_column("count", justify="right")
+        rows = [(f"inputs discovered ({k})", v) for k, v in sorted(self.discovered.items())]
+        rows += [
+            ("files extracted", self.counts.get("extracted", 0)),
+            ("pages written", self.counts.get("pages_written", 0)),
+            ("pages unchanged", self.counts.get("pages_unchanged", 0)),
+            ("pages removed", self.counts.get("pages_removed", 0)),
+            ("tasks run", self.counts.get("tasks_run", 0)),
+            ("files with failures", len({f[0] for f in failed})),
+        ]
+        for name, value in rows:
+            table.add_row(name, f"{value:,}")
+        table.add_row("time", f"{elapsed:.2f} s")
+        if self.live:
+            self.console.print(table)
+        else:
+            self.console.print(
+                "summary: " + "; ".join(f"{n} {v:,}" for n, v in rows) + f"; time {elapsed:.2f} s",
+                markup=False)
+        by_file: dict[str, list[str]] = defaultdict(list)
+        for path, kind, line, message in failed:
+            by_file[path].append(f"{kind}" + (f" (line {line})" if line else "") + f": {message}")
+        for path in sorted(by_file):
+            for text in by_file[path]:
+                self.console.print(f"failed: {path}: {text}", markup=False)
+        for error in self.errors:
+            self.console.print(f"error: {error}", markup=False)
+
+
+def reporter_for(root: str, depth: int, discovered: dict[str, int], strict: bool = False,
+                 stream: TextIO | None = None) -> type[Reporter]:
+    """A Reporter class bound to one build (doit instantiates it itself)."""
+    return type("BuildReporter", (Reporter,), {
+        "root": root, "depth": depth, "discovered": discovered, "strict": strict,
+        "console_file": stream, "last": None,
+    })

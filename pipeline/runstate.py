@@ -1,0 +1,102 @@
+"""Run bookkeeping under ``OUT/.pipeline``: the lock, the state check, the clean marker,
+and doit's file checker that refreshes stored mtimes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from pathlib import Path
+from typing import IO, Any
+
+from doit.dependency import MD5Checker, get_file_md5
+
+from pipeline import layout
+from pipeline.errors import LockedError
+from pipeline.files import load_json, write_if_changed
+from pipeline.records import SCHEMA
+
+STATE_VERSION = f"pipeline-state {SCHEMA}\n"
+_HELD: list[IO[str]] = []
+
+
+def state_dir(output: str) -> Path:
+    return Path(output) / layout.STATE
+
+
+def acquire_lock(output: str) -> None:
+    """Hold an exclusive lock on the output folder for this process's lifetime."""
+    directory = state_dir(output)
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = open(directory / "lock", "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise LockedError(output) from None
+    _HELD.append(handle)
+
+
+def check_state(output: str) -> list[str]:
+    """Detect a foreign or corrupt state folder and reset what is bad; returns messages."""
+    directory = state_dir(output)
+    messages: list[str] = []
+    version = directory / "version"
+    if directory.is_dir() and any(p.name not in ("lock",) for p in directory.iterdir()):
+        try:
+            found = version.read_text(encoding="utf-8")
+        except OSError:
+            found = ""
+        if found != STATE_VERSION:
+            messages.append(f"state folder {directory} is foreign or from another version; rebuilt")
+            for child in directory.iterdir():
+                if child.name == "lock":
+                    continue
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+    database = directory / "doit.json"
+    if database.exists():
+        try:
+            load_json(database)
+        except (OSError, ValueError):
+            messages.append(f"dependency database {database} is corrupt; rebuilt")
+            database.unlink(missing_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_if_changed(version, STATE_VERSION.encode())
+    return messages
+
+
+def begin_run(output: str) -> bool:
+    """Mark a run as started; True when the previous one did not finish (prune then)."""
+    marker = state_dir(output) / "clean"
+    dirty = not marker.exists()
+    marker.unlink(missing_ok=True)
+    return dirty
+
+
+def seal_run(output: str) -> dict[str, int]:
+    """Mark the run as finished (the last task)."""
+    marker = state_dir(output) / "clean"
+    marker.write_text("ok\n", encoding="utf-8")
+    return {}
+
+
+class RefreshingMD5Checker(MD5Checker):
+    """doit's MD5 checker, but a file whose mtime moved while its bytes did not gets its
+    stored mtime refreshed, so one ``touch`` (a fresh checkout) costs one re-hash, not one
+    on every later run. The stored state is a list held by the JSON backend, updated in
+    place and saved with the database at the end of the run."""
+
+    def check_modified(self, file_path: str, file_stat: os.stat_result, state: Any) -> bool:
+        timestamp, size, file_md5 = state
+        if file_stat.st_mtime == timestamp:
+            return False
+        if file_stat.st_size != size:
+            return True
+        if file_md5 != get_file_md5(file_path):
+            return True
+        if isinstance(state, list):
+            state[0] = file_stat.st_mtime
+        return False

@@ -1,0 +1,291 @@
+"""The doit task graph: what depends on what. ``dodo.py`` only re-exports it.
+
+Granularity: one task per chunk of a folder's inputs (at most ``CHUNK`` files) and
+stage, per layer; one link task per layer; one task per folder's pages. Inside a
+chunk, extraction is cached per file by content and rendering is skipped per file
+by a stamp of its inputs, so minimality is per file while doit sees few tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from doit.tools import config_changed
+
+from pipeline import actions, layout, runstate
+from pipeline.config import Config
+from pipeline.discover import Input, Inventory, discover_sources
+from pipeline.extract import VERSIONS
+from pipeline.records import SCHEMA
+from pipeline.render import TEMPLATES, PageSite
+
+CHUNK = 200
+TaskDict = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    name: str
+    folder: str
+    layer: int
+    inputs: tuple[Input, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """Everything the task generators need, computed once when the dodo file loads."""
+
+    config: Config
+    inventory: Inventory
+    site: PageSite
+    chunks: tuple[Chunk, ...]
+    producer: dict[str, str]  # page path -> chunk that renders it
+    stamp_base: str
+    dirty: bool  # the previous run did not finish: prune even if nothing moved
+    root: str  # where pages and state are written: the output, or a check's scratch copy
+
+    def out(self, rel: str) -> str:
+        return str(Path(self.root) / rel)
+
+
+def build_graph(config: Config, *, root: str = "", dirty: bool = False,
+                save_cache: bool = True) -> Graph:
+    root = root or config.output
+    inventory = discover_sources(config, root, save_cache=save_cache)
+    site = PageSite(
+        source_root=config.source, output_root=config.output, mirror=inventory.mirror,
+        project=config.project_name, roles=tuple(sorted(config.role_map.items())),
+        max_source_bytes=config.max_source_bytes, max_tests=config.max_tests,
+        max_related=config.max_related, templates=config.templates,
+    )
+    chunks: list[Chunk] = []
+    producer: dict[str, str] = {}
+    for folder, inputs in inventory.chunks.items():
+        names = layout.chunk_names(folder, len(inputs), CHUNK)
+        for index, name in enumerate(names):
+            part = inputs[index * CHUNK:(index + 1) * CHUNK]
+            chunks.append(Chunk(name, folder, part[0].layer, part))
+            for item in part:
+                for page in layout.file_pages(item.path):
+                    producer[page] = name
+    stamp_base = hashlib.sha256(repr((site, templates_digest(config), SCHEMA)).encode()).hexdigest()
+    return Graph(config, inventory, site, tuple(chunks), producer, stamp_base, dirty, root)
+
+
+def templates_digest(config: Config) -> str:
+    digest = hashlib.sha256()
+    for root in [Path(config.templates)] if config.templates else []:
+        _hash_tree(digest, root)
+    _hash_tree(digest, TEMPLATES)
+    return digest.hexdigest()
+
+
+def _hash_tree(digest: Any, root: Path) -> None:
+    for path in sorted(root.rglob("*.j2")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+
+
+def _layers(graph: Graph) -> range:
+    return range(1, graph.config.depth + 1)
+
+
+def task_extract(graph: Graph) -> Iterator[TaskDict]:
+    """Extraction per chunk: file bytes -> cached per-file extraction -> chunk records."""
+    yield {"basename": "extract", "name": None, "doc": "extract records from every input"}
+    for chunk in graph.chunks:
+        if chunk.layer == 1:
+            deps = [item.disk for item in chunk.inputs]
+        else:
+            pages = {layout.page_of_input(i.path, chunk.layer, graph.inventory.mirror)
+                     for i in chunk.inputs}
+            deps = sorted({graph.out(layout.state_file("pages", graph.producer[p]))
+                           for p in pages})
+        languages = sorted({i.type.language for i in chunk.inputs})
+        yield {
+            "basename": "extract",
+            "name": chunk.name or ".",
+            "actions": [(actions.extract_chunk, [graph.root, chunk.name, chunk.inputs])],
+            "file_dep": deps,
+            "targets": [graph.out(layout.state_file(k, chunk.name)) for k in ("records", "summary")],
+            "uptodate": [config_changed({"versions": {k: VERSIONS.get(k, 1) for k in languages},
+                                         "schema": SCHEMA,
+                                         "inputs": [i.path for i in chunk.inputs]})],
+            "verbosity": 0,
+        }
+
+
+def _layer_folders(graph: Graph, layer: int) -> list[str]:
+    mirror = graph.inventory.mirror
+    return [f for f in graph.inventory.folders() if layout.layer_of(f, mirror) == layer]
+
+
+def _layer_root(graph: Graph, layer: int) -> str:
+    return "/".join([graph.inventory.mirror] * (layer - 1))
+
+
+def _extras(graph: Graph, layer: int) -> dict[str, Any]:
+    """Facts a layer's link cannot see: the next layer's root, and the global totals."""
+    extras: dict[str, dict[str, Any]] = {}
+    root = _layer_root(graph, layer)
+    mirror = graph.inventory.mirror
+    if layer < graph.config.depth:
+        child = f"{root}/{mirror}" if root else mirror
+        count = sum(1 for i in graph.inventory.inputs if i.layer == layer + 1)
+        extras[root] = {"mirror_children": [{
+            "name": mirror, "index": layout.folder_page(child, "index.md"), "count": count,
+            "role": f"documentation of the documentation (layer {layer + 1})"}]}
+    if layer == 1:
+        layers = [[k, sum(1 for i in graph.inventory.inputs if i.layer == k)] for k in _layers(graph)]
+        extras.setdefault("", {})["root"] = {
+            "files": layers[0][1], "binaries": len(graph.inventory.binaries), "layers": layers}
+    return extras
+
+
+def task_link(graph: Graph) -> Iterator[TaskDict]:
+    """Cross-file facts per layer, written per chunk and per folder only when changed."""
+    yield {"basename": "link", "name": None, "doc": "resolve imports, importers, folder facts"}
+    for layer in _layers(graph):
+        chunks = tuple(c.name for c in graph.chunks if c.layer == layer)
+        folders = tuple(_layer_folders(graph, layer))
+        binaries = graph.inventory.binaries if layer == 1 else ()
+        extras = _extras(graph, layer)
+        targets = [graph.out(layout.state_file("ctx", c)) for c in chunks]
+        targets += [graph.out(layout.state_file("folder", f)) for f in folders]
+        targets.append(graph.out(layout.state_file("notes", str(layer))))
+        if layer == 1:
+            targets.append(graph.out(layout.state_file("global", "")))
+        yield {
+            "basename": "link",
+            "name": str(layer),
+            "actions": [(actions.link_layer, [graph.root, layer, chunks, folders,
+                                              binaries, graph.inventory.mirror, extras])],
+            "file_dep": [graph.out(layout.state_file("summary", c)) for c in chunks],
+            "targets": targets,
+            "uptodate": [config_changed({"chunks": list(chunks), "folders": list(folders),
+                                         "binaries": [list(b) for b in binaries],
+                                         "extras": extras, "schema": SCHEMA})],
+            "verbosity": 0,
+        }
+
+
+def task_render(graph: Graph) -> Iterator[TaskDict]:
+    """Both pages of every input of a chunk (per-file stamps skip unchanged inputs)."""
+    yield {"basename": "render", "name": None, "doc": "render file pages"}
+    siblings: dict[str, list[str]] = {}
+    for chunk in graph.chunks:
+        siblings.setdefault(chunk.folder, []).extend(
+            i.path.rsplit("/", 1)[-1] for i in chunk.inputs)
+    for chunk in graph.chunks:
+        names = tuple(siblings[chunk.folder])
+        yield {
+            "basename": "render",
+            "name": chunk.name or ".",
+            "actions": [(actions.render_chunk, [graph.site, graph.root, chunk.name, chunk.inputs, names,
+                                                graph.stamp_base])],
+            "file_dep": [graph.out(layout.state_file(k, chunk.name)) for k in ("records", "ctx")],
+            "targets": [graph.out(p) for i in chunk.inputs for p in layout.file_pages(i.path)]
+            + [graph.out(layout.state_file("pages", chunk.name))],
+            "uptodate": [config_changed({"stamp": graph.stamp_base, "siblings": list(names)})],
+            "clean": True,
+            "verbosity": 0,
+        }
+
+
+def task_folder(graph: Graph) -> Iterator[TaskDict]:
+    """``index.md``, ``doc.md`` and ``sub.md`` of every folder of every layer."""
+    yield {"basename": "folder", "name": None, "doc": "render folder pages"}
+    mirror = graph.inventory.mirror
+    for folder in graph.inventory.folders():
+        layer = layout.layer_of(folder, mirror)
+        if layer > graph.config.depth:
+            continue
+        yield {
+            "basename": "folder",
+            "name": folder or ".",
+            "actions": [(actions.render_folder, [graph.site, graph.root, folder, layer])],
+            "file_dep": [graph.out(layout.state_file("folder", folder))],
+            "targets": [graph.out(layout.folder_page(folder, n)) for n in layout.FOLDER_PAGES],
+            "uptodate": [config_changed(graph.stamp_base)],
+            "clean": True,
+            "verbosity": 0,
+        }
+
+
+def task_keywords(graph: Graph) -> Iterator[TaskDict]:
+    """The global A-Z symbol index."""
+    yield {
+        "basename": "keywords",
+        "actions": [(actions.render_keywords, [graph.site, graph.root])],
+        "file_dep": [graph.out(layout.state_file("global", ""))],
+        "targets": [graph.out("keywords.md")],
+        "uptodate": [config_changed(graph.stamp_base)],
+        "clean": True,
+        "verbosity": 0,
+        "doc": "render the global symbol index",
+    }
+
+
+def expected_outputs(graph: Graph) -> frozenset[str]:
+    """Every path under O that some task produces."""
+    expected: set[str] = {"keywords.md", layout.state_file("global", "")}
+    expected.update(layout.state_file("notes", str(k)) for k in _layers(graph))
+    for chunk in graph.chunks:
+        for item in chunk.inputs:
+            expected.update(layout.file_pages(item.path))
+        for kind in ("records", "summary", "ctx", "pages"):
+            expected.add(layout.state_file(kind, chunk.name))
+    for folder in graph.inventory.folders():
+        if layout.layer_of(folder, graph.inventory.mirror) <= graph.config.depth:
+            expected.update(layout.folder_page(folder, n) for n in layout.FOLDER_PAGES)
+            expected.add(layout.state_file("folder", folder))
+    return frozenset(expected)
+
+
+def task_prune(graph: Graph) -> Iterator[TaskDict]:
+    """Remove what no task produces: pages of deleted inputs, stale state, torn temp files."""
+    expected = expected_outputs(graph)
+    digest = hashlib.sha256("\n".join(sorted(expected)).encode()).hexdigest()
+    yield {
+        "basename": "prune",
+        "actions": [(actions.prune, [graph.root, expected])],
+        "task_dep": ["extract", "link", "render", "folder", "keywords"],
+        "uptodate": [config_changed(digest), not graph.dirty],
+        "verbosity": 0,
+        "doc": "remove pages and state that no task produces",
+    }
+
+
+def task_seal(graph: Graph) -> Iterator[TaskDict]:
+    """Mark the run finished, so the next one knows nothing was left half-written."""
+    yield {
+        "basename": "seal",
+        "actions": [(runstate.seal_run, [graph.root])],
+        "task_dep": ["prune"],
+        "uptodate": [False],
+        "verbosity": 0,
+        "doc": "mark the build finished",
+    }
+
+
+GENERATORS: dict[str, Callable[[Graph], Iterator[TaskDict]]] = {
+    "task_extract": task_extract,
+    "task_link": task_link,
+    "task_render": task_render,
+    "task_folder": task_folder,
+    "task_keywords": task_keywords,
+    "task_prune": task_prune,
+    "task_seal": task_seal,
+}
+
+
+def task_creators(graph: Graph) -> dict[str, Callable[[], Iterator[TaskDict]]]:
+    """``task_*`` callables for doit's loader, bound to one graph."""
+    def bind(generator: Callable[[Graph], Iterator[TaskDict]]) -> Callable[[], Iterator[TaskDict]]:
+        def creator() -> Iterator[TaskDict]:
+            return generator(graph)
+        creator.__doc__ = generator.__doc__
+        return creator
+    return {name: bind(generator) for name, generator in GENERATORS.items()}
