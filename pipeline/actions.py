@@ -17,11 +17,17 @@ from pipeline import layout
 from pipeline.analyze import is_test_file
 from pipeline.discover import Input
 from pipeline.extract import VERSIONS, extract
-from pipeline.files import (decode, dump_json, load_json, read_bytes, sha256,
-                            write_if_changed)
+from pipeline.files import decode, dump_json, load_json, read_bytes, sha256, write_if_changed
 from pipeline.link import build_links
-from pipeline.records import (SCHEMA, Extraction, FileRecord, Note, extraction_from_dict,
-                              record_from_dict, to_dict)
+from pipeline.records import (
+    SCHEMA,
+    Extraction,
+    FileRecord,
+    Note,
+    extraction_from_dict,
+    record_from_dict,
+    to_dict,
+)
 from pipeline.render import PageSite, render_file_pages
 from pipeline.render_folders import render_folder_pages, render_keywords_page
 
@@ -166,7 +172,7 @@ def render_chunk(site: PageSite, root: str, chunk: str, inputs: tuple[Input, ...
         old = {}
     manifest: dict[str, Any] = {}
     written = unchanged = 0
-    for item, data in zip(inputs, records):
+    for item, data in zip(inputs, records, strict=True):
         ctx = contexts[item.path]
         stamp = sha256(dump_json([stamp_base, data, ctx, list(siblings)]))
         docs, kw = layout.file_pages(item.path)
@@ -198,7 +204,8 @@ def render_folder(site: PageSite, root: str, folder: str, layer: int) -> Counts:
     out = Path(root)
     facts = load_json(out / layout.state_file("folder", folder))
     pages = render_folder_pages(facts, site, layer, facts.get("extras", {}))
-    written = sum(write_if_changed(out / path, text.encode("utf-8")) for path, text in pages.items())
+    written = sum(write_if_changed(out / path, text.encode("utf-8"))
+                  for path, text in pages.items())
     return {"pages_written": written, "pages_unchanged": len(pages) - written}
 
 

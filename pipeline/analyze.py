@@ -87,7 +87,8 @@ def purpose(record: FileRecord, type_name: str, project: str) -> list[str]:
             sentences.append("This is a **test file** by its name.")
     if extraction.has_main:
         sentences.append(
-            'It can be executed as a standalone script (it has an `if __name__ == "__main__":` block).'
+            "It can be executed as a standalone script "
+            '(it has an `if __name__ == "__main__":` block).'
         )
     if not sentences:
         sentences.append(f"This is a {type_name} that is part of the {project} project.")

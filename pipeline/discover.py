@@ -11,13 +11,14 @@ import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
 from pipeline import layout
 from pipeline.config import Config
-from pipeline.filetypes import PAGE, FileType, file_type
 from pipeline.files import SNIFF_BYTES, dump_json, load_json, looks_binary, write_if_changed
+from pipeline.filetypes import PAGE, FileType, file_type
 
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache",
@@ -108,7 +109,7 @@ def _walk(
     directory: Path,
     rel: str,
     config: Config,
-    spec: pathspec.PathSpec,
+    spec: pathspec.PathSpec[Any],
     output: Path,
     cache: dict[str, list[int]],
     new_cache: dict[str, list[int]],
@@ -148,7 +149,7 @@ def _walk(
                 texts.append(path)
 
 
-def _skip_dir(name: str, path: str, config: Config, spec: pathspec.PathSpec) -> bool:
+def _skip_dir(name: str, path: str, config: Config, spec: pathspec.PathSpec[Any]) -> bool:
     if name in SKIP_DIRS or name.endswith(".egg-info"):
         return True
     if name.startswith(".") and name not in config.include and path not in config.include:

@@ -33,4 +33,5 @@ class LockedError(PipelineError):
 
     def __init__(self, output: str) -> None:
         self.output = output
-        super().__init__(f"another build is running on {output} (lock held); try again when it ends")
+        super().__init__(
+            f"another build is running on {output} (lock held); try again when it ends")

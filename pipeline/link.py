@@ -81,7 +81,7 @@ class Resolver:
         if kind == "from":
             candidates = [f"{module}.{n}" for n in names if n != "*"] + candidates
         for candidate in candidates:
-            target = self.by_module.get(candidate)
+            target = self.by_module.get(candidate, "")
             if target:
                 return "repo", target
         local = posixpath.join(posixpath.dirname(importer), *module.split("."))

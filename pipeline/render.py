@@ -114,6 +114,9 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
     is_test = analyze.is_test_file(path, ex)
     tests = [f"pytest {analyze.shell_quote(path)}::{t}" for t in ex.tests]
     role_prefix, role = analyze.role(path, dict(site.roles), site.project)
+    if record.layer >= 2:
+        role_prefix = "/".join([site.mirror] * (record.layer - 1))
+        role = f"generated documentation (layer {record.layer})"
     related = [(s, layout.relative(docs, layout.docs_page(f"{folder}/{s}" if folder else s)))
                for s in siblings if s != name]
     return {
@@ -244,7 +247,7 @@ GROUP_TITLES = {
 
 def _import_rows(record: FileRecord, ctx: dict[str, Any], docs: str) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
-    for item, (group, target) in zip(record.extraction.imports, ctx["imports"]):
+    for item, (group, target) in zip(record.extraction.imports, ctx["imports"], strict=True):
         lines = (f"line {item.line}" if item.end_line in (0, item.line)
                  else f"lines {item.line}–{item.end_line}")
         groups.setdefault(group, []).append({
@@ -296,7 +299,7 @@ def keyword_sections(record: FileRecord, ctx: dict[str, Any],
         sections.setdefault(section, []).append(
             (symbol.name, f"Code Structure, line {symbol.line}", f"{docs}#{anchor}"))
     module = ctx.get("module", "")
-    for item, (group, target) in zip(record.extraction.imports, ctx["imports"]):
+    for item in record.extraction.imports:
         section = {"include": "Includes", "system-include": "Includes", "link": "Links"}.get(
             item.kind, "Imports")
         place = (f"Dependencies, line {item.line}", f"{docs}#import-dependencies")

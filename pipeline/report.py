@@ -9,8 +9,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from pipeline import layout
@@ -43,7 +50,7 @@ class Reporter:
     discovered: dict[str, int] = {}
     strict = False
     console_file: TextIO | None = None
-    last: "Reporter | None" = None
+    last: Reporter | None = None
 
     def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
         self.console = Console(file=self.console_file or sys.stderr, highlight=False)

@@ -83,7 +83,7 @@ def seal_run(output: str) -> dict[str, int]:
     return {}
 
 
-class RefreshingMD5Checker(MD5Checker):
+class RefreshingMD5Checker(MD5Checker):  # type: ignore[misc]
     """doit's MD5 checker, but a file whose mtime moved while its bytes did not gets its
     stored mtime refreshed, so one ``touch`` (a fresh checkout) costs one re-hash, not one
     on every later run. The stored state is a list held by the JSON backend, updated in

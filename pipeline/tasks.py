@@ -9,9 +9,10 @@ by a stamp of its inputs, so minimality is per file while doit sees few tasks.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from doit.tools import config_changed
 
@@ -109,7 +110,8 @@ def task_extract(graph: Graph) -> Iterator[TaskDict]:
             "name": chunk.name or ".",
             "actions": [(actions.extract_chunk, [graph.root, chunk.name, chunk.inputs])],
             "file_dep": deps,
-            "targets": [graph.out(layout.state_file(k, chunk.name)) for k in ("records", "summary")],
+            "targets": [graph.out(layout.state_file(k, chunk.name))
+                        for k in ("records", "summary")],
             "uptodate": [config_changed({"versions": {k: VERSIONS.get(k, 1) for k in languages},
                                          "schema": SCHEMA,
                                          "inputs": [i.path for i in chunk.inputs]})],
@@ -138,7 +140,8 @@ def _extras(graph: Graph, layer: int) -> dict[str, Any]:
             "name": mirror, "index": layout.folder_page(child, "index.md"), "count": count,
             "role": f"documentation of the documentation (layer {layer + 1})"}]}
     if layer == 1:
-        layers = [[k, sum(1 for i in graph.inventory.inputs if i.layer == k)] for k in _layers(graph)]
+        layers = [[k, sum(1 for i in graph.inventory.inputs if i.layer == k)]
+                  for k in _layers(graph)]
         extras.setdefault("", {})["root"] = {
             "files": layers[0][1], "binaries": len(graph.inventory.binaries), "layers": layers}
     return extras
@@ -183,8 +186,8 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
         yield {
             "basename": "render",
             "name": chunk.name or ".",
-            "actions": [(actions.render_chunk, [graph.site, graph.root, chunk.name, chunk.inputs, names,
-                                                graph.stamp_base])],
+            "actions": [(actions.render_chunk, [graph.site, graph.root, chunk.name,
+                                                chunk.inputs, names, graph.stamp_base])],
             "file_dep": [graph.out(layout.state_file(k, chunk.name)) for k in ("records", "ctx")],
             "targets": [graph.out(p) for i in chunk.inputs for p in layout.file_pages(i.path)]
             + [graph.out(layout.state_file("pages", chunk.name))],
