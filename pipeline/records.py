@@ -18,7 +18,7 @@ KIND_SECTIONS: dict[str, str] = {
     "method": "Methods",
     "kernel": "Kernels",
     "constant": "Constants",
-    "variable": "Constants",
+    "variable": "Variables",
     "macro": "Macros",
     "key": "Keys",
     "target": "Targets",

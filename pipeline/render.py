@@ -83,9 +83,10 @@ def render_template(site: PageSite, template: str, **values: Any) -> str:
 # --------------------------------------------------------------------------- file pages
 
 SECTION_ORDER = ("Namespaces", "Classes", "Functions", "Methods", "Kernels", "Attributes",
-                 "Constants", "Macros", "Keys", "Targets", "Headings", "Directives",
+                 "Constants", "Variables", "Macros", "Keys", "Targets", "Headings", "Directives",
                  "Code Blocks")
-KW_ORDER = ("Classes", "Functions", "Methods", "Imports", "Constants", "Namespaces", "Includes",
+KW_ORDER = ("Classes", "Functions", "Methods", "Imports", "Constants", "Variables", "Namespaces",
+            "Includes",
             "Macros", "Kernels", "Keys", "Targets", "Headings", "Directives", "Code Blocks",
             "Links", "Identifiers")
 _SECTIONS = dict(KIND_SECTIONS, attribute="Attributes")

@@ -14,7 +14,8 @@ from pipeline.records import extraction_from_dict, to_dict
 
 EXTRACT = CASES / "extract"
 SOURCES = sorted(
-    p for p in EXTRACT.rglob("*") if p.is_file() and not p.name.endswith(".json")
+    p for p in EXTRACT.rglob("*")
+    if p.is_file() and not (p.suffix == ".json" and p.with_suffix("").is_file())
 ) if EXTRACT.exists() else []
 
 

@@ -1,0 +1,86 @@
+"""Tree-sitter for the build-file grammars: one parser per grammar per process, node helpers."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from functools import cache
+
+import tree_sitter
+
+from pipeline.records import Note
+
+# grammar -> the PyPI module that ships it (pinned in pyproject.toml).
+GRAMMARS: dict[str, str] = {
+    "bash": "tree_sitter_bash",
+    "cmake": "tree_sitter_cmake",
+    "make": "tree_sitter_make",
+}
+
+
+class GrammarMissing(Exception):
+    """The grammar's package is not installed: the file is documented without structure."""
+
+
+@cache
+def _parser(grammar: str) -> tree_sitter.Parser:
+    try:
+        module = importlib.import_module(GRAMMARS[grammar])
+    except ImportError as error:
+        raise GrammarMissing(f"{GRAMMARS[grammar]} is not installed ({error})") from error
+    return tree_sitter.Parser(tree_sitter.Language(module.language()))
+
+
+def parse(grammar: str, text: str) -> tree_sitter.Node:
+    """The root node of ``text`` (raises :class:`GrammarMissing`)."""
+    # Replacement keeps lone surrogates from failing the encoding; rows are unaffected.
+    return _parser(grammar).parse(text.encode("utf-8", "replace")).root_node
+
+
+def text_of(node: tree_sitter.Node | None) -> str:
+    if node is None or node.text is None:
+        return ""
+    return node.text.decode("utf-8", "replace")
+
+
+def line(node: tree_sitter.Node) -> int:
+    return node.start_point.row + 1
+
+
+def end_line(node: tree_sitter.Node) -> int:
+    """The last line holding text of the node (some grammars let trailing blank lines in)."""
+    return line(node) + text_of(node).rstrip().count("\n")
+
+
+def walk(node: tree_sitter.Node, skip: frozenset[str] = frozenset()) -> Iterator[tree_sitter.Node]:
+    """Every named node in source order; the subtrees of ``skip`` types are not entered."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if current.type not in skip:
+            stack.extend(reversed(current.named_children))
+
+
+def syntax_notes(root: tree_sitter.Node, grammar: str) -> list[Note]:
+    """One note at the first place the grammar could not parse, with a count of the others."""
+    broken: list[tree_sitter.Node] = []
+    stack = [root] if root.has_error else []
+    while stack:
+        current = stack.pop()
+        if current.is_error or current.is_missing:
+            broken.append(current)
+            continue
+        # Only subtrees that hold an error are entered (missing tokens may be anonymous).
+        stack.extend(reversed([c for c in current.children if c.has_error or c.is_missing]))
+    if not broken:
+        return []
+    first = broken[0]
+    if first.is_missing:
+        message = f"the {grammar} grammar expected `{first.type}` here"
+    else:
+        snippet = " ".join(text_of(first).replace("`", "'").split())[:60]
+        message = f"the {grammar} grammar could not parse `{snippet}`"
+    if len(broken) > 1:
+        message += f" (and {len(broken) - 1} more places)"
+    return [Note("parse-error", message, line(first))]
