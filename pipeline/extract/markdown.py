@@ -1,181 +1,163 @@
-"""Markdown (and every generated page): heading outline, fences, links and code-like words."""
+"""Markdown (and every generated page): heading outline, fences, links and code-like words.
+
+Parsed with markdown-it-pyrs (markdown-it compiled from Rust): layer 2+ extraction reads
+every page of the layer below, each holding a whole source file in a fence, and the pure
+Python port parses those at about 1 MB/s, ten times slower.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+import bisect
+import os
+from collections.abc import Iterator
 from functools import cache
+from typing import Any
 
-from markdown_it import MarkdownIt
-from markdown_it.rules_inline import StateInline, autolink, image, link
-from markdown_it.token import Token
+from markdown_it_pyrs import MarkdownIt
 
 from pipeline.extract.words import code_words, span_words
 from pipeline.records import Extraction, Import, Note, Symbol
 
-# YAML (``---``) or TOML (``+++``) front matter: only on the very first line, and only
-# when a closing line follows; otherwise it is an ordinary thematic break.
-_FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\n(?:.*\n)*?(?:\1|\.\.\.)[ \t]*(?:\n|\Z)")
-# Where a link or image starts inside its inline content, recorded by the wrapped rules.
-_POS = "source_pos"
-
-# The signature every markdown-it inline rule has.
-_InlineRule = Callable[[StateInline, bool], bool]
-
-
-class _Parser(MarkdownIt):
-    """CommonMark with GFM tables whose link targets stay as written (not percent-encoded)."""
-
-    def normalizeLink(self, url: str) -> str:  # noqa: N802 - markdown-it's name
-        return url
+Node = Any  # markdown_it_pyrs.Node: name, srcmap (byte offsets), meta, children
+_HEADINGS = frozenset({"heading", "lheading"})
+_LINKS = frozenset({"link", "image", "autolink"})
 
 
 @cache
 def _parser() -> MarkdownIt:
-    """One parser per process: building the rule chains costs more than a small page."""
-    parser = _Parser("commonmark").enable(["table", "strikethrough"])
-    for name, rule in (("link", link), ("image", image), ("autolink", autolink)):
-        parser.inline.ruler.at(name, _positioned(rule))
-    return parser
-
-
-def _positioned(rule: _InlineRule) -> _InlineRule:
-    """Wrap an inline rule so the token it opens remembers its offset in the inline source.
-
-    markdown-it gives line maps to blocks only; the offset turns into an exact line.
-    """
-
-    def wrapped(state: StateInline, silent: bool) -> bool:
-        start, count = state.pos, len(state.tokens)
-        found = rule(state, silent)
-        if found and not silent:
-            # The first new token may be the pending text that ``push`` flushed first.
-            for token in state.tokens[count:]:
-                if token.type in ("link_open", "image"):
-                    token.meta[_POS] = start
-                    break
-        return found
-
-    return wrapped
+    """One parser per process: CommonMark with GFM tables, strikethrough and front matter."""
+    return MarkdownIt("commonmark").enable_many(["table", "strikethrough", "front_matter"])
 
 
 def extract_markdown(text: str) -> Extraction:
     """Headings, fenced blocks, link targets, code-like words and the overview of a page."""
     try:
-        return _extract(text)
+        root = _parse_quietly(text)
+        if root is None:  # the compiled parser panicked: the pure-Python port reads it
+            from pipeline.extract.markdown_fallback import extract_markdown_py
+
+            return extract_markdown_py(text)
+        return _extract(root, text)
     except Exception as error:  # noqa: BLE001 - an extractor never raises
         note = Note("internal-error", f"markdown extraction failed: {error!r}")
         return Extraction(language="markdown", notes=(note,))
 
 
-def _extract(text: str) -> Extraction:
-    tokens = _parser().parse(_blank_front_matter(text))
+def _parse_quietly(text: str) -> Node | None:
+    """Parse with the compiled parser; ``None`` when it panics (a Rust panic is raised as a
+    ``BaseException``, and its message goes straight to file descriptor 2, so that is
+    pointed at /dev/null for the call)."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        try:
+            return _parser().tree(text)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - pyo3's PanicException derives from it
+            return None
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class _Lines:
+    """Byte offset -> 1-based line number (the parser's source maps count bytes)."""
+
+    def __init__(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self.starts = [0]
+        index = data.find(b"\n")
+        while index >= 0:
+            self.starts.append(index + 1)
+            index = data.find(b"\n", index + 1)
+
+    def line(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset)
+
+    def last_line(self, end: int) -> int:
+        """The line of the last byte of a span ending (exclusively) at ``end``."""
+        return self.line(max(end - 1, 0))
+
+
+def _extract(root: Node, text: str) -> Extraction:
+    lines = _Lines(text)
     symbols: list[Symbol] = []
     imports: list[Import] = []
     words: set[str] = set()
-    for index, token in enumerate(tokens):
-        if token.type == "heading_open":
-            heading = _heading(token, tokens[index + 1])
-            if heading is not None:
-                symbols.append(heading)
-        elif token.type == "fence":
-            symbols.append(_fence(token))
-            words.update(code_words(token.content))
-        elif token.type == "code_block":
-            words.update(code_words(token.content))
-        elif token.type == "inline":
-            imports.extend(_links(token))
-            for span in _walk(token.children or []):
-                if span.type == "code_inline":
-                    words.update(span_words(span.content))
+    for node in _walk(root):
+        name = node.name
+        if name in _HEADINGS:
+            heading = _plain(node.children)
+            if heading and node.srcmap:
+                level = int(node.meta.get("level", 1))
+                symbols.append(Symbol("heading", heading, lines.line(node.srcmap[0]),
+                                      signature="#" * level + " " + heading))
+        elif name == "fence":
+            symbols.append(_fence(node, lines))
+            words.update(code_words(node.meta.get("content", "")))
+        elif name == "code_block":
+            words.update(code_words(node.meta.get("content", "")))
+        elif name == "code_inline":
+            words.update(span_words(_plain(node.children)))
+        elif name in _LINKS:
+            target = str(node.meta.get("url", ""))
+            if target and node.srcmap:
+                imports.append(Import("link", target, lines.line(node.srcmap[0])))
     symbols.sort(key=lambda s: (s.line, s.name))
     return Extraction(
         language="markdown",
-        overview=_overview(tokens),
+        overview=_overview(root),
         symbols=tuple(symbols),
         imports=tuple(imports),
         identifiers=tuple(sorted(words, key=lambda w: (w.lower(), w))),
     )
 
 
-def _blank_front_matter(text: str) -> str:
-    """Front matter becomes blank lines: not a heading, and every later line keeps its number."""
-    match = _FRONT_MATTER.match(text)
-    if match is None:
-        return text
-    return "\n" * match.group(0).count("\n") + text[match.end() :]
+def _walk(node: Node) -> Iterator[Node]:
+    """Pre-order over the tree, not entering code spans or images (alt text is no link)."""
+    stack = list(reversed(node.children))
+    while stack:
+        current = stack.pop()
+        yield current
+        if current.name not in ("code_inline", "image"):
+            stack.extend(reversed(current.children))
 
 
-def _heading(opening: Token, inline: Token) -> Symbol | None:
-    name = _plain(inline.children or [])
-    if not name or opening.map is None:
-        return None
-    level = int(opening.tag[1:])
-    return Symbol("heading", name, opening.map[0] + 1, signature="#" * level + " " + name)
-
-
-def _fence(token: Token) -> Symbol:
+def _fence(node: Node, lines: _Lines) -> Symbol:
     """A fenced block from its opening to its closing fence (or the end, when unclosed)."""
-    info = token.info.strip()
-    start, end = token.map if token.map is not None else (0, 0)
+    info = str(node.meta.get("info", "")).strip()
+    marker = str(node.meta.get("marker", "`")) * int(node.meta.get("marker_len", 3))
+    start, end = node.srcmap if node.srcmap else (0, 0)
     language = info.split()[0] if info else "text"
-    return Symbol(
-        "codeblock", language, start + 1, end_line=end, signature=(token.markup + info).strip()
-    )
+    return Symbol("codeblock", language, lines.line(start), end_line=lines.last_line(end),
+                  signature=(marker + info).strip())
 
 
-def _links(inline: Token) -> Iterator[Import]:
-    """Every link and image target of one inline run, at the line where it starts."""
-    first = inline.map[0] + 1 if inline.map is not None else 0
-    content = inline.content
-    offset, line = 0, first  # counted on from the previous link: one pass over the run
-    for token in inline.children or []:
-        # Links inside an image's alt text render as plain text: they are not links.
-        if token.type == "link_open":
-            target = str(token.attrs.get("href", ""))
-        elif token.type == "image":
-            target = str(token.attrs.get("src", ""))
-        else:
-            continue
-        at = token.meta.get(_POS, offset)
-        if at < offset:  # never expected; count again from the start rather than guess
-            offset, line = 0, first
-        line += content.count("\n", offset, at)
-        offset = at
-        if target:
-            yield Import("link", target, line)
-
-
-def _walk(tokens: list[Token]) -> Iterator[Token]:
-    for token in tokens:
-        yield token
-        if token.children:
-            yield from _walk(token.children)
-
-
-def _plain(children: list[Token]) -> str:
+def _plain(children: list[Node]) -> str:
     """The text a reader sees: markup dropped, code spans and image alt text kept."""
     parts: list[str] = []
-    for token in children:
-        if token.type in ("text", "code_inline"):
-            parts.append(token.content)
-        elif token.type == "softbreak":
+    for node in children:
+        if node.name in ("text", "text_special"):
+            parts.append(str(node.meta.get("content", "")))
+        elif node.name == "softbreak":
             parts.append(" ")
-        elif token.type == "hardbreak":
+        elif node.name == "hardbreak":
             parts.append("\n")
-        elif token.type == "image":
-            parts.append(_plain(token.children or []))
+        elif node.name not in ("html_inline",):
+            parts.append(_plain(node.children))
     return "".join(parts).strip()
 
 
-def _overview(tokens: list[Token]) -> str:
+def _overview(root: Node) -> str:
     """The first heading's text and the first top-level paragraph after it."""
-    start = next((i for i, t in enumerate(tokens) if t.type == "heading_open"), None)
-    title = _plain(tokens[start + 1].children or []) if start is not None else ""
-    for index in range(start or 0, len(tokens)):
-        token = tokens[index]
-        if token.type == "paragraph_open" and token.level == 0:
-            paragraph = _plain(tokens[index + 1].children or [])
+    children = root.children
+    start = next((i for i, n in enumerate(children) if n.name in _HEADINGS), None)
+    title = _plain(children[start].children) if start is not None else ""
+    for node in children[start or 0:]:
+        if node.name == "paragraph":
+            paragraph = _plain(node.children)
             if paragraph:
                 return f"{title}\n\n{paragraph}" if title else paragraph
     return title
