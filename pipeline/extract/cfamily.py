@@ -1,0 +1,140 @@
+"""C, C++ and CUDA extraction with tree-sitter: structure, includes, macros, findings, notes."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+from tree_sitter import Language, Node, Parser
+
+from pipeline.extract.cfamily_mask import looks_cuda, mask_annotations
+from pipeline.extract.cfamily_rules import TreeScan
+from pipeline.extract.cfamily_symbols import StructureCollector
+from pipeline.extract.cfamily_text import line_of, overview
+from pipeline.records import Extraction, Finding, Note, Symbol
+
+_Region = tuple[int, int]  # an error region: its first line and its size in bytes
+
+# grammar -> (binding module, name used in notes)
+_GRAMMARS: dict[str, tuple[str, str]] = {
+    "c": ("tree_sitter_c", "C"),
+    "cpp": ("tree_sitter_cpp", "C++"),
+    "cuda": ("tree_sitter_cuda", "CUDA"),
+}
+
+
+def extract_c(text: str) -> Extraction:
+    """Extract a C file (``.c``) with the C grammar."""
+    return _extract(text, "c", "c")
+
+
+def extract_cpp(text: str) -> Extraction:
+    """Extract a C++ file or header (one with CUDA syntax may be parsed as CUDA, see _parse)."""
+    return _extract(text, "cpp", "cpp")
+
+
+def extract_cuda(text: str) -> Extraction:
+    """Extract a CUDA file (``.cu``, ``.cuh``) with the CUDA grammar."""
+    return _extract(text, "cuda", "cuda")
+
+
+@functools.cache
+def _language(grammar: str) -> Language:
+    module = importlib.import_module(_GRAMMARS[grammar][0])
+    return Language(module.language())
+
+
+@functools.cache
+def _parser(grammar: str) -> Parser:
+    """One parser per grammar and process (creating one costs more than parsing a header)."""
+    return Parser(_language(grammar))
+
+
+def _extract(text: str, language: str, grammar: str) -> Extraction:
+    try:
+        return _extract_unchecked(text, language, grammar)
+    except Exception as error:  # a bug must not stop the build; the page shows the note
+        message = f"the C-family extractor failed: {type(error).__name__}: {error}"
+        return Extraction(language=language, notes=(Note("internal-error", message),))
+
+
+def _extract_unchecked(text: str, language: str, grammar: str) -> Extraction:
+    # Offsets are byte offsets into this encoding; lone surrogates cannot be encoded and are
+    # replaced, which keeps every offset consistent with the bytes parsed.
+    source = text.encode("utf-8", "replace")
+    parsed = mask_annotations(source)
+    grammar, root, errors = _parse(parsed, grammar)
+    structure = StructureCollector(source, parsed)
+    structure.collect(root)
+    scan = TreeScan(source)
+    scan.scan(root, grammar, _language(grammar), structure.directives)
+    symbols = sorted(structure.symbols + scan.macros, key=_symbol_order)
+    findings = sorted(set(structure.findings + scan.findings), key=_finding_order)
+    return Extraction(
+        language=language,
+        overview=overview(root, source),
+        symbols=tuple(symbols),
+        imports=tuple(sorted(scan.imports, key=lambda item: (item.line, item.module))),
+        findings=tuple(findings),
+        notes=_parse_notes(errors, _GRAMMARS[grammar][1]),
+    )
+
+
+def _parse(parsed: bytes, grammar: str) -> tuple[str, Node, list[_Region]]:
+    """The tree of ``parsed`` and the regions where the parser gave up.
+
+    A C++ header that fails to parse and mentions CUDA keywords is parsed again with the CUDA
+    grammar (a superset of C++), which is kept when it loses fewer bytes to errors: it knows
+    ``__global__`` and ``<<<...>>>``, but a header that only names them in macros often parses
+    better as plain C++.
+    """
+    root = _parser(grammar).parse(parsed).root_node
+    errors = _error_regions(root)
+    if grammar == "cpp" and errors and looks_cuda(parsed):
+        cuda_root = _parser("cuda").parse(parsed).root_node
+        cuda_errors = _error_regions(cuda_root)
+        if _lost(cuda_errors) < _lost(errors):
+            return "cuda", cuda_root, cuda_errors
+    return grammar, root, errors
+
+
+def _symbol_order(symbol: Symbol) -> tuple[int, str, str, int]:
+    return (symbol.line, symbol.name, symbol.kind, symbol.end_line)
+
+
+def _finding_order(finding: Finding) -> tuple[int, str, str, str]:
+    return (finding.line, finding.area, finding.label, finding.detail)
+
+
+def _parse_notes(regions: list[_Region], parser_name: str) -> tuple[Note, ...]:
+    if not regions:
+        return ()
+    count = len(regions)
+    first = min(line for line, _ in regions)
+    message = (
+        f"the {parser_name} parser could not parse {count} region{'' if count == 1 else 's'} "
+        f"(first at line {first}); symbols outside them were extracted"
+    )
+    return (Note(kind="partial-parse", message=message, line=first),)
+
+
+def _error_regions(root: Node) -> list[_Region]:
+    """(line, bytes) of the outermost ERROR and MISSING nodes; only subtrees with errors are
+    entered, so a clean tree costs one flag test."""
+    if root.is_error or root.is_missing:
+        return [(line_of(root), max(1, root.end_byte - root.start_byte))]
+    regions: list[_Region] = []
+    pending = [root] if root.has_error else []
+    while pending:
+        node = pending.pop()
+        for child in node.children:
+            if child.is_error or child.is_missing:
+                regions.append((line_of(child), max(1, child.end_byte - child.start_byte)))
+            elif child.has_error:
+                pending.append(child)
+    return regions
+
+
+def _lost(regions: list[_Region]) -> int:
+    """How much of the source the parser gave up on (a missing token counts as one byte)."""
+    return sum(size for _, size in regions)
