@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from golden import CASES, assert_golden
+
 from pipeline.extract import extract
-from pipeline.filetypes import file_type
 from pipeline.files import decode, dump_json
+from pipeline.filetypes import file_type
 from pipeline.records import extraction_from_dict, to_dict
 
 EXTRACT = CASES / "extract"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from tree_sitter import Language, Node, Query, QueryCursor
 

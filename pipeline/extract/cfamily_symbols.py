@@ -7,8 +7,8 @@ the walk costs a small part of the parse.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 from tree_sitter import Node
 
