@@ -28,8 +28,9 @@ from pipeline.records import (
     record_from_dict,
     to_dict,
 )
-from pipeline.render import PageSite, render_file_pages
+from pipeline.render import render_file_pages
 from pipeline.render_folders import render_folder_pages, render_keywords_page
+from pipeline.site import PageSite
 
 Counts = dict[str, int]
 SUMMARY_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method", "kernel",
@@ -222,8 +223,11 @@ def render_keywords(site: PageSite, root: str) -> Counts:
 KEEP_STATE = frozenset({"doit.json", "lock", "discover.json", "clean", "version"})
 
 
-def prune(output: str, expected: frozenset[str]) -> Counts:
+def prune(output: str, graph: Any) -> Counts:
     """Remove every file under O that no task produces (state bookkeeping excepted)."""
+    from pipeline.tasks import expected_outputs
+
+    expected = expected_outputs(graph)
     out = Path(output)
     removed = 0
     for root, dirs, files in os.walk(out, topdown=False):

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pathspec
-
 from pipeline import layout
 from pipeline.config import Config
 from pipeline.files import SNIFF_BYTES, dump_json, load_json, looks_binary, write_if_changed
@@ -72,7 +70,7 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True)
     cache_path = written / layout.STATE / "discover.json"
     cache = _load_cache(cache_path)
     new_cache: dict[str, list[int]] = {}
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", config.exclude)
+    spec = _exclude_spec(config.exclude)
     texts: list[str] = []
     binaries: list[tuple[str, int]] = []
     links: list[str] = []
@@ -109,7 +107,7 @@ def _walk(
     directory: Path,
     rel: str,
     config: Config,
-    spec: pathspec.PathSpec[Any],
+    spec: Any,
     output: Path,
     cache: dict[str, list[int]],
     new_cache: dict[str, list[int]],
@@ -149,12 +147,27 @@ def _walk(
                 texts.append(path)
 
 
-def _skip_dir(name: str, path: str, config: Config, spec: pathspec.PathSpec[Any]) -> bool:
+class _NoExcludes:
+    """Stands in for a PathSpec when nothing is excluded (pathspec is not even imported)."""
+
+    def match_file(self, path: str) -> bool:
+        return False
+
+
+def _exclude_spec(patterns: tuple[str, ...]) -> Any:
+    if not patterns:
+        return _NoExcludes()
+    import pathspec
+
+    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+def _skip_dir(name: str, path: str, config: Config, spec: Any) -> bool:
     if name in SKIP_DIRS or name.endswith(".egg-info"):
         return True
     if name.startswith(".") and name not in config.include and path not in config.include:
         return True
-    return spec.match_file(path + "/")
+    return bool(spec.match_file(path + "/"))
 
 
 def _sniff(path: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-SCHEMA = 1
+from pipeline.schema import SCHEMA as SCHEMA
 
 # Symbol kinds, and the keyword-page section each one is listed under.
 KIND_SECTIONS: dict[str, str] = {

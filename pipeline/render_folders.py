@@ -7,7 +7,8 @@ from typing import Any
 
 from pipeline import analyze, layout
 from pipeline import markdown as md
-from pipeline.render import PageSite, render_template
+from pipeline.render import render_template
+from pipeline.site import PageSite
 
 # Symbols link to the Code Structure section of their page; a file links to the page.
 KIND_ANCHORS = {"class": "code-structure", "struct": "code-structure", "enum": "code-structure",

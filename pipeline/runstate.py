@@ -14,7 +14,7 @@ from doit.dependency import MD5Checker, get_file_md5
 from pipeline import layout
 from pipeline.errors import LockedError
 from pipeline.files import load_json, write_if_changed
-from pipeline.records import SCHEMA
+from pipeline.schema import SCHEMA
 
 STATE_VERSION = f"pipeline-state {SCHEMA}\n"
 _HELD: list[IO[str]] = []

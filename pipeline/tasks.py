@@ -16,12 +16,12 @@ from typing import Any
 
 from doit.tools import config_changed
 
-from pipeline import actions, layout, runstate
+from pipeline import layout, runstate
 from pipeline.config import Config
 from pipeline.discover import Input, Inventory, discover_sources
 from pipeline.extract import VERSIONS
-from pipeline.records import SCHEMA
-from pipeline.render import TEMPLATES, PageSite
+from pipeline.schema import SCHEMA
+from pipeline.site import TEMPLATES, PageSite
 
 CHUNK = 200
 TaskDict = dict[str, Any]
@@ -49,7 +49,7 @@ class Graph:
     root: str  # where pages and state are written: the output, or a check's scratch copy
 
     def out(self, rel: str) -> str:
-        return str(Path(self.root) / rel)
+        return f"{self.root}/{rel}"
 
 
 def build_graph(config: Config, *, root: str = "", dirty: bool = False,
@@ -74,6 +74,14 @@ def build_graph(config: Config, *, root: str = "", dirty: bool = False,
                     producer[page] = name
     stamp_base = hashlib.sha256(repr((site, templates_digest(config), SCHEMA)).encode()).hexdigest()
     return Graph(config, inventory, site, tuple(chunks), producer, stamp_base, dirty, root)
+
+
+def run_action(name: str, *args: Any) -> Any:
+    """The python-action of every task: imports the stage code only when a task runs, so
+    a no-op build never loads jinja2, the parsers or the renderers."""
+    from pipeline import actions
+
+    return getattr(actions, name)(*args)
 
 
 def templates_digest(config: Config) -> str:
@@ -108,7 +116,7 @@ def task_extract(graph: Graph) -> Iterator[TaskDict]:
         yield {
             "basename": "extract",
             "name": chunk.name or ".",
-            "actions": [(actions.extract_chunk, [graph.root, chunk.name, chunk.inputs])],
+            "actions": [(run_action, ["extract_chunk", graph.root, chunk.name, chunk.inputs])],
             "file_dep": deps,
             "targets": [graph.out(layout.state_file(k, chunk.name))
                         for k in ("records", "summary")],
@@ -163,7 +171,7 @@ def task_link(graph: Graph) -> Iterator[TaskDict]:
         yield {
             "basename": "link",
             "name": str(layer),
-            "actions": [(actions.link_layer, [graph.root, layer, chunks, folders,
+            "actions": [(run_action, ["link_layer", graph.root, layer, chunks, folders,
                                               binaries, graph.inventory.mirror, extras])],
             "file_dep": [graph.out(layout.state_file("summary", c)) for c in chunks],
             "targets": targets,
@@ -186,7 +194,7 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
         yield {
             "basename": "render",
             "name": chunk.name or ".",
-            "actions": [(actions.render_chunk, [graph.site, graph.root, chunk.name,
+            "actions": [(run_action, ["render_chunk", graph.site, graph.root, chunk.name,
                                                 chunk.inputs, names, graph.stamp_base])],
             "file_dep": [graph.out(layout.state_file(k, chunk.name)) for k in ("records", "ctx")],
             "targets": [graph.out(p) for i in chunk.inputs for p in layout.file_pages(i.path)]
@@ -208,7 +216,7 @@ def task_folder(graph: Graph) -> Iterator[TaskDict]:
         yield {
             "basename": "folder",
             "name": folder or ".",
-            "actions": [(actions.render_folder, [graph.site, graph.root, folder, layer])],
+            "actions": [(run_action, ["render_folder", graph.site, graph.root, folder, layer])],
             "file_dep": [graph.out(layout.state_file("folder", folder))],
             "targets": [graph.out(layout.folder_page(folder, n)) for n in layout.FOLDER_PAGES],
             "uptodate": [config_changed(graph.stamp_base)],
@@ -221,7 +229,7 @@ def task_keywords(graph: Graph) -> Iterator[TaskDict]:
     """The global A-Z symbol index."""
     yield {
         "basename": "keywords",
-        "actions": [(actions.render_keywords, [graph.site, graph.root])],
+        "actions": [(run_action, ["render_keywords", graph.site, graph.root])],
         "file_dep": [graph.out(layout.state_file("global", ""))],
         "targets": [graph.out("keywords.md")],
         "uptodate": [config_changed(graph.stamp_base)],
@@ -249,11 +257,15 @@ def expected_outputs(graph: Graph) -> frozenset[str]:
 
 def task_prune(graph: Graph) -> Iterator[TaskDict]:
     """Remove what no task produces: pages of deleted inputs, stale state, torn temp files."""
-    expected = expected_outputs(graph)
-    digest = hashlib.sha256("\n".join(sorted(expected)).encode()).hexdigest()
+    # What decides the expected outputs, hashed cheaply; the set itself is built only
+    # when the task runs.
+    layer_one = [i.path for i in graph.inventory.inputs if i.layer == 1]
+    shape = "\n".join(layer_one + [p for p, _ in graph.inventory.binaries])
+    digest = hashlib.sha256(
+        f"{shape}\0{graph.config.depth}\0{graph.inventory.mirror}\0{CHUNK}".encode()).hexdigest()
     yield {
         "basename": "prune",
-        "actions": [(actions.prune, [graph.root, expected])],
+        "actions": [(run_action, ["prune", graph.root, graph])],
         "task_dep": ["extract", "link", "render", "folder", "keywords"],
         "uptodate": [config_changed(digest), not graph.dirty],
         "verbosity": 0,

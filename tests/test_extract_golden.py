@@ -16,6 +16,7 @@ EXTRACT = CASES / "extract"
 SOURCES = sorted(
     p for p in EXTRACT.rglob("*")
     if p.is_file() and not (p.suffix == ".json" and p.with_suffix("").is_file())
+    and not any(part.startswith(".") for part in p.relative_to(EXTRACT).parts[:-1])
 ) if EXTRACT.exists() else []
 
 

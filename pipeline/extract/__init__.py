@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from pipeline.records import Extraction
+if TYPE_CHECKING:  # the dispatch table is read on every no-op build: keep it light
+    from pipeline.records import Extraction
 
-Extractor = Callable[[str], Extraction]
+Extractor = Callable[[str], "Extraction"]
 
 # language -> (module, function). Modules load lazily so a process only imports the
 # parsers it uses (a markdown-only layer never imports libcst).

@@ -1,0 +1,3 @@
+"""Version of every JSON file the pipeline writes (records, summaries, contexts, state)."""
+
+SCHEMA = 1

@@ -1,0 +1,33 @@
+"""Where pages live: the facts every page link needs beyond the record itself."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import layout
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True, slots=True)
+class PageSite:
+    """Where pages live: what links need beyond the record itself."""
+
+    source_root: str  # absolute
+    output_root: str  # absolute
+    mirror: str
+    project: str
+    roles: tuple[tuple[str, str], ...]
+    max_source_bytes: int
+    max_tests: int
+    max_related: int
+    templates: str = ""
+
+    def source_link(self, page: str, path: str, layer: int) -> str:
+        """Link from a page to the documented file itself (in S, or a page in O)."""
+        if layer >= 2:
+            return layout.relative(page, layout.page_of_input(path, layer, self.mirror))
+        start = posixpath.join(self.output_root, posixpath.dirname(page))
+        return layout.url(posixpath.relpath(posixpath.join(self.source_root, path), start))
