@@ -17,7 +17,7 @@ from pipeline import layout
 from pipeline.analyze import is_test_file
 from pipeline.discover import Input
 from pipeline.extract import VERSIONS, extract
-from pipeline.files import decode, dump_json, load_json, read_bytes, sha256, write_if_changed
+from pipeline.files import decode, dump_state, load_json, read_bytes, sha256, write_if_changed
 from pipeline.link import build_links
 from pipeline.records import (
     SCHEMA,
@@ -25,7 +25,6 @@ from pipeline.records import (
     FileRecord,
     Note,
     extraction_from_dict,
-    record_from_dict,
     to_dict,
 )
 from pipeline.render import render_file_pages
@@ -46,16 +45,18 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...]) -> Counts:
     summaries: list[dict[str, Any]] = []
     extracted = 0
     for item in inputs:
-        record, fresh = _extract_one(out, item)
+        record, entry, fresh = _extract_one(out, item)
         extracted += fresh
-        records.append(to_dict(record))
+        records.append(entry)
         summaries.append(_summary(record, item))
-    write_if_changed(out / layout.state_file("records", chunk), dump_json(records))
-    write_if_changed(out / layout.state_file("summary", chunk), dump_json(summaries))
+    write_if_changed(out / layout.state_file("records", chunk), dump_state(records))
+    write_if_changed(out / layout.state_file("summary", chunk), dump_state(summaries))
     return {"files": len(inputs), "extracted": extracted}
 
 
-def _extract_one(out: Path, item: Input) -> tuple[FileRecord, int]:
+def _extract_one(out: Path, item: Input) -> tuple[FileRecord, dict[str, Any], int]:
+    """The record of one input, and its chunk entry: the record's own fields and the key of
+    its cached extraction (the extraction itself only when it could not be cached)."""
     notes: list[Note] = []
     try:
         data = read_bytes(item.disk)
@@ -66,21 +67,42 @@ def _extract_one(out: Path, item: Input) -> tuple[FileRecord, int]:
     language = item.type.language
     key = sha256(f"{language}\0{VERSIONS.get(language, 1)}\0{SCHEMA}\0{digest}".encode())
     cache = out / layout.cache_file(key)
-    fresh = 0
+    fresh = cached = 0
     try:
         entry = load_json(cache)
         extraction = extraction_from_dict(entry["extraction"])
+        cached = 1
     except (OSError, ValueError, KeyError, TypeError):
         entry, extraction = _extract_bytes(data, language)
         if not any(n.kind == "internal-error" for n in extraction.notes):
-            write_if_changed(cache, dump_json({**entry, "extraction": to_dict(extraction)}))
+            write_if_changed(cache, dump_state({**entry, "extraction": to_dict(extraction)}))
+            cached = 1
         fresh = 1
+    chunk_entry: dict[str, Any] = {
+        "path": item.path, "layer": item.layer, "size": len(data), "lines": entry["lines"],
+        "sha256": digest, "encoding": entry["encoding"], "key": key,
+        "notes": [to_dict(n) for n in notes],
+    }
+    if not cached:
+        chunk_entry["extraction"] = to_dict(extraction)
+    return _record(chunk_entry, extraction), chunk_entry, fresh
+
+
+def _record(entry: dict[str, Any], extraction: Extraction) -> FileRecord:
+    notes = tuple(Note(**n) for n in entry["notes"])
     if notes:
-        extraction = replace(extraction, notes=tuple(notes) + extraction.notes)
-    record = FileRecord(path=item.path, layer=item.layer, size=len(data), lines=entry["lines"],
-                        sha256=digest, encoding=entry["encoding"], binary=False,
-                        extraction=extraction)
-    return record, fresh
+        extraction = replace(extraction, notes=notes + extraction.notes)
+    return FileRecord(path=entry["path"], layer=entry["layer"], size=entry["size"],
+                      lines=entry["lines"], sha256=entry["sha256"], encoding=entry["encoding"],
+                      binary=False, extraction=extraction)
+
+
+def load_record(out: Path, entry: dict[str, Any]) -> FileRecord:
+    """The full record of a chunk entry, its extraction read back from the cache."""
+    data = entry.get("extraction")
+    if data is None:
+        data = load_json(out / layout.cache_file(entry["key"]))["extraction"]
+    return _record(entry, extraction_from_dict(data))
 
 
 def _extract_bytes(data: bytes, language: str) -> tuple[dict[str, Any], Extraction]:
@@ -145,16 +167,16 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
     written = 0
     for chunk, paths in by_chunk.items():
         ctx = {p: links.contexts[p] for p in paths}
-        written += write_if_changed(out / layout.state_file("ctx", chunk), dump_json(ctx))
+        written += write_if_changed(out / layout.state_file("ctx", chunk), dump_state(ctx))
     for folder in folders:
         facts = dict(links.folders[folder], extras=extras.get(folder, {}))
-        written += write_if_changed(out / layout.state_file("folder", folder), dump_json(facts))
+        written += write_if_changed(out / layout.state_file("folder", folder), dump_state(facts))
     failures = sorted([s["path"], kind, line, message] for s in summaries
                       for kind, message, line in s["notes"])
-    written += write_if_changed(out / layout.state_file("notes", str(layer)), dump_json(failures))
+    written += write_if_changed(out / layout.state_file("notes", str(layer)), dump_state(failures))
     if layer == 1:
         data = {"keywords": links.keywords, "files": len(summaries)}
-        written += write_if_changed(out / layout.state_file("global", ""), dump_json(data))
+        written += write_if_changed(out / layout.state_file("global", ""), dump_state(data))
     return {"state_written": written}
 
 
@@ -175,7 +197,7 @@ def render_chunk(site: PageSite, root: str, chunk: str, inputs: tuple[Input, ...
     written = unchanged = 0
     for item, data in zip(inputs, records, strict=True):
         ctx = contexts[item.path]
-        stamp = sha256(dump_json([stamp_base, data, ctx, list(siblings)]))
+        stamp = sha256(dump_state([stamp_base, data, ctx, list(siblings)]))
         docs, kw = layout.file_pages(item.path)
         previous = old.get(item.path)
         if previous and previous["stamp"] == stamp and (out / docs).is_file() \
@@ -183,7 +205,7 @@ def render_chunk(site: PageSite, root: str, chunk: str, inputs: tuple[Input, ...
             manifest[item.path] = previous
             unchanged += 2
             continue
-        record = record_from_dict(data)
+        record = load_record(out, data)
         try:
             text = decode(read_bytes(item.disk)).text
         except OSError:
@@ -197,7 +219,7 @@ def render_chunk(site: PageSite, root: str, chunk: str, inputs: tuple[Input, ...
             else:
                 unchanged += 1
         manifest[item.path] = {"stamp": stamp, "docs": sha256(docs_bytes), "kw": sha256(kw_bytes)}
-    write_if_changed(manifest_path, dump_json(manifest))
+    write_if_changed(manifest_path, dump_state(manifest))
     return {"pages_written": written, "pages_unchanged": unchanged}
 
 
@@ -224,11 +246,18 @@ KEEP_STATE = frozenset({"doit.json", "lock", "discover.json", "clean", "version"
 
 
 def prune(output: str, graph: Any) -> Counts:
-    """Remove every file under O that no task produces (state bookkeeping excepted)."""
+    """Remove every file under O that no task produces (state bookkeeping excepted), and
+    every cached extraction that no record refers to."""
     from pipeline.tasks import expected_outputs
 
-    expected = expected_outputs(graph)
     out = Path(output)
+    expected = set(expected_outputs(graph))
+    for chunk in graph.chunks:  # extractions still referenced by a record stay cached
+        try:
+            entries = load_json(out / layout.state_file("records", chunk.name))
+        except (OSError, ValueError):
+            continue
+        expected.update(layout.cache_file(e["key"]) for e in entries if "key" in e)
     removed = 0
     for root, dirs, files in os.walk(out, topdown=False):
         rel_root = Path(root).relative_to(out).as_posix()
@@ -251,8 +280,7 @@ def prune(output: str, graph: Any) -> Counts:
 def _kept_state(rel: str) -> bool:
     if not rel.startswith(layout.STATE + "/"):
         return False
-    inner = rel[len(layout.STATE) + 1:]
-    return inner in KEEP_STATE or inner.startswith("cache/")
+    return rel[len(layout.STATE) + 1:] in KEEP_STATE
 
 
 def clean_output(output: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline import layout
 from pipeline.config import Config
-from pipeline.files import SNIFF_BYTES, dump_json, load_json, looks_binary, write_if_changed
+from pipeline.files import SNIFF_BYTES, dump_state, load_json, looks_binary, write_if_changed
 from pipeline.filetypes import PAGE, FileType, file_type
 
 SKIP_DIRS = frozenset(
@@ -76,7 +76,7 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True)
     links: list[str] = []
     _walk(source, "", config, spec, output, cache, new_cache, texts, binaries, links)
     if save_cache and (new_cache != cache) and written.is_dir():
-        write_if_changed(cache_path, dump_json(new_cache))
+        write_if_changed(cache_path, dump_state(new_cache))
 
     top = frozenset(p.split("/", 1)[0] for p in texts) | frozenset(
         p.split("/", 1)[0] for p, _ in binaries

@@ -18,8 +18,13 @@ _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
 def dump_json(data: Any) -> bytes:
-    """Stable JSON: sorted keys, two-space indent, one trailing newline."""
+    """Stable JSON for people to read (golden files): sorted keys, indented, final newline."""
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def dump_state(data: Any) -> bytes:
+    """Stable compact JSON for state files: sorted keys, no indentation, final newline."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS) + b"\n"
 
 
 def load_json(path: str | os.PathLike[str]) -> Any:

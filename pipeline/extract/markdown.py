@@ -86,6 +86,7 @@ def _extract(root: Node, text: str) -> Extraction:
     symbols: list[Symbol] = []
     imports: list[Import] = []
     words: set[str] = set()
+    seen: set[str] = set()
     for node in _walk(root):
         name = node.name
         if name in _HEADINGS:
@@ -103,7 +104,10 @@ def _extract(root: Node, text: str) -> Extraction:
             words.update(span_words(_plain(node.children)))
         elif name in _LINKS:
             target = str(node.meta.get("url", ""))
-            if target and node.srcmap:
+            if target and node.srcmap and target not in seen:
+                # Each target once, where it first appears: a keyword page links its
+                # documentation page thousands of times.
+                seen.add(target)
                 imports.append(Import("link", target, lines.line(node.srcmap[0])))
     symbols.sort(key=lambda s: (s.line, s.name))
     return Extraction(

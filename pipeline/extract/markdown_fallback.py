@@ -60,6 +60,7 @@ def extract_markdown_py(text: str) -> Extraction:
     symbols: list[Symbol] = []
     imports: list[Import] = []
     words: set[str] = set()
+    seen: set[str] = set()
     for index, token in enumerate(tokens):
         if token.type == "heading_open":
             heading = _heading(token, tokens[index + 1])
@@ -71,7 +72,10 @@ def extract_markdown_py(text: str) -> Extraction:
         elif token.type == "code_block":
             words.update(code_words(token.content))
         elif token.type == "inline":
-            imports.extend(_links(token))
+            for item in _links(token):
+                if item.module not in seen:  # each target once, as the compiled path does
+                    seen.add(item.module)
+                    imports.append(item)
             for span in _walk(token.children or []):
                 if span.type == "code_inline":
                     words.update(span_words(span.content))
