@@ -264,7 +264,7 @@ def prune(output: str, graph: Any) -> Counts:
         rel_root = "" if rel_root == "." else rel_root
         for name in files:
             rel = posixpath.join(rel_root, name) if rel_root else name
-            if rel in expected or _kept_state(rel):
+            if (rel in expected or _kept_state(rel)) and not name.startswith(".tmp-"):
                 continue
             os.unlink(os.path.join(root, name))
             removed += rel.startswith(layout.STATE + "/") is False

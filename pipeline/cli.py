@@ -27,6 +27,8 @@ from pipeline.tasks import Graph, build_graph, task_creators
 CONFIG_KEYS = ("source", "output", "depth", "jobs", "project", "include", "exclude",
                "max_source_bytes", "max_tests", "max_related", "templates")
 READ_ONLY_DOIT_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion"})
+DOIT_COMMANDS = READ_ONLY_DOIT_COMMANDS | {"run", "clean", "forget", "ignore", "auto",
+                                           "strace", "reset-dep"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -235,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelineError as error:
         print(str(error), file=sys.stderr)
         return error.exit_code
+    finally:
+        runstate.release_locks()
 
 
 def dodo_namespace() -> dict[str, Any]:
@@ -245,7 +249,7 @@ def dodo_namespace() -> dict[str, Any]:
     try:
         variables = {key: get_var(key) for key in CONFIG_KEYS}
         config = load_config({k: v for k, v in variables.items() if v is not None})
-        command = next((a for a in sys.argv[1:] if "=" not in a and not a.startswith("-")), "run")
+        command = next((a for a in sys.argv[1:] if a in DOIT_COMMANDS), "run")
         dirty = False
         if command not in READ_ONLY_DOIT_COMMANDS:
             runstate.acquire_lock(config.output)

@@ -127,6 +127,8 @@ def make_config(*layers: Mapping[str, Any], base: str | os.PathLike[str] = ".") 
 
 def _coerce(key: str, value: Any) -> Any:
     if key in _INTS:
+        if isinstance(value, float) or (isinstance(value, str) and not value.strip().isdigit()):
+            raise ConfigError(key, f"expected a whole number, got {value!r}")
         try:
             number = int(value)
         except (TypeError, ValueError):

@@ -18,6 +18,7 @@ from pipeline import layout
 Summary = dict[str, Any]
 PY_SUFFIXES = (".py", ".pyi")
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+SITE_PAGES = frozenset({"index.md", "doc.md", "sub.md", "keywords.md"})
 DEFINING_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method",
                             "kernel", "namespace"})
 
@@ -126,6 +127,10 @@ class Resolver:
                                                    unquote(parts.path)))
         if target in self.paths:
             return "repo", target
+        if layer >= 2 and posixpath.basename(target) in SITE_PAGES:
+            return "site", ""  # a folder page of the layer below: generated, not an input
+        if layer >= 2 and not target.startswith(mirror + "/"):
+            return "source", ""  # the source file a page documents, outside the mirror
         return "unresolved", ""
 
 

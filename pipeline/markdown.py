@@ -57,6 +57,7 @@ def slug(heading: str) -> str:
 
 
 def plural(count: int, word: str, words: str = "") -> str:
+    """``1 file``, ``2 files``; ``more line`` -> ``3 more lines``."""
     return f"{count:,} {word if count == 1 else (words or word + 's')}"
 
 

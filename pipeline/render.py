@@ -35,17 +35,21 @@ def environment(extra: str = "") -> jinja2.Environment:
 
 
 def finish(text: str) -> str:
-    """Page hygiene: no trailing spaces, no runs of blank lines, one final newline."""
-    lines = [line.rstrip() for line in text.split("\n")]
+    """Page hygiene outside fences: no trailing spaces, no runs of blank lines; one final
+    newline. Fenced content (the embedded source) is kept byte for byte."""
     out: list[str] = []
     fence: str = ""
-    for line in lines:
-        stripped = line.lstrip()
-        if not fence and stripped.startswith("```"):
-            fence = stripped[: len(stripped) - len(stripped.lstrip("`"))]
-        elif fence and stripped.startswith(fence) and stripped.strip("`") == "":
-            fence = ""
-        elif not fence and line == "" and out and out[-1] == "":
+    for line in text.split("\n"):
+        if fence:
+            if line.startswith(fence) and line.rstrip().strip("`") == "":
+                fence = ""
+                line = line.rstrip()
+            out.append(line)
+            continue
+        line = line.rstrip()
+        if line.startswith("```"):
+            fence = line[: len(line) - len(line.lstrip("`"))]
+        elif line == "" and out and out[-1] == "":
             continue
         out.append(line)
     return "\n".join(out).strip("\n") + "\n"
@@ -83,6 +87,12 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
     folder = layout.folder_of(path)
     suffix = _suffix(name)
     source, cut_note = _cut_source(text, site.max_source_bytes)
+    if "\x00" in source:  # CommonMark replaces U+0000; git and grep take it for binary
+        count = source.count("\x00")
+        source = source.replace("\x00", "\ufffd")
+        cut_note = (cut_note + " " if cut_note else "") + (
+            f"{md.plural(count, 'NUL character')} of the source "
+            f"{'is' if count == 1 else 'are'} shown as U+FFFD.")
     groups = _structure(record.extraction.symbols, ex.language)
     links = _import_rows(record, ctx, docs)
     tested_by = [(p, layout.relative(docs, layout.docs_page(p))) for p in ctx["tested_by"]]
@@ -161,10 +171,11 @@ def _cut_source(text: str, limit: int) -> tuple[str, str]:
     cut = head.rfind("\n")
     kept = head[: cut + 1] if cut >= 0 else ""
     rest = text[len(kept):]
+    more = rest.count("\n") + (0 if rest.endswith("\n") or not rest else 1)
     return kept, (
         f"The source is longer than the configured limit of {limit:,} bytes: "
-        f"{rest.count(chr(10)) + (0 if rest.endswith(chr(10)) or not rest else 1):,} more lines "
-        f"({len(rest.encode('utf-8')):,} bytes) are left out here."
+        f"{md.plural(more, 'more line')} ({len(rest.encode('utf-8')):,} bytes) "
+        f"{'is' if more == 1 else 'are'} left out here."
     )
 
 
@@ -215,6 +226,8 @@ GROUP_TITLES = {
     "repo": "This repository",
     "system": "System headers",
     "unresolved": "Not found in this tree",
+    "site": "Folder and index pages (generated, not documented as files)",
+    "source": "The documented source file",
     "external": "External links",
     "anchor": "Anchors in this page",
     "other": "Other",
@@ -263,7 +276,7 @@ def _findings(findings: tuple[Any, ...]) -> dict[str, list[dict[str, Any]]]:
 def keyword_sections(record: FileRecord, ctx: dict[str, Any],
                      view: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``###`` sections of a keyword page: every keyword with its place in the docs."""
-    docs = view["docs_page"]
+    docs = "./" + view["docs_page"]
     anchors = {g["title"]: g["anchor"] for g in view["groups"]}
     sections: dict[str, list[tuple[str, str, str]]] = {}
     classes = {s.name for s in record.extraction.symbols if s.kind == "class"}
@@ -332,7 +345,8 @@ def section_map(record: FileRecord, sections: list[dict[str, Any]]) -> list[tupl
     if testing:
         rows.append(("Testing & Usage", _names(testing)))
     if ex.identifiers:
-        rows.append(("Original Source", f"{len(ex.identifiers):,} identifiers (listed above)"))
+        rows.append(("Original Source",
+                     f"{md.plural(len(ex.identifiers), 'identifier')} (listed above)"))
     return rows
 
 

@@ -52,7 +52,8 @@ def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
         "name": posixpath.basename(child),
         "link": link(layout.folder_page(child, "index.md")),
         "count": count,
-        "role": analyze.role(child + "/", dict(site.roles), site.project)[1],
+        "role": analyze.role(child + "/", dict(site.roles), site.project)[1]
+        if layer == 1 else f"generated documentation (layer {layer})",
     } for child, count in facts["subfolders"]]
     for extra in extras.get("mirror_children", []):
         subfolders.append({"name": extra["name"], "link": link(extra["index"]),

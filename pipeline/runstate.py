@@ -37,6 +37,12 @@ def acquire_lock(output: str) -> None:
     _HELD.append(handle)
 
 
+def release_locks() -> None:
+    """Release the locks this process holds (a finished in-process build)."""
+    while _HELD:
+        _HELD.pop().close()
+
+
 def check_state(output: str) -> list[str]:
     """Detect a foreign or corrupt state folder and reset what is bad; returns messages."""
     directory = state_dir(output)

@@ -1,0 +1,408 @@
+"""DESIGN "Invariants the tests must hold": no-op, minimal rebuilds, clean == incremental,
+determinism, page properties. Extractor output is never asserted, only its effects."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from buildkit import (
+    BASE_TREE,
+    STATE,
+    Snapshot,
+    broken_links,
+    build,
+    clean_build_snapshot,
+    contents,
+    describe_bytes_difference,
+    diff,
+    file_pages,
+    folder_pages,
+    make_tree,
+    page_problems,
+    pages_of_pages,
+    python_extractor_works,
+    run_cli,
+    snapshot,
+)
+from golden import CASES, REGEN, assert_golden
+
+PROJECT = "src"  # the source folder's name: the default project name
+
+
+@dataclass
+class Site:
+    root: Path
+    src: Path
+    out: Path
+
+    @property
+    def mirror(self) -> str:
+        return self.out.name
+
+    def build(self, *extra: str) -> dict[str, int]:
+        return build(self.src, self.out, *extra).counts
+
+    def snap(self) -> Snapshot:
+        return snapshot(self.out)
+
+    def write(self, rel: str, text: str) -> None:
+        make_tree(self.src, {rel: text})
+
+    def assert_clean_equal(self, *extra: str) -> None:
+        incremental = contents(self.snap())
+        clean = clean_build_snapshot(self.src, self.out, *extra)
+        assert incremental == clean, describe_bytes_difference(incremental, clean)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    site = Site(tmp_path, tmp_path / "src", tmp_path / "out")
+    make_tree(site.src, BASE_TREE)
+    site.build()
+    return site
+
+
+def layer_one(paths: set[str], mirror: str) -> set[str]:
+    return {p for p in paths if not p.startswith(mirror + "/")}
+
+
+def layer_two(paths: set[str], mirror: str) -> set[str]:
+    return {p for p in paths if p.startswith(mirror + "/")}
+
+
+def state_files(out: Path) -> dict[str, int]:
+    """mtime of every state file except doit's own database and the run markers."""
+    skip = {"doit.json", "clean", "lock"}
+    found = {}
+    for path in (out / STATE).rglob("*"):
+        if path.is_file() and path.name not in skip:
+            found[path.relative_to(out).as_posix()] = path.stat().st_mtime_ns
+    return found
+
+
+# --------------------------------------------------------------------------- no-op
+
+def test_noop_build_writes_nothing_and_extracts_nothing(site: Site) -> None:
+    before, state_before = site.snap(), state_files(site.out)
+    counts = site.build()
+    after = site.snap()
+    change = diff(before, after)
+    assert not change.written and not change.removed, change
+    assert counts.get("extracted", 0) == 0, counts
+    assert counts.get("pages_written", 0) == 0, counts
+    assert counts.get("pages_removed", 0) == 0, counts
+    assert state_files(site.out) == state_before, "a no-op build rewrote state files"
+
+
+def test_touching_every_source_costs_no_page_and_no_extraction(site: Site) -> None:
+    """A fresh checkout moves every mtime: content hashes decide, and the run after it
+    is a plain no-op again (README, Nightly CI)."""
+    before = site.snap()
+    for path in site.src.rglob("*"):
+        if path.is_file():
+            info = path.stat()
+            os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 5_000_000_000))
+    counts = site.build()
+    assert not diff(before, site.snap()).written
+    assert counts.get("extracted", 0) == 0, counts
+    assert counts.get("pages_written", 0) == 0, counts
+    counts = site.build()
+    assert counts.get("extracted", 0) == 0 and counts.get("pages_written", 0) == 0, counts
+
+
+# --------------------------------------------------------------------------- minimal
+
+def test_edit_of_a_function_body_rewrites_only_that_docs_page(site: Site) -> None:
+    before = site.snap()
+    text = BASE_TREE["pkg/a.py"].replace("return x + 1", "return x + 7")
+    assert len(text) == len(BASE_TREE["pkg/a.py"])
+    site.write("pkg/a.py", text)
+    site.build()
+    change = diff(before, site.snap())
+    mirror = site.mirror
+    assert not change.added and not change.removed and not change.touched, change
+    assert layer_one(change.changed, mirror) == {"pkg/a.py_docs.md"}
+    # Layer 2: the page of the changed page (it embeds it); its keyword page may change
+    # only if the page's words did; nothing else.
+    l2 = layer_two(change.changed, mirror)
+    assert f"{mirror}/pkg/a.py_docs.md_docs.md" in l2
+    assert l2 <= pages_of_pages({"pkg/a.py_docs.md"}, mirror), l2
+    assert before["pkg/a.py_kw.md"] == site.snap()["pkg/a.py_kw.md"]
+
+
+def _assert_link_change(site: Site, before: Snapshot, importer: str, imported: str) -> None:
+    change = diff(before, site.snap())
+    mirror = site.mirror
+    folder = imported.rsplit("/", 1)[0]
+    assert not change.added and not change.removed and not change.touched, change
+    required = file_pages(importer) | {imported + "_docs.md"}
+    # The folder's doc.md lists key files by how often they are imported (FORMAT §5).
+    allowed = required | {f"{folder}/doc.md"}
+    l1 = layer_one(change.changed, mirror)
+    assert required <= l1 <= allowed, sorted(l1)
+    l2 = layer_two(change.changed, mirror)
+    allowed2 = pages_of_pages(l1, mirror) | {f"{mirror}/{p}" for p in l1 if p.endswith("doc.md")}
+    allowed2 |= {f"{mirror}/{folder}/doc.md", f"{mirror}/{folder}/index.md"}
+    assert l2 <= allowed2, sorted(l2 - allowed2)
+
+
+def test_markdown_link_changes_linker_and_linked_pages_only(site: Site) -> None:
+    before = site.snap()
+    site.write("docs/guide.md", BASE_TREE["docs/guide.md"].replace(
+        "See nothing yet.", "See [the config](conf.yaml)."))
+    site.build()
+    _assert_link_change(site, before, "docs/guide.md", "docs/conf.yaml")
+    site.assert_clean_equal()
+
+
+@pytest.mark.skipif(not python_extractor_works(), reason="the Python extractor is not there yet")
+def test_python_import_changes_importer_and_imported_pages_only(site: Site) -> None:
+    before = site.snap()
+    site.write("pkg/a.py", BASE_TREE["pkg/a.py"].replace("# no more imports", "import pkg.b"))
+    site.build()
+    _assert_link_change(site, before, "pkg/a.py", "pkg/b.py")
+    assert "(./a.py_docs.md)" in site.snap()["pkg/b.py_docs.md"][0].decode()
+    site.assert_clean_equal()
+
+
+def test_added_file_updates_own_sibling_and_folder_pages_only(site: Site) -> None:
+    before = site.snap()
+    site.write("pkg/c.py", '"""Module c."""\n')
+    site.build()
+    after = site.snap()
+    change = diff(before, after)
+    mirror = site.mirror
+    assert not change.removed and not change.touched, change
+    own = file_pages("pkg/c.py")
+    assert own | pages_of_pages(own, mirror) == change.added
+    siblings = {"pkg/__init__.py_docs.md", "pkg/a.py_docs.md", "pkg/b.py_docs.md"}
+    folders = folder_pages("pkg") | folder_pages("")
+    l1 = layer_one(change.changed, mirror)
+    # keywords.md counts the files it indexes; sibling keyword pages do not move.
+    assert siblings <= l1 <= siblings | folders | {"keywords.md"}, sorted(l1)
+    for name in siblings:
+        assert b"c.py_docs.md" in after[name][0], name
+    l2 = layer_two(change.changed, mirror)
+    allowed2 = {p for p in before if p.startswith(f"{mirror}/pkg/")} | folder_pages(mirror)
+    assert l2 <= allowed2, sorted(l2 - allowed2)
+    site.assert_clean_equal()
+
+
+def _all_layers(rel: str, mirror: str) -> set[str]:
+    return file_pages(rel) | pages_of_pages(file_pages(rel), mirror)
+
+
+def _pipeline_state(out: Path) -> set[str]:
+    return {p.relative_to(out).as_posix() for p in (out / STATE).rglob("*")
+            if p.is_file() and "cache" not in p.relative_to(out / STATE).parts}
+
+
+def test_deleted_file_loses_every_page_and_nothing_stale_remains(site: Site) -> None:
+    (site.src / "pkg/b.py").unlink()
+    site.build()
+    after = site.snap()
+    assert not _all_layers("pkg/b.py", site.mirror) & after.keys()
+    assert not [p for p in after if "b.py_" in p], [p for p in after if "b.py_" in p]
+    state = _pipeline_state(site.out)
+    site.assert_clean_equal()
+    shutil.copytree(site.out, site.root / "kept")
+    shutil.rmtree(site.out)
+    site.build()
+    assert state == _pipeline_state(site.out), "state files that a clean build does not have"
+
+
+def test_renamed_file_moves_its_pages(site: Site) -> None:
+    (site.src / "docs/conf.yaml").rename(site.src / "docs/settings.yaml")
+    site.build()
+    after = site.snap()
+    assert not _all_layers("docs/conf.yaml", site.mirror) & after.keys()
+    assert _all_layers("docs/settings.yaml", site.mirror) <= after.keys()
+    site.assert_clean_equal()
+
+
+def test_deleting_a_whole_folder_removes_its_folder_pages(site: Site) -> None:
+    shutil.rmtree(site.src / "docs")
+    site.build()
+    after = site.snap()
+    assert not [p for p in after if p.startswith(("docs/", f"{site.mirror}/docs/"))]
+    site.assert_clean_equal()
+
+
+# --------------------------------------------------------------------------- clean == incremental
+
+def test_clean_equals_incremental_after_a_sequence_of_edits(site: Site) -> None:
+    steps: list[Callable[[], object]] = [
+        lambda: site.write("pkg/a.py", BASE_TREE["pkg/a.py"] + "\n\ndef h():\n    pass\n"),
+        lambda: site.write("docs/guide.md", "# Guide\n\nNow [b](../pkg/b.py).\n"),
+        lambda: site.write("pkg/sub/deep.md", "# Deep\n\n[up](../../notes.txt)\n"),
+        lambda: (site.src / "pkg/b.py").rename(site.src / "pkg/b2.py"),
+        lambda: site.write("notes.txt", ""),
+        lambda: shutil.rmtree(site.src / "pkg/sub"),
+    ]
+    for step in steps:
+        step()
+        site.build()
+        site.assert_clean_equal()
+
+
+@pytest.mark.parametrize("extra", [("--depth", "1"), ("--depth", "3"), ("--project", "Other")])
+def test_clean_equals_incremental_after_a_config_change(site: Site, extra: tuple[str, ...]) -> None:
+    site.build(*extra)
+    site.assert_clean_equal(*extra)
+    site.build()  # and back
+    site.assert_clean_equal()
+
+
+# --------------------------------------------------------------------------- determinism
+
+DETERMINISM_TREE = dict(BASE_TREE, **{
+    f"lib/part{i}/mod{j}.py": f'"""Part {i} module {j}."""\n\n\ndef f{j}():\n    return {j}\n'
+    for i in range(3) for j in range(3)
+}, **{"lib/README.md": "# Lib\n\n[zero](part0/mod0.py)\n"})
+
+
+def _subprocess_build(root: Path, name: str, *extra: str, **env: str) -> dict[str, bytes]:
+    out = root / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    result = run_cli(["build", "src", "--output", "out", *extra], root, 120, **env)
+    assert result.returncode in (0, 1), result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    pages = contents(snapshot(out))
+    shutil.copytree(out, root / name)  # kept for a post-mortem
+    return pages
+
+
+def test_same_bytes_with_one_and_two_jobs(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", DETERMINISM_TREE)
+    serial = _subprocess_build(tmp_path, "serial", "--jobs", "1")
+    parallel = _subprocess_build(tmp_path, "parallel", "--jobs", "2")
+    assert serial == parallel, describe_bytes_difference(serial, parallel)
+    before = snapshot(tmp_path / "out")
+    again = run_cli(["build", "src", "--output", "out", "--jobs", "2"], tmp_path)
+    assert again.returncode in (0, 1), again.stderr
+    change = diff(before, snapshot(tmp_path / "out"))
+    assert not change.written and not change.removed, change
+
+
+def test_same_bytes_with_any_hash_seed(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", DETERMINISM_TREE)
+    one = _subprocess_build(tmp_path, "seed1", PYTHONHASHSEED="1")
+    two = _subprocess_build(tmp_path, "seed2", PYTHONHASHSEED="2")
+    assert one == two, describe_bytes_difference(one, two)
+
+
+class _ReversedScan:
+    """``os.scandir`` stand-in that yields the entries in reverse order."""
+
+    def __init__(self, path: object) -> None:
+        with _SCANDIR(path) as entries:  # type: ignore[call-overload]
+            self.entries = iter(list(entries)[::-1])
+
+    def __iter__(self) -> Iterator[os.DirEntry[str]]:
+        return self
+
+    def __next__(self) -> os.DirEntry[str]:
+        return next(self.entries)
+
+    def __enter__(self) -> _ReversedScan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+_SCANDIR = os.scandir
+
+
+def test_same_bytes_whatever_the_walk_order(tmp_path: Path) -> None:
+    """DESIGN invariant 4: any walk order (the directory listing reversed)."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, DETERMINISM_TREE)
+    build(src, out)
+    forward = contents(snapshot(out))
+    shutil.rmtree(out)
+    with mock.patch("os.scandir", lambda path=".": _ReversedScan(path)):
+        build(src, out)
+    backward = contents(snapshot(out))
+    assert forward == backward, describe_bytes_difference(forward, backward)
+
+
+# --------------------------------------------------------------------------- page properties
+
+def test_every_page_has_the_format_properties(site: Site) -> None:
+    site.write("pkg/sub/deep.md", "# Deep\n\n[up](../../notes.txt)\n")
+    site.build()
+    assert page_problems(site.out, PROJECT) == []
+
+
+def test_pages_of_every_layer_exist(site: Site) -> None:
+    pages = site.snap().keys()
+    mirror = site.mirror
+    for rel in BASE_TREE:
+        assert _all_layers(rel, mirror) <= pages, rel
+    for folder in ("", "pkg", "docs"):
+        assert folder_pages(folder) <= pages
+        assert folder_pages(f"{mirror}/{folder}".rstrip("/")) <= pages
+    assert "keywords.md" in pages
+    # depth 2: no third layer
+    assert not [p for p in pages if p.startswith(f"{mirror}/{mirror}/")]
+
+
+# --------------------------------------------------------------------------- golden pages
+
+GOLDEN_SOURCE = CASES / "render" / "geometry"
+GOLDEN_EXPECTED = CASES / "render" / "geometry_expected"
+GOLDEN_NAMES = sorted(p.relative_to(GOLDEN_EXPECTED).as_posix()
+                      for p in GOLDEN_EXPECTED.rglob("*") if p.is_file()) \
+    if GOLDEN_EXPECTED.is_dir() else []
+needs_python = pytest.mark.skipif(
+    not python_extractor_works(),
+    reason="golden pages embed Python extraction: generate them (REGEN_GOLDEN=1) once the "
+           "Python extractor exists")
+
+
+def build_golden(root: Path) -> dict[str, bytes]:
+    """The fixture tree built as in the worked example: project Geometry, into output/."""
+    source = root / "geometry"
+    shutil.copytree(GOLDEN_SOURCE, source)
+    build(source, root / "output", "--project", "Geometry")
+    return contents(snapshot(root / "output"))
+
+
+@pytest.fixture(scope="module")
+def golden_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    return build_golden(tmp_path_factory.mktemp("golden"))
+
+
+@needs_python
+def test_golden_page_set(golden_pages: dict[str, bytes]) -> None:
+    if REGEN:
+        for rel in set(GOLDEN_NAMES) - golden_pages.keys():
+            (GOLDEN_EXPECTED / rel).unlink()
+        for rel, data in golden_pages.items():
+            assert_golden(GOLDEN_EXPECTED / rel, data)
+        return
+    assert sorted(golden_pages) == GOLDEN_NAMES
+
+
+@needs_python
+@pytest.mark.parametrize("rel", GOLDEN_NAMES)
+def test_golden_page(golden_pages: dict[str, bytes], rel: str) -> None:
+    assert rel in golden_pages, f"{rel} is no longer produced"
+    assert_golden(GOLDEN_EXPECTED / rel, golden_pages[rel])
+
+
+def test_golden_fixture_pages_have_the_format_properties(tmp_path: Path) -> None:
+    """Independent of the Python extractor: headings, hygiene and links of the fixture."""
+    build_golden(tmp_path)
+    assert page_problems(tmp_path / "output", "Geometry") == []
+    assert broken_links(tmp_path / "output", tmp_path / "geometry") == []
