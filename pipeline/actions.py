@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -245,9 +244,17 @@ def render_keywords(site: PageSite, root: str) -> Counts:
 KEEP_STATE = frozenset({"doit.json", "lock", "discover.json", "clean", "version"})
 
 
-def prune(output: str, graph: Any) -> Counts:
-    """Remove every file under O that no task produces (state bookkeeping excepted), and
-    every cached extraction that no record refers to."""
+def prune_pages(output: str, graph: Any) -> Counts:
+    """Remove every file under O, outside the state folder, that no task produces: pages
+    of deleted inputs, stray files, temp files of a killed run (a names-only walk)."""
+    from pipeline.tasks import expected_outputs
+
+    removed = _prune(Path(output), expected_outputs(graph), skip_state=True)
+    return {"pages_removed": removed}
+
+
+def prune_state(output: str, graph: Any) -> Counts:
+    """Remove state files no task produces, and cached extractions no record refers to."""
     from pipeline.tasks import expected_outputs
 
     out = Path(output)
@@ -258,31 +265,44 @@ def prune(output: str, graph: Any) -> Counts:
         except (OSError, ValueError):
             continue
         expected.update(layout.cache_file(e["key"]) for e in entries if "key" in e)
+    _prune(out / layout.STATE, {p[len(layout.STATE) + 1:] for p in expected
+                                if p.startswith(layout.STATE + "/")} | KEEP_STATE,
+           skip_state=False)
+    return {}
+
+
+def _prune(out: Path, expected: set[str] | frozenset[str], skip_state: bool) -> int:
     removed = 0
     for root, dirs, files in os.walk(out, topdown=False):
         rel_root = Path(root).relative_to(out).as_posix()
         rel_root = "" if rel_root == "." else rel_root
+        if skip_state and (rel_root == layout.STATE or rel_root.startswith(layout.STATE + "/")):
+            continue
         for name in files:
             rel = posixpath.join(rel_root, name) if rel_root else name
-            if (rel in expected or _kept_state(rel)) and not name.startswith(".tmp-"):
+            if rel in expected and not name.startswith(".tmp-"):
                 continue
             os.unlink(os.path.join(root, name))
-            removed += rel.startswith(layout.STATE + "/") is False
+            removed += 1
         for name in dirs:
             path = os.path.join(root, name)
-            if not os.path.islink(path) and not os.listdir(path):
-                os.rmdir(path)
-            elif os.path.islink(path):
+            if os.path.islink(path):
                 os.unlink(path)
-    return {"pages_removed": removed}
+            elif not (skip_state and not rel_root and name == layout.STATE) \
+                    and not os.listdir(path):
+                os.rmdir(path)
+    return removed
 
 
-def _kept_state(rel: str) -> bool:
-    if not rel.startswith(layout.STATE + "/"):
-        return False
-    return rel[len(layout.STATE) + 1:] in KEEP_STATE
+def report_failures(output: str, depth: int, strict: bool) -> Any:
+    """A TaskFailed naming how many files failed, or None when none did."""
+    from doit.exceptions import TaskFailed
 
+    from pipeline.report import ERROR_NOTES, read_notes
 
-def clean_output(output: str) -> None:
-    """Remove the output folder entirely (pages and state)."""
-    shutil.rmtree(output, ignore_errors=True)
+    failed = {path for path, kind, _line, _message in read_notes(output, depth)
+              if strict or kind in ERROR_NOTES}
+    if failed:
+        return TaskFailed(f"{len(failed):,} file(s) failed; their pages carry a note")
+    return None
+

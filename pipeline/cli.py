@@ -71,7 +71,8 @@ def doit_namespace(graph: Graph, reporter: type[Reporter]) -> dict[str, Any]:
         "check_file_uptodate": runstate.RefreshingMD5Checker,
         "reporter": reporter,
         "verbosity": 0,
-        "default_tasks": ["extract", "link", "render", "folder", "keywords", "prune", "seal"],
+        "default_tasks": ["extract", "link", "render", "folder", "keywords", "prune", "seal",
+                          "failures"],
     }
     return namespace
 
@@ -93,17 +94,39 @@ def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
     runstate.acquire_lock(config.output)
     for message in runstate.check_state(config.output):
         print(f"note: {message}", file=sys.stderr)
-    graph = build_graph(config, dirty=runstate.begin_run(config.output))
+    graph = build_graph(config, dirty=runstate.begin_run(config.output), strict=strict)
     reporter = reporter_for(graph.root, config.depth, _discovered(graph), strict)
     argv = ["run"]
     if config.jobs > 1:
         argv += ["-n", str(config.jobs), "-P", "process"]
-    argv += select_tasks(graph, only) if only else []
+    if only:
+        if (Path(graph.root) / layout.STATE / "doit.json").exists():
+            return _build_only(graph, select_tasks(graph, only))
+        print("note: nothing was built here yet: --only builds everything once",
+              file=sys.stderr)
     code = run_doit(doit_namespace(graph, reporter), argv)
     if code != 0:
         return 1
     last = reporter.last
     return 1 if last is not None and (last.summary.get("failed") or last.errors) else 0
+
+
+def _build_only(graph: Graph, names: list[str]) -> int:
+    """Run the selected tasks one by one, in order, none of their dependencies (doit's
+    ``--single`` honours only the first name of a selection, so each gets its own run)."""
+    totals: dict[str, int] = {}
+    with open(os.devnull, "w", encoding="utf-8") as quiet:
+        for name in names:
+            reporter = reporter_for(graph.root, graph.config.depth, {}, stream=quiet)
+            if run_doit(doit_namespace(graph, reporter), ["run", "--single", name]) != 0:
+                print(f"error: {name} failed", file=sys.stderr)
+                return 1
+            counts = reporter.last.summary.get("counts", {}) if reporter.last else {}
+            for key, value in counts.items():
+                totals[key] = totals.get(key, 0) + value
+    print("summary (--only): " + "; ".join(f"{k.replace('_', ' ')} {v:,}"
+                                           for k, v in sorted(totals.items())), file=sys.stderr)
+    return 0
 
 
 def select_tasks(graph: Graph, only: list[str]) -> list[str]:
@@ -119,7 +142,7 @@ def select_tasks(graph: Graph, only: list[str]) -> list[str]:
             raise UsageError(f"usage error: --only {raw}: not inside the source folder") from None
         wanted.append("" if rel == "." else rel)
     mirror = graph.inventory.mirror
-    names: list[str] = []
+    names: dict[int, list[str]] = {}
     folders: set[str] = set()
     for chunk in graph.chunks:
         prefix = "/".join([mirror] * (chunk.layer - 1))
@@ -131,13 +154,19 @@ def select_tasks(graph: Graph, only: list[str]) -> list[str]:
                        for w in wanted):
                     hits = True
         if hits:
-            names += [f"extract:{chunk.name or '.'}", f"render:{chunk.name or '.'}"]
+            names.setdefault(chunk.layer, []).append(chunk.name or ".")
             folders.update(layout.parent_folders(chunk.folder))
     if not names:
         raise UsageError("usage error: --only matched no documented file")
-    names += [f"link:{k}" for k in range(1, graph.config.depth + 1)]
-    names += [f"folder:{f or '.'}" for f in sorted(folders)]
-    return names + ["keywords"]
+    # With doit's --single the selection runs in this order and nothing else runs.
+    ordered: list[str] = []
+    for layer in range(1, graph.config.depth + 1):
+        chunks = names.get(layer, [])
+        ordered += [f"extract:{c}" for c in chunks] + [f"link:{layer}"]
+        ordered += [f"render:{c}" for c in chunks]
+    ordered += [f"folder:{f or '.'}" for f in sorted(folders)
+                if layout.layer_of(f, mirror) <= graph.config.depth]
+    return ordered + ["keywords"]
 
 
 def _layer_one_paths(rel: str) -> list[str]:

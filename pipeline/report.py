@@ -23,7 +23,7 @@ from rich.table import Table
 from pipeline import layout
 from pipeline.files import load_json
 
-STAGES = ("extract", "link", "render", "folder", "keywords", "prune", "seal")
+STAGES = ("extract", "link", "render", "folder", "keywords", "prune", "seal", "failures")
 ERROR_NOTES = frozenset({"syntax-error", "decode", "unreadable", "internal-error", "parse-error"})
 
 
@@ -97,7 +97,7 @@ class Reporter:
         self.counts.update({k: v for k, v in result.items() if isinstance(v, int)})
         self.counts["tasks_run"] += 1
         self._advance(task)
-        if not self.live and _stage(task) not in ("seal",):
+        if not self.live and _stage(task) not in ("seal", "failures"):
             details = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(result.items()))
             self.console.print(f"{task.name}{': ' + details if details else ''}", markup=False)
 
@@ -110,6 +110,8 @@ class Reporter:
 
     def add_failure(self, task: Any, exception: Any) -> None:
         self._advance(task)
+        if _stage(task) == "failures":  # the summary below lists the failed files
+            return
         message = exception.get_msg() if hasattr(exception, "get_msg") else str(exception)
         self.errors.append(f"{task.name}: {message.strip()}")
 

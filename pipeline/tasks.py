@@ -47,13 +47,14 @@ class Graph:
     stamp_base: str
     dirty: bool  # the previous run did not finish: prune even if nothing moved
     root: str  # where pages and state are written: the output, or a check's scratch copy
+    strict: bool = False  # warnings (partial parses, cut sources) fail the run too
 
     def out(self, rel: str) -> str:
         return f"{self.root}/{rel}"
 
 
 def build_graph(config: Config, *, root: str = "", dirty: bool = False,
-                save_cache: bool = True) -> Graph:
+                save_cache: bool = True, strict: bool = False) -> Graph:
     root = root or config.output
     inventory = discover_sources(config, root, save_cache=save_cache)
     site = PageSite(
@@ -73,7 +74,8 @@ def build_graph(config: Config, *, root: str = "", dirty: bool = False,
                 for page in layout.file_pages(item.path):
                     producer[page] = name
     stamp_base = hashlib.sha256(repr((site, templates_digest(config), SCHEMA)).encode()).hexdigest()
-    return Graph(config, inventory, site, tuple(chunks), producer, stamp_base, dirty, root)
+    return Graph(config, inventory, site, tuple(chunks), producer, stamp_base, dirty, root,
+                 strict)
 
 
 def run_action(name: str, *args: Any) -> Any:
@@ -265,11 +267,24 @@ def task_prune(graph: Graph) -> Iterator[TaskDict]:
         f"{shape}\0{graph.config.depth}\0{graph.inventory.mirror}\0{CHUNK}".encode()).hexdigest()
     yield {
         "basename": "prune",
-        "actions": [(run_action, ["prune", graph.root, graph])],
+        "name": None,
+        "doc": "remove pages and state that no task produces",
+    }
+    yield {
+        "basename": "prune",
+        "name": "pages",
+        "actions": [(run_action, ["prune_pages", graph.root, graph])],
         "task_dep": ["extract", "link", "render", "folder", "keywords"],
+        "uptodate": [False],  # a names-only walk: stray files are found on every build
+        "verbosity": 0,
+    }
+    yield {
+        "basename": "prune",
+        "name": "state",
+        "actions": [(run_action, ["prune_state", graph.root, graph])],
+        "task_dep": ["prune:pages"],
         "uptodate": [config_changed(digest), not graph.dirty],
         "verbosity": 0,
-        "doc": "remove pages and state that no task produces",
     }
 
 
@@ -285,6 +300,19 @@ def task_seal(graph: Graph) -> Iterator[TaskDict]:
     }
 
 
+def task_failures(graph: Graph) -> Iterator[TaskDict]:
+    """Fail the run (exit 1) when a file could not be read or parsed; its pages exist."""
+    yield {
+        "basename": "failures",
+        "actions": [(run_action, ["report_failures", graph.root, graph.config.depth,
+                                  graph.strict])],
+        "task_dep": ["seal"],
+        "uptodate": [False],
+        "verbosity": 0,
+        "doc": "exit 1 when some files failed (their pages are still written)",
+    }
+
+
 GENERATORS: dict[str, Callable[[Graph], Iterator[TaskDict]]] = {
     "task_extract": task_extract,
     "task_link": task_link,
@@ -293,6 +321,7 @@ GENERATORS: dict[str, Callable[[Graph], Iterator[TaskDict]]] = {
     "task_keywords": task_keywords,
     "task_prune": task_prune,
     "task_seal": task_seal,
+    "task_failures": task_failures,
 }
 
 
