@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -217,9 +218,19 @@ def render_chunk(site: PageSite, root: str, chunk: str, inputs: tuple[Input, ...
                 written += 1
             else:
                 unchanged += 1
-        manifest[item.path] = {"stamp": stamp, "docs": sha256(docs_bytes), "kw": sha256(kw_bytes)}
+        manifest[item.path] = {"stamp": stamp, "docs": sha256(docs_bytes), "kw": sha256(kw_bytes),
+                               "stat": _stats(out, (docs, kw))}
     write_if_changed(manifest_path, dump_state(manifest))
     return {"pages_written": written, "pages_unchanged": unchanged}
+
+
+def _stats(out: Path, pages: tuple[str, ...]) -> list[list[int]]:
+    """(size, mtime) of pages as written: the next build's check for hand-edited pages."""
+    stats = []
+    for page in pages:
+        info = os.stat(out / page)
+        stats.append([info.st_size, info.st_mtime_ns])
+    return stats
 
 
 def render_folder(site: PageSite, root: str, folder: str, layer: int) -> Counts:
@@ -228,6 +239,9 @@ def render_folder(site: PageSite, root: str, folder: str, layer: int) -> Counts:
     pages = render_folder_pages(facts, site, layer, facts.get("extras", {}))
     written = sum(write_if_changed(out / path, text.encode("utf-8"))
                   for path, text in pages.items())
+    names = tuple(sorted(pages))
+    write_if_changed(out / layout.state_file("fpages", folder),
+                     dump_state(dict(zip(names, _stats(out, names), strict=True))))
     return {"pages_written": written, "pages_unchanged": len(pages) - written}
 
 
@@ -236,6 +250,8 @@ def render_keywords(site: PageSite, root: str) -> Counts:
     data = load_json(out / layout.state_file("global", ""))
     text = render_keywords_page(data["keywords"], site, data["files"])
     written = int(write_if_changed(out / "keywords.md", text.encode("utf-8")))
+    write_if_changed(out / layout.state_file("fpages", layout.KEYWORDS_KEY),
+                     dump_state({"keywords.md": _stats(out, ("keywords.md",))[0]}))
     return {"pages_written": written, "pages_unchanged": 1 - written}
 
 
@@ -245,12 +261,38 @@ KEEP_STATE = frozenset({"doit.json", "lock", "discover.json", "clean", "version"
 
 
 def prune_pages(output: str, graph: Any) -> Counts:
-    """Remove every file under O, outside the state folder, that no task produces: pages
-    of deleted inputs, stray files, temp files of a killed run (a names-only walk)."""
+    """Before rendering: remove every file under O, outside the state folder, that no task
+    produces (pages of deleted inputs, stray files, temp files of a killed run), and every
+    page whose size or mtime is not what the build wrote (edited by hand), so that the
+    render tasks see it missing and write it again."""
     from pipeline.tasks import expected_outputs
 
-    removed = _prune(Path(output), expected_outputs(graph), skip_state=True)
+    out = Path(output)
+    removed = _prune(out, expected_outputs(graph), skip_state=True)
+    for page, (size, mtime) in _written_pages(out, graph):
+        try:
+            info = os.stat(out / page)
+        except OSError:
+            continue
+        if info.st_size != size or info.st_mtime_ns != mtime:
+            os.unlink(out / page)
     return {"pages_removed": removed}
+
+
+def _written_pages(out: Path, graph: Any) -> Iterator[tuple[str, list[int]]]:
+    """Every page with the (size, mtime) its last render recorded."""
+    for chunk in graph.chunks:
+        try:
+            manifest = load_json(out / layout.state_file("pages", chunk.name))
+        except (OSError, ValueError):
+            continue
+        for path, entry in manifest.items():
+            yield from zip(layout.file_pages(path), entry.get("stat", ()), strict=False)
+    for key in [*graph.inventory.folders(), layout.KEYWORDS_KEY]:
+        try:
+            yield from load_json(out / layout.state_file("fpages", key)).items()
+        except (OSError, ValueError):
+            continue
 
 
 def prune_state(output: str, graph: Any) -> Counts:

@@ -12,6 +12,7 @@ import posixpath
 from urllib.parse import quote
 
 FOLDER_PAGES = ("index.md", "doc.md", "sub.md")
+KEYWORDS_KEY = "\0keywords"  # state key of keywords.md's page record (no folder is named so)
 STATE = ".pipeline"
 
 

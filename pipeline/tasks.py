@@ -202,6 +202,7 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
             "targets": [graph.out(p) for i in chunk.inputs for p in layout.file_pages(i.path)]
             + [graph.out(layout.state_file("pages", chunk.name))],
             "uptodate": [config_changed({"stamp": graph.stamp_base, "siblings": list(names)})],
+            "task_dep": ["prune:pages"],
             "clean": True,
             "verbosity": 0,
         }
@@ -220,8 +221,10 @@ def task_folder(graph: Graph) -> Iterator[TaskDict]:
             "name": folder or ".",
             "actions": [(run_action, ["render_folder", graph.site, graph.root, folder, layer])],
             "file_dep": [graph.out(layout.state_file("folder", folder))],
-            "targets": [graph.out(layout.folder_page(folder, n)) for n in layout.FOLDER_PAGES],
+            "targets": [graph.out(layout.folder_page(folder, n)) for n in layout.FOLDER_PAGES]
+            + [graph.out(layout.state_file("fpages", folder))],
             "uptodate": [config_changed(graph.stamp_base)],
+            "task_dep": ["prune:pages"],
             "clean": True,
             "verbosity": 0,
         }
@@ -233,7 +236,9 @@ def task_keywords(graph: Graph) -> Iterator[TaskDict]:
         "basename": "keywords",
         "actions": [(run_action, ["render_keywords", graph.site, graph.root])],
         "file_dep": [graph.out(layout.state_file("global", ""))],
-        "targets": [graph.out("keywords.md")],
+        "targets": [graph.out("keywords.md"),
+                    graph.out(layout.state_file("fpages", layout.KEYWORDS_KEY))],
+        "task_dep": ["prune:pages"],
         "uptodate": [config_changed(graph.stamp_base)],
         "clean": True,
         "verbosity": 0,
@@ -254,6 +259,8 @@ def expected_outputs(graph: Graph) -> frozenset[str]:
         if layout.layer_of(folder, graph.inventory.mirror) <= graph.config.depth:
             expected.update(layout.folder_page(folder, n) for n in layout.FOLDER_PAGES)
             expected.add(layout.state_file("folder", folder))
+            expected.add(layout.state_file("fpages", folder))
+    expected.add(layout.state_file("fpages", layout.KEYWORDS_KEY))
     return frozenset(expected)
 
 
@@ -274,7 +281,6 @@ def task_prune(graph: Graph) -> Iterator[TaskDict]:
         "basename": "prune",
         "name": "pages",
         "actions": [(run_action, ["prune_pages", graph.root, graph])],
-        "task_dep": ["extract", "link", "render", "folder", "keywords"],
         "uptodate": [False],  # a names-only walk: stray files are found on every build
         "verbosity": 0,
     }
@@ -282,7 +288,7 @@ def task_prune(graph: Graph) -> Iterator[TaskDict]:
         "basename": "prune",
         "name": "state",
         "actions": [(run_action, ["prune_state", graph.root, graph])],
-        "task_dep": ["prune:pages"],
+        "task_dep": ["render", "folder", "keywords"],
         "uptodate": [config_changed(digest), not graph.dirty],
         "verbosity": 0,
     }
