@@ -1,0 +1,5 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Only comments here.
+# import os
+# def fake(): pass

@@ -1,0 +1,383 @@
+"""The Python extractor: structure, imports, docstrings, tests, rules and failure notes."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pipeline.extract import python as extractor
+from pipeline.extract.python import extract_python
+from pipeline.records import Extraction, Finding, Symbol, to_dict
+
+CASES = Path(__file__).parent / "cases" / "extract" / "python"
+
+
+def run(source: str) -> Extraction:
+    return extract_python(textwrap.dedent(source))
+
+
+def symbols(source: str) -> dict[str, Symbol]:
+    return {symbol.name: symbol for symbol in run(source).symbols}
+
+
+def labels(source: str, area: str | None = None) -> list[tuple[str, int]]:
+    found = run(source).findings
+    return [(f.label, f.line) for f in found if area is None or f.area == area]
+
+
+def slow_path(monkeypatch: pytest.MonkeyPatch, source: str) -> Extraction:
+    """Extract as if ``ast`` could not parse the text (libcst metadata positions)."""
+    monkeypatch.setattr(extractor, "_parse_ast", lambda text: (None, None, 0))
+    return extract_python(source)
+
+
+# -- structure ---------------------------------------------------------------------------------
+
+
+def test_worked_example() -> None:
+    result = extract_python((CASES / "circle.py").read_text())
+    found = {s.name: s for s in result.symbols}
+    assert result.overview == (
+        "Circles and their measurements.\n\nUsed by the renderer to size round markers."
+    )
+    circle = found["Circle"]
+    assert (circle.kind, circle.line, circle.end_line) == ("class", 20, 40)
+    assert circle.signature == "class Circle(Shape)"
+    assert circle.decorators == ('register("circle")', "dataclass(frozen=True)")
+    assert circle.bases == ("Shape",)
+    assert circle.summary == "A circle of a given radius."
+    assert found["Circle.scaled"].signature == "def scaled(self, factor: float = 2.0) -> Circle"
+    checked = found["Circle.scaled.checked"]
+    assert (checked.kind, checked.line) == ("method", 35)
+    assert found["Circle.radius"].kind == "attribute"
+    assert (found["UNIT"].kind, found["UNIT"].value) == ("constant", "1.0")
+    assert [(i.module, i.line, i.end_line, i.names, i.level) for i in result.imports][-1] == (
+        ".base", 10, 13, ("Shape", "register"), 1
+    )
+    assert [(e.owner, e.line, e.text) for e in result.examples] == [
+        ("Circle", 25, ">>> Circle(2.0).area()\n12.566370614359172")
+    ]
+
+
+def test_signatures_keep_every_parameter_form() -> None:
+    found = symbols('''
+        async def fetch(url: str, *, timeout: float = 1.0) -> bytes: ...
+        def split(a, b=2, /, c=3, *args, d, e="#x", **kw) -> None: ...
+        def long(
+            self,  # the instance
+            value: int = (1 + 2),
+            sep: str = ")",
+        ) -> (int | None):
+            pass
+        def empty(): pass
+    ''')
+    assert found["fetch"].signature == "async def fetch(url: str, *, timeout: float = 1.0) -> bytes"
+    assert found["split"].signature == 'def split(a, b=2, /, c=3, *args, d, e="#x", **kw) -> None'
+    assert found["long"].signature == (
+        'def long(self, value: int = (1 + 2), sep: str = ")") -> (int | None)'
+    )
+    assert (found["long"].line, found["long"].end_line) == (4, 9)
+    assert found["empty"].signature == "def empty()"
+
+
+def test_class_signature_bases_and_keywords_as_written() -> None:
+    found = symbols('''
+        from abc import ABCMeta
+        class M(Base, metaclass=ABCMeta): pass
+        class Empty(): pass
+        class Bare: pass
+    ''')
+    assert found["M"].signature == "class M(Base, metaclass=ABCMeta)"
+    assert found["M"].bases == ("Base",)
+    assert found["Empty"].signature == "class Empty()"
+    assert found["Bare"].signature == "class Bare"
+
+
+def test_kinds_and_qualified_names() -> None:
+    found = symbols('''
+        import sys
+        if sys.version_info >= (3, 8):
+            def guarded(): pass
+        try:
+            def tried(): pass
+        except ImportError:
+            pass
+        def outer():
+            def inner():
+                class Local:
+                    def method(self): pass
+        class A:
+            class B:
+                def deep(self): pass
+            @property
+            def value(self): return 1
+            @value.setter
+            def value(self, v): pass
+    ''')
+    assert found["guarded"].kind == found["tried"].kind == "function"
+    assert found["outer.inner"].kind == "function"
+    assert found["outer.inner.Local"].kind == "class"
+    assert found["outer.inner.Local.method"].kind == "method"
+    assert found["A.B.deep"].kind == "method"
+    values = [s for s in run('''
+        class A:
+            @property
+            def value(self): return 1
+            @value.setter
+            def value(self, v): pass
+    ''').symbols if s.name == "A.value"]
+    assert [(s.line, s.decorators) for s in values] == [(4, ("property",)), (6, ("value.setter",))]
+
+
+def test_constants_attributes_and_cuts() -> None:
+    long_value = ", ".join(str(n) for n in range(100))
+    found = symbols(f'''
+        MAX: int = 3
+        A = B = 1
+        lower = 2
+        TABLE = [{long_value}]
+        NAME = "héllo wörld"  # trailing comment
+        class C:
+            radius: float = 1.0
+            x, y = 1, 2
+            def f(self):
+                LOCAL = 1
+    ''')
+    assert (found["MAX"].signature, found["MAX"].value) == ("MAX: int = 3", "3")
+    assert "A" in found and "B" in found and "lower" not in found and "LOCAL" not in found
+    table = found["TABLE"]
+    assert len(table.signature) <= 120 and table.signature.endswith("…")
+    assert len(table.value) <= 120 and table.value.startswith("[0, 1, 2")
+    assert found["NAME"].value == '"héllo wörld"'
+    assert found["C.radius"].signature == "radius: float = 1.0"
+    assert found["C.x"].kind == found["C.y"].kind == "attribute"
+
+
+def test_exports() -> None:
+    assert run('__all__ = ["a", "b"]\n__all__ += ("c",)\n__all__.append("d")\n').exports == (
+        "a", "b", "c", "d"
+    )
+    assert run("__all__ = [name for name in dir()]\n").exports == ()
+
+
+def test_imports_every_form() -> None:
+    result = extract_python((CASES / "imports.py").read_text())
+    rows = [(i.kind, i.module, i.line, i.end_line, i.names, i.level) for i in result.imports]
+    assert ("import", "os.path", 11, 11, (), 0) in rows
+    assert ("from", ".", 12, 12, ("sibling",), 1) in rows
+    assert ("from", "..package.module", 14, 17, ("first", "second"), 2) in rows
+    assert ("from", ".base", 18, 18, ("*",), 1) in rows
+    assert ("from", "collections.abc", 22, 22, ("Sequence",), 0) in rows  # under TYPE_CHECKING
+    assert ("import", "importlib", 37, 37, (), 0) in rows  # inside a function
+    modules = {i.module for i in result.imports}
+    assert not modules & {"not_a_module", "fake", "doctest_only", "hidden_in_string"}
+
+
+# -- docstrings --------------------------------------------------------------------------------
+
+
+def test_overview_keeps_paragraphs_apart() -> None:
+    text = '"""First line.\n\n    Indented second\n    paragraph.\n\n\n    Third.\n    """\n'
+    assert extract_python(text).overview == "First line.\n\nIndented second\nparagraph.\n\nThird."
+
+
+def test_examples_doctest_and_literal_blocks() -> None:
+    result = run('''
+        def f():
+            """Do things.
+
+            >>> f()
+            1
+            >>> (f() +
+            ...     1)
+            2
+
+            Examples::
+
+                x = f()
+                print(x)
+
+            Done.
+            """
+    ''')
+    assert [(e.owner, e.line, e.text) for e in result.examples] == [
+        ("f", 5, ">>> f()\n1\n>>> (f() +\n...     1)\n2"),
+        ("f", 13, "x = f()\nprint(x)"),
+    ]
+
+
+# -- tests and main ----------------------------------------------------------------------------
+
+
+def test_test_ids() -> None:
+    result = extract_python((CASES / "test_sample.py").read_text())
+    assert result.tests == (
+        "TestArithmetic::test_add",
+        "TestArithmetic::test_sub",
+        "StringChecks::test_upper",
+        "DerivedChecks::test_lower",
+        "TestPlain::test_truth",
+        "TestPlain::TestNested::test_inner",
+        "test_function",
+        "test_param",
+    )
+    assert result.has_main
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("if __name__ == '__main__':\n    pass\n", True),
+        ('if "__main__" == __name__:\n    pass\n', True),
+        ('if __name__ == "__main__" and x:\n    pass\n', False),
+        ('def f():\n    if __name__ == "__main__":\n        pass\n', False),
+        ('x = "if __name__ == \'__main__\':"\n', False),
+    ],
+)
+def test_main_block(source: str, expected: bool) -> None:
+    assert run(source).has_main is expected
+
+
+# -- findings ----------------------------------------------------------------------------------
+
+
+def test_security_rules_and_decoys() -> None:
+    result = extract_python((CASES / "security.py").read_text())
+    found = [(f.label, f.line) for f in result.findings]
+    assert found == [
+        ("Code execution", 17), ("Code execution", 18), ("Code execution", 19),
+        ("Pickle deserialisation", 20), ("Pickle deserialisation", 22),
+        ("torch.load without weights_only", 23), ("torch.load without weights_only", 24),
+        ("Marshal", 25), ("Shell command", 26), ("Shell command", 27), ("Shell command", 28),
+        ("Shell command", 29), ("YAML load", 30), ("YAML load", 31), ("YAML load", 32),
+        ("Insecure temp file", 33), ("TLS verification disabled", 34),
+        ("TLS verification disabled", 35), ("TLS verification disabled", 37),
+    ]
+    assert all(f.area == "security" for f in result.findings)
+    assert "`pickle.loads`" in result.findings[3].detail  # the alias ``pk`` is resolved
+
+
+def test_builtins_only_when_not_shadowed() -> None:
+    assert labels((CASES / "shadowed.py").read_text()) == []
+    assert labels("model.eval()\nx = 'eval(y)'\n# exec(z)\n") == []
+    assert labels("def f(eval):\n    return eval(1)\n") == []
+
+
+def test_patterns() -> None:
+    found = labels((CASES / "patterns.py").read_text(), "pattern")
+    for expected in [
+        ("Dataclass", 40), ("Dataclass", 46), ("Abstract base class", 51), ("Constructor", 54),
+        ("Abstract base class", 57), ("Property", 61), ("Property", 65), ("Property", 69),
+        ("Abstract base class", 74), ("Context manager", 78), ("Exception handling", 86),
+        ("Context manager", 90), ("Generator", 91), ("Exception handling", 93),
+        ("Context manager", 99), ("Generator", 104), ("Async code", 109), ("Async code", 110),
+        ("Async code", 111), ("Async code", 112), ("Decorator factory", 116),
+        ("Decorator factory", 117), ("nn.Module subclass", 132), ("nn.Module subclass", 137),
+        ("nn.Module subclass", 141), ("autograd.Function subclass", 145),
+    ]:
+        assert expected in found, expected
+    assert not any(label == "Type-annotated API" for label, _ in found)
+
+
+def test_frozen_dataclass_detail() -> None:
+    found = run("import dataclasses\n@dataclasses.dataclass(frozen=True)\nclass P:\n    x: int\n")
+    assert found.findings == (
+        Finding("pattern", "Dataclass", 2,
+                "`P` is a frozen dataclass (`@dataclasses.dataclass(frozen=True)`)."),
+    )
+
+
+def test_type_annotated_api() -> None:
+    annotated = run('''
+        def f(x: int) -> int: ...
+        class A:
+            def m(self, y: str) -> None: ...
+            def _private(self, z): ...
+        def _helper(q): ...
+    ''')
+    assert [(f.label, f.line) for f in annotated.findings] == [("Type-annotated API", 1)]
+    assert "2 in all" in annotated.findings[0].detail
+    assert labels("def f(x) -> int: ...\n") == []
+
+
+def test_performance() -> None:
+    found = labels((CASES / "patterns.py").read_text(), "performance")
+    assert found == [
+        ("Caching", 69), ("CUDA", 134), ("CUDA", 152), ("CUDA", 153), ("CUDA", 154),
+        ("Threads", 155), ("Threads", 156), ("Processes", 158), ("Processes", 160),
+        ("Compilation", 161), ("Compilation", 162), ("Benchmark", 163), ("Benchmark", 164),
+        ("Caching", 168), ("Caching", 173), ("Caching", 178), ("Compilation", 183),
+        ("Compilation", 188), ("Nested loops", 195),
+    ]
+
+
+def test_nested_loops_reset_at_function_boundaries() -> None:
+    source = '''
+        for a in x:
+            for b in y:
+                def f():
+                    for c in z:
+                        pass
+    '''
+    assert labels(source, "performance") == []
+
+
+# -- failures ----------------------------------------------------------------------------------
+
+
+def test_python2_file_is_recovered_by_line_scan() -> None:
+    result = extract_python((CASES / "python2.py").read_text())
+    assert [(n.kind, n.line) for n in result.notes] == [("syntax-error", 13), ("partial-parse", 0)]
+    assert result.notes[0].message.startswith("parser error")
+    assert [(s.kind, s.name, s.line) for s in result.symbols] == [
+        ("function", "greet", 12), ("class", "Old", 16)
+    ]
+    assert [(i.module, i.line, i.end_line, i.names) for i in result.imports] == [
+        ("os", 5, 5, ()), ("string", 6, 9, ("lower", "upper"))
+    ]
+    assert result.overview.startswith("A Python 2 module.\n\n")
+
+
+@pytest.mark.parametrize("text", [
+    "x = " + "(" * 5000 + ")" * 5000 + "\n",
+    "x = " + "-" * 20000 + "1\n",
+    "x = " + "+".join(["1"] * 20000) + "\n",
+    "print 'py2'\nx = " + "[" * 3000 + "]" * 3000 + "\n",
+])
+def test_deep_nesting_is_a_note_not_a_crash(text: str) -> None:
+    result = extract_python(text)
+    assert result.notes and result.notes[0].kind == "parse-error"
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only\n# comments\n", "\ufeffx = 1\n", "a\x00b\n"])
+def test_odd_inputs_never_raise(text: str) -> None:
+    assert extract_python(text).language == "python"
+
+
+def test_crlf_line_numbers() -> None:
+    result = extract_python("import os\r\n\r\ndef f():\r\n    pass\r\n")
+    assert [(s.name, s.line, s.end_line) for s in result.symbols] == [("f", 3, 4)]
+
+
+# -- the two position paths ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["circle.py", "patterns.py", "security.py", "imports.py",
+                                  "test_sample.py"])
+def test_slow_path_agrees_with_fast_path(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    text = (CASES / name).read_text()
+    fast = to_dict(extract_python(text))
+    assert to_dict(slow_path(monkeypatch, text)) == fast
+
+
+def test_new_syntax_uses_the_slow_path() -> None:
+    result = extract_python((CASES / "pep695.py").read_text())
+    found = {s.name: s for s in result.symbols}
+    assert found["first"].signature == "def first[T](items: list[T]) -> T"
+    assert (found["Box"].line, found["Box"].end_line) == (17, 23)
+    assert found["Box"].signature == "class Box[T](Base, metaclass=Meta)"
+    assert [(f.label, f.line) for f in result.findings] == [("Shell command", 27),
+                                                          ("Code execution", 28)]
+    assert result.has_main and not result.notes
