@@ -7,7 +7,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from golden import CASES
 
 SCHEMA = json.loads((Path(__file__).parent / "schema/extraction.schema.json").read_text())
