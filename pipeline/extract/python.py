@@ -25,6 +25,7 @@ LANGUAGE = "python"
 # it cannot parse that nests that deep, never reaches libcst.
 _MAX_BRACKETS = 500
 _NOT_BRACKET = re.compile(r"[^()\[\]{}]+")
+_ERROR_AT = re.compile(r"error at (\d+):\d+")
 _UNARY_RUN = re.compile(r"(?:[-+~]\s*){500}|(?:\bnot\s+){500}|(?:\blambda\b[^:\n]*:\s*){500}")
 
 
@@ -58,9 +59,8 @@ def _extract(text: str) -> Extraction:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
-        # libcst's own line is sometimes one past the offending token; CPython's is exact.
         message = error.message.strip().split("\n", 1)[0]
-        return recover(text, Note("syntax-error", message, error_line or error.raw_line))
+        return recover(text, Note("syntax-error", message, error_line or _line_of(error)))
     except RecursionError:
         return recover(text, Note("parse-error", "nesting too deep for the parser"))
     lines = text.split("\n")
@@ -108,6 +108,13 @@ def _parse_ast(text: str) -> tuple[ast.Module | None, Note | None, int]:
     if _too_deep(text):
         return None, Note("parse-error", "expressions nested too deeply to parse"), line
     return None, None, line
+
+
+def _line_of(error: cst.ParserSyntaxError) -> int:
+    """The line libcst's message names ("error at 25:8"); its ``raw_line`` is at times the
+    line after. (When CPython also rejected the text, its exact line is used instead.)"""
+    found = _ERROR_AT.search(error.message)
+    return int(found[1]) if found else error.raw_line
 
 
 def _too_deep(text: str) -> bool:

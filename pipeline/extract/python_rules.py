@@ -129,20 +129,33 @@ def _function_patterns(gathered: Gatherer, facts: Facts) -> Iterator[Finding]:
     yield from _annotated_api(gathered)
 
 
-def _innermost(functions: list[FuncInfo], line: int) -> FuncInfo | None:
-    best: FuncInfo | None = None
-    for info in functions:
-        if info.line <= line <= info.end_line and (best is None or info.line >= best.line):
-            best = info
-    return best
+def _owners(functions: list[FuncInfo], lines: Iterable[int]) -> dict[int, FuncInfo]:
+    """The innermost function around each of ``lines``.
+
+    Definitions come in source order, outer before inner, so painting each one's line range
+    over the previous ones leaves the innermost; only the asked lines are painted.
+    """
+    wanted = set(lines)
+    owners: dict[int, FuncInfo] = {}
+    if wanted:
+        for info in functions:
+            first, last = info.line, info.end_line
+            if len(wanted) < last - first:
+                hits: Iterable[int] = [line for line in wanted if first <= line <= last]
+            else:
+                hits = wanted.intersection(range(first, last + 1))
+            for line in hits:
+                owners[line] = info
+    return owners
 
 
-def _generators(functions: list[FuncInfo], yields: Iterable[int]) -> Iterator[Finding]:
-    first: dict[str, tuple[FuncInfo, int]] = {}
+def _generators(functions: list[FuncInfo], yields: list[int]) -> Iterator[Finding]:
+    owners = _owners(functions, yields)
+    first: dict[int, tuple[FuncInfo, int]] = {}  # id of the generator -> its first yield
     for line in sorted(yields):
-        owner = _innermost(functions, line)
-        if owner is not None and owner.qualname + str(owner.line) not in first:
-            first[owner.qualname + str(owner.line)] = (owner, line)
+        owner = owners.get(line)
+        if owner is not None and id(owner) not in first:
+            first[id(owner)] = (owner, line)
     for owner, line in first.values():
         yield _pattern("Generator", owner.line,
                        f"`{owner.qualname}` is a generator function (`yield` at line {line}).")
@@ -215,8 +228,9 @@ def _statement_patterns(gathered: Gatherer, facts: Facts) -> Iterator[Finding]:
         yield _pattern("Exception handling", attempt.line, detail)
     for line, what, scope in gathered.async_statements:
         yield _pattern("Async code", line, f"`{what}` {_where(scope)}.")
+    owners = _owners(gathered.functions, (line for line, _ in facts.awaits))
     for line, what in facts.awaits:
-        owner = _innermost(gathered.functions, line)
+        owner = owners.get(line)
         yield _pattern("Async code", line, f"`{what}` {_where(owner.qualname if owner else '')}.")
 
 
