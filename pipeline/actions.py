@@ -270,12 +270,13 @@ def prune_pages(output: str, graph: Any) -> Counts:
     out = Path(output)
     removed = _prune(out, expected_outputs(graph), skip_state=True)
     for page, (size, mtime) in _written_pages(out, graph):
+        path = f"{output}/{page}"  # plain strings: this loop stats every page of the tree
         try:
-            info = os.stat(out / page)
+            info = os.stat(path)
         except OSError:
             continue
         if info.st_size != size or info.st_mtime_ns != mtime:
-            os.unlink(out / page)
+            os.unlink(path)
     return {"pages_removed": removed}
 
 
