@@ -147,14 +147,5 @@ def extraction_from_dict(data: dict[str, Any]) -> Extraction:
     return Extraction(**values)
 
 
-def record_from_dict(data: dict[str, Any]) -> FileRecord:
-    """Rebuild a :class:`FileRecord`; raises ``ValueError`` on another schema."""
-    if data.get("schema") != SCHEMA:
-        raise ValueError(f"record schema {data.get('schema')!r}, expected {SCHEMA}")
-    values = dict(data)
-    values["extraction"] = extraction_from_dict(data["extraction"])
-    return FileRecord(**values)
-
-
 def _tuples(item: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in item.items()}
