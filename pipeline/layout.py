@@ -82,8 +82,14 @@ def display_folder(folder: str) -> str:
 
 def relative(from_page: str, to_path: str) -> str:
     """A relative link from one page to another path under ``O``, URL-encoded."""
-    start = posixpath.dirname(from_page) or "."
-    rel = posixpath.relpath(to_path or ".", start)
+    # Both are normalised paths under O, so a component walk gives what posixpath.relpath
+    # gives, without its abspath calls (a hot spot: every page holds dozens of links).
+    start = from_page.split("/")[:-1]
+    target = to_path.split("/") if to_path else []
+    common = 0
+    while common < min(len(start), len(target)) and start[common] == target[common]:
+        common += 1
+    rel = "/".join([".."] * (len(start) - common) + target[common:]) or "."
     if not rel.startswith("../") and rel != "..":
         rel = "./" + rel
     return url(rel)
