@@ -18,7 +18,7 @@ from pipeline.analyze import is_test_file
 from pipeline.discover import Input
 from pipeline.extract import VERSIONS, extract
 from pipeline.files import decode, dump_state, load_json, read_bytes, sha256, write_if_changed
-from pipeline.link import build_links
+from pipeline.link import DEFINING_KINDS, build_links
 from pipeline.records import (
     SCHEMA,
     Extraction,
@@ -32,8 +32,6 @@ from pipeline.render_folders import render_folder_pages, render_keywords_page
 from pipeline.site import PageSite
 
 Counts = dict[str, int]
-SUMMARY_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method", "kernel",
-                           "namespace"})
 
 
 # --------------------------------------------------------------------------- extract
@@ -123,7 +121,7 @@ def _extract_bytes(data: bytes, language: str) -> tuple[dict[str, Any], Extracti
 
 def _summary(record: FileRecord, item: Input) -> dict[str, Any]:
     ex = record.extraction
-    defines = [[s.kind, s.name] for s in ex.symbols if s.kind in SUMMARY_KINDS]
+    defines = [[s.kind, s.name] for s in ex.symbols if s.kind in DEFINING_KINDS]
     top = [[kind, name] for kind, name in defines
            if kind in ("class", "struct", "function", "kernel") and "." not in name
            and not name.startswith("_")]

@@ -87,6 +87,7 @@ def _discovered(graph: Graph) -> dict[str, int]:
         key = "sources" if item.layer == 1 else f"pages, layer {item.layer}"
         counts[key] = counts.get(key, 0) + 1
     counts["binary files"] = len(graph.inventory.binaries)
+    counts["symlinks (not followed)"] = len(graph.inventory.skipped_links)
     return counts
 
 

@@ -16,6 +16,7 @@ KIND_SECTIONS: dict[str, str] = {
     "union": "Classes",
     "function": "Functions",
     "method": "Methods",
+    "attribute": "Attributes",
     "kernel": "Kernels",
     "constant": "Constants",
     "variable": "Variables",

@@ -10,6 +10,7 @@ import jinja2
 
 from pipeline import analyze, layout
 from pipeline import markdown as md
+from pipeline.filetypes import suffix_of
 from pipeline.records import KIND_SECTIONS, FileRecord, Symbol
 from pipeline.site import TEMPLATES, PageSite
 
@@ -68,7 +69,6 @@ KW_ORDER = ("Classes", "Functions", "Methods", "Imports", "Constants", "Variable
             "Includes",
             "Macros", "Kernels", "Keys", "Targets", "Headings", "Directives", "Code Blocks",
             "Links", "Identifiers")
-_SECTIONS = dict(KIND_SECTIONS, attribute="Attributes")
 
 
 def structure_title(section: str, language: str) -> str:
@@ -85,7 +85,7 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
     ex = record.extraction
     name = posixpath.basename(path)
     folder = layout.folder_of(path)
-    suffix = _suffix(name)
+    suffix = suffix_of(name)
     source, cut_note = _cut_source(text, site.max_source_bytes)
     if "\x00" in source:  # CommonMark replaces U+0000; git and grep take it for binary
         count = source.count("\x00")
@@ -158,11 +158,6 @@ def render_file_pages(record: FileRecord, ctx: dict[str, Any], text: str, site: 
     return docs, kw
 
 
-def _suffix(name: str) -> str:
-    from pipeline.filetypes import suffix_of
-    return suffix_of(name)
-
-
 def _cut_source(text: str, limit: int) -> tuple[str, str]:
     data = text.encode("utf-8")
     if len(data) <= limit:
@@ -190,7 +185,7 @@ def _structure(symbols: tuple[Symbol, ...], language: str) -> list[dict[str, Any
         if owner and symbol.kind in ("method", "attribute", "class"):
             members.setdefault(owner, []).append(symbol)
             continue
-        section = _SECTIONS.get(symbol.kind, "Other")
+        section = KIND_SECTIONS.get(symbol.kind, "Other")
         grouped.setdefault(section, []).append({"symbol": symbol, "members": []})
     for items in grouped.values():
         for item in items:
@@ -281,7 +276,7 @@ def keyword_sections(record: FileRecord, ctx: dict[str, Any],
     sections: dict[str, list[tuple[str, str, str]]] = {}
     classes = {s.name for s in record.extraction.symbols if s.kind == "class"}
     for symbol in record.extraction.symbols:
-        section = _SECTIONS.get(symbol.kind, "Other")
+        section = KIND_SECTIONS.get(symbol.kind, "Other")
         title = structure_title(section, record.extraction.language)
         owner = _owner_class(symbol, classes) if record.extraction.language == "python" else ""
         anchor = anchors.get("Classes") if owner else anchors.get(title, "code-structure")

@@ -10,11 +10,12 @@ from pipeline import markdown as md
 from pipeline.render import render_template
 from pipeline.site import PageSite
 
-# Symbols link to the Code Structure section of their page; a file links to the page.
-KIND_ANCHORS = {"class": "code-structure", "struct": "code-structure", "enum": "code-structure",
-                "union": "code-structure", "function": "code-structure",
-                "method": "code-structure", "kernel": "code-structure",
-                "namespace": "code-structure", "module": ""}
+
+def _anchor(kind: str) -> str:
+    """Symbols link to the Code Structure section of their page; a file to the page."""
+    return "" if kind == "module" else "code-structure"
+
+
 KEY_FILE_NAMES = ("__init__.py", "__init__.pyi", "README.md", "README.rst", "README",
                   "README.txt", "CMakeLists.txt", "BUILD.bazel", "BUILD")
 
@@ -59,12 +60,12 @@ def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
         subfolders.append({"name": extra["name"], "link": link(extra["index"]),
                            "count": extra["count"], "role": extra["role"]})
     concepts = [{"name": name, "kind": kind, "path": row["path"],
-                 "link": docs_link(row["path"], KIND_ANCHORS.get(kind, ""))}
+                 "link": docs_link(row["path"], _anchor(kind))}
                 for row in facts["files"] for kind, name in row["top"]]
     keywords: dict[str, list[dict[str, str]]] = {}
     for name, kind, path in facts["symbols"]:
         keywords.setdefault(name, []).append(
-            {"kind": kind, "path": path, "link": docs_link(path, KIND_ANCHORS.get(kind, ""))})
+            {"kind": kind, "path": path, "link": docs_link(path, _anchor(kind))})
     key_files = _key_files(facts["files"])
     tests = facts["tests_below"]
     python_tests = [t for t in tests if t.endswith(".py")]
@@ -129,7 +130,7 @@ def render_keywords_page(rows: list[list[str]], site: PageSite, files: int) -> s
         letters.setdefault(letter, []).append({
             "name": name, "kind": kind, "path": path,
             "link": layout.relative("keywords.md", layout.docs_page(path))
-            + (f"#{KIND_ANCHORS[kind]}" if KIND_ANCHORS.get(kind) else ""),
+            + (f"#{_anchor(kind)}" if _anchor(kind) else ""),
         })
     order = sorted(k for k in letters if k != "Other") + (["Other"] if "Other" in letters else [])
     return render_template(site, "keywords.md.j2", project=site.project,
