@@ -7,7 +7,6 @@ reporter adds up (and that survives ``-P process``).
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -313,25 +312,32 @@ def prune_state(output: str, graph: Any) -> Counts:
 
 
 def _prune(out: Path, expected: set[str] | frozenset[str], skip_state: bool) -> int:
+    """Delete files under ``out`` not in ``expected`` (relative paths) and the folders this
+    leaves empty. Top-down, so the state folder (thousands of cache files) is not entered
+    when ``skip_state``; symlinks are removed, never followed."""
     removed = 0
-    for root, dirs, files in os.walk(out, topdown=False):
-        rel_root = Path(root).relative_to(out).as_posix()
-        rel_root = "" if rel_root == "." else rel_root
-        if skip_state and (rel_root == layout.STATE or rel_root.startswith(layout.STATE + "/")):
-            continue
+    visited: list[str] = []  # folders that kept no file, parents first
+    for root, dirs, files in os.walk(out):
+        rel_root = os.path.relpath(root, out)
+        rel_root = "" if rel_root == "." else rel_root.replace(os.sep, "/")
+        if skip_state and not rel_root and layout.STATE in dirs:
+            dirs.remove(layout.STATE)
+        for name in [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            os.unlink(os.path.join(root, name))
+            dirs.remove(name)
+        kept = False
         for name in files:
-            rel = posixpath.join(rel_root, name) if rel_root else name
+            rel = f"{rel_root}/{name}" if rel_root else name
             if rel in expected and not name.startswith(".tmp-"):
+                kept = True
                 continue
             os.unlink(os.path.join(root, name))
             removed += 1
-        for name in dirs:
-            path = os.path.join(root, name)
-            if os.path.islink(path):
-                os.unlink(path)
-            elif not (skip_state and not rel_root and name == layout.STATE) \
-                    and not os.listdir(path):
-                os.rmdir(path)
+        if rel_root and not kept:  # only folders left without files can become empty
+            visited.append(root)
+    for root in reversed(visited):  # children before parents
+        if not os.listdir(root):
+            os.rmdir(root)
     return removed
 
 
