@@ -7,7 +7,6 @@ reporter adds up (and that survives ``-P process``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -179,7 +178,7 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
 
 # --------------------------------------------------------------------------- render
 
-def render_chunk(site: PageSite, root: str, chunk: str, inputs: tuple[Input, ...],
+def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...],
                  siblings: tuple[str, ...], stamp_base: str) -> Counts:
     """Render both pages of every input of a chunk whose inputs changed."""
     out = Path(root)
@@ -230,7 +229,7 @@ def _stats(out: Path, pages: tuple[str, ...]) -> list[list[int]]:
     return stats
 
 
-def render_folder(site: PageSite, root: str, folder: str, layer: int) -> Counts:
+def render_folder(root: str, site: PageSite, folder: str, layer: int) -> Counts:
     out = Path(root)
     facts = load_json(out / layout.state_file("folder", folder))
     pages = render_folder_pages(facts, site, layer, facts.get("extras", {}))
@@ -242,7 +241,7 @@ def render_folder(site: PageSite, root: str, folder: str, layer: int) -> Counts:
     return {"pages_written": written, "pages_unchanged": len(pages) - written}
 
 
-def render_keywords(site: PageSite, root: str) -> Counts:
+def render_keywords(root: str, site: PageSite) -> Counts:
     out = Path(root)
     data = load_json(out / layout.state_file("global", ""))
     text = render_keywords_page(data["keywords"], site, data["files"])
@@ -250,106 +249,3 @@ def render_keywords(site: PageSite, root: str) -> Counts:
     write_if_changed(out / layout.state_file("fpages", layout.KEYWORDS_KEY),
                      dump_state({"keywords.md": _stats(out, ("keywords.md",))[0]}))
     return {"pages_written": written, "pages_unchanged": 1 - written}
-
-
-# --------------------------------------------------------------------------- prune
-
-KEEP_STATE = frozenset({"doit.json", "lock", "discover.json", "clean", "version"})
-
-
-def prune_pages(output: str, graph: Any) -> Counts:
-    """Before rendering: remove every file under O, outside the state folder, that no task
-    produces (pages of deleted inputs, stray files, temp files of a killed run), and every
-    page whose size or mtime is not what the build wrote (edited by hand), so that the
-    render tasks see it missing and write it again."""
-    from pipeline.tasks import expected_outputs
-
-    out = Path(output)
-    removed = _prune(out, expected_outputs(graph), skip_state=True)
-    for page, (size, mtime) in _written_pages(out, graph):
-        path = f"{output}/{page}"  # plain strings: this loop stats every page of the tree
-        try:
-            info = os.stat(path)
-        except OSError:
-            continue
-        if info.st_size != size or info.st_mtime_ns != mtime:
-            os.unlink(path)
-    return {"pages_removed": removed}
-
-
-def _written_pages(out: Path, graph: Any) -> Iterator[tuple[str, list[int]]]:
-    """Every page with the (size, mtime) its last render recorded."""
-    for chunk in graph.chunks:
-        try:
-            manifest = load_json(out / layout.state_file("pages", chunk.name))
-        except (OSError, ValueError):
-            continue
-        for path, entry in manifest.items():
-            yield from zip(layout.file_pages(path), entry.get("stat", ()), strict=False)
-    for key in [*graph.inventory.folders(), layout.KEYWORDS_KEY]:
-        try:
-            yield from load_json(out / layout.state_file("fpages", key)).items()
-        except (OSError, ValueError):
-            continue
-
-
-def prune_state(output: str, graph: Any) -> Counts:
-    """Remove state files no task produces, and cached extractions no record refers to."""
-    from pipeline.tasks import expected_outputs
-
-    out = Path(output)
-    expected = set(expected_outputs(graph))
-    for chunk in graph.chunks:  # extractions still referenced by a record stay cached
-        try:
-            entries = load_json(out / layout.state_file("records", chunk.name))
-        except (OSError, ValueError):
-            continue
-        expected.update(layout.cache_file(e["key"]) for e in entries if "key" in e)
-    _prune(out / layout.STATE, {p[len(layout.STATE) + 1:] for p in expected
-                                if p.startswith(layout.STATE + "/")} | KEEP_STATE,
-           skip_state=False)
-    return {}
-
-
-def _prune(out: Path, expected: set[str] | frozenset[str], skip_state: bool) -> int:
-    """Delete files under ``out`` not in ``expected`` (relative paths) and the folders this
-    leaves empty. Top-down, so the state folder (thousands of cache files) is not entered
-    when ``skip_state``; symlinks are removed, never followed."""
-    removed = 0
-    visited: list[str] = []  # folders that kept no file, parents first
-    for root, dirs, files in os.walk(out):
-        rel_root = os.path.relpath(root, out)
-        rel_root = "" if rel_root == "." else rel_root.replace(os.sep, "/")
-        if skip_state and not rel_root and layout.STATE in dirs:
-            dirs.remove(layout.STATE)
-        for name in [d for d in dirs if os.path.islink(os.path.join(root, d))]:
-            os.unlink(os.path.join(root, name))
-            dirs.remove(name)
-        kept = False
-        for name in files:
-            rel = f"{rel_root}/{name}" if rel_root else name
-            if rel in expected and not name.startswith(".tmp-"):
-                kept = True
-                continue
-            os.unlink(os.path.join(root, name))
-            removed += 1
-        if rel_root and not kept:  # only folders left without files can become empty
-            visited.append(root)
-    for root in reversed(visited):  # children before parents
-        if not os.listdir(root):
-            os.rmdir(root)
-    return removed
-
-
-def report_failures(output: str, depth: int, strict: bool) -> Any:
-    """A TaskFailed naming how many files failed, or None when none did."""
-    from doit.exceptions import TaskFailed
-
-    from pipeline.report import ERROR_NOTES, read_notes
-
-    failed = {path for path, kind, _line, _message in read_notes(output, depth)
-              if strict or kind in ERROR_NOTES}
-    if failed:
-        return TaskFailed(f"{len(failed):,} file(s) failed; their pages carry a note")
-    return None
-

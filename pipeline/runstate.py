@@ -75,15 +75,25 @@ def check_state(output: str) -> list[str]:
 
 
 def begin_run(output: str) -> bool:
-    """Mark a run as started; True when the previous one did not finish (prune then)."""
-    marker = state_dir(output) / "clean"
-    dirty = not marker.exists()
-    marker.unlink(missing_ok=True)
-    return dirty
+    """True when the previous run wrote something and did not finish (prune then)."""
+    return not is_sealed(output)
+
+
+def is_sealed(output: str) -> bool:
+    """The mark is there: no task has written anything since the last run finished."""
+    return os.path.exists(f"{output}/{layout.STATE}/clean")
+
+
+def unseal(output: str) -> None:
+    """Remove the mark before a task writes anything (every stage action calls this)."""
+    try:
+        os.unlink(f"{output}/{layout.STATE}/clean")
+    except FileNotFoundError:
+        pass
 
 
 def seal_run(output: str) -> dict[str, int]:
-    """Mark the run as finished (the last task)."""
+    """Mark the run as finished (the last task, run only when some task ran)."""
     marker = state_dir(output) / "clean"
     marker.write_text("ok\n", encoding="utf-8")
     return {}

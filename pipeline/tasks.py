@@ -78,12 +78,32 @@ def build_graph(config: Config, *, root: str = "", dirty: bool = False,
                  strict)
 
 
-def run_action(name: str, *args: Any) -> Any:
-    """The python-action of every task: imports the stage code only when a task runs, so
-    a no-op build never loads jinja2, the parsers or the renderers."""
+def run_action(name: str, root: str, *args: Any) -> Any:
+    """The python-action of every stage task: marks the run unsealed (something is being
+    written), then imports the stage code, so a no-op build never loads jinja2, the parsers
+    or the renderers."""
+    runstate.unseal(root)
     from pipeline import actions
 
-    return getattr(actions, name)(*args)
+    return getattr(actions, name)(root, *args)
+
+
+def run_prune(name: str, root: str, *args: Any) -> Any:
+    """Like :func:`run_action`, for the light actions of :mod:`pipeline.prune`."""
+    runstate.unseal(root)
+    from pipeline import prune
+
+    return getattr(prune, name)(root, *args)
+
+
+def _check(name: str, *args: Any) -> Callable[[], bool]:
+    """An up-to-date callable that runs a :mod:`pipeline.prune` check in doit's main
+    process: when it holds, the task is skipped and no worker is needed."""
+    def check() -> bool:
+        from pipeline import prune
+
+        return bool(getattr(prune, name)(*args))
+    return check
 
 
 def templates_digest(config: Config) -> str:
@@ -196,7 +216,7 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
         yield {
             "basename": "render",
             "name": chunk.name or ".",
-            "actions": [(run_action, ["render_chunk", graph.site, graph.root, chunk.name,
+            "actions": [(run_action, ["render_chunk", graph.root, graph.site, chunk.name,
                                                 chunk.inputs, names, graph.stamp_base])],
             "file_dep": [graph.out(layout.state_file(k, chunk.name)) for k in ("records", "ctx")],
             "targets": [graph.out(p) for i in chunk.inputs for p in layout.file_pages(i.path)]
@@ -219,7 +239,7 @@ def task_folder(graph: Graph) -> Iterator[TaskDict]:
         yield {
             "basename": "folder",
             "name": folder or ".",
-            "actions": [(run_action, ["render_folder", graph.site, graph.root, folder, layer])],
+            "actions": [(run_action, ["render_folder", graph.root, graph.site, folder, layer])],
             "file_dep": [graph.out(layout.state_file("folder", folder))],
             "targets": [graph.out(layout.folder_page(folder, n)) for n in layout.FOLDER_PAGES]
             + [graph.out(layout.state_file("fpages", folder))],
@@ -234,7 +254,7 @@ def task_keywords(graph: Graph) -> Iterator[TaskDict]:
     """The global A-Z symbol index."""
     yield {
         "basename": "keywords",
-        "actions": [(run_action, ["render_keywords", graph.site, graph.root])],
+        "actions": [(run_action, ["render_keywords", graph.root, graph.site])],
         "file_dep": [graph.out(layout.state_file("global", ""))],
         "targets": [graph.out("keywords.md"),
                     graph.out(layout.state_file("fpages", layout.KEYWORDS_KEY))],
@@ -280,14 +300,15 @@ def task_prune(graph: Graph) -> Iterator[TaskDict]:
     yield {
         "basename": "prune",
         "name": "pages",
-        "actions": [(run_action, ["prune_pages", graph.root, graph])],
-        "uptodate": [False],  # a names-only walk: stray files are found on every build
+        "actions": [(run_prune, ["prune_pages", graph.root, graph])],
+        # checked on every build: a stray, deleted or hand-edited page is found and fixed
+        "uptodate": [_check("pages_intact", graph.root, graph)],
         "verbosity": 0,
     }
     yield {
         "basename": "prune",
         "name": "state",
-        "actions": [(run_action, ["prune_state", graph.root, graph])],
+        "actions": [(run_prune, ["prune_state", graph.root, graph])],
         "task_dep": ["render", "folder", "keywords"],
         "uptodate": [config_changed(digest), not graph.dirty],
         "verbosity": 0,
@@ -300,7 +321,8 @@ def task_seal(graph: Graph) -> Iterator[TaskDict]:
         "basename": "seal",
         "actions": [(runstate.seal_run, [graph.root])],
         "task_dep": ["prune"],
-        "uptodate": [False],
+        # every stage action removes the mark, so it is missing exactly when a task ran
+        "uptodate": [_sealed(graph.root)],
         "verbosity": 0,
         "doc": "mark the build finished",
     }
@@ -310,13 +332,20 @@ def task_failures(graph: Graph) -> Iterator[TaskDict]:
     """Fail the run (exit 1) when a file could not be read or parsed; its pages exist."""
     yield {
         "basename": "failures",
-        "actions": [(run_action, ["report_failures", graph.root, graph.config.depth,
-                                  graph.strict])],
+        "actions": [(run_prune, ["report_failures", graph.root, graph.config.depth,
+                                 graph.strict])],
         "task_dep": ["seal"],
-        "uptodate": [False],
+        # runs (and fails the build) only when some file failed
+        "uptodate": [_check("no_failures", graph.root, graph.config.depth, graph.strict)],
         "verbosity": 0,
         "doc": "exit 1 when some files failed (their pages are still written)",
     }
+
+
+def _sealed(root: str) -> Callable[[], bool]:
+    def sealed() -> bool:
+        return runstate.is_sealed(root)
+    return sealed
 
 
 GENERATORS: dict[str, Callable[[Graph], Iterator[TaskDict]]] = {
