@@ -17,6 +17,7 @@ from pipeline.discover import Input
 from pipeline.extract import VERSIONS, extract
 from pipeline.files import decode, dump_state, load_json, read_bytes, sha256, write_if_changed
 from pipeline.link import DEFINING_KINDS, build_links
+from pipeline.prune import stats_match
 from pipeline.records import (
     SCHEMA,
     Extraction,
@@ -196,8 +197,8 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
         stamp = sha256(dump_state([stamp_base, data, ctx, list(siblings)]))
         docs, kw = layout.file_pages(item.path)
         previous = old.get(item.path)
-        if previous and previous["stamp"] == stamp and (out / docs).is_file() \
-                and (out / kw).is_file():
+        if previous and previous["stamp"] == stamp \
+                and stats_match(root, (docs, kw), previous.get("stat", [])):
             manifest[item.path] = previous
             unchanged += 2
             continue

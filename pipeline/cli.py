@@ -63,16 +63,21 @@ def load_config(flags: dict[str, Any]) -> Config:
     return make_config(load_pyproject("."), environment_layer(), flags)
 
 
-def doit_namespace(graph: Graph, reporter: type[Reporter]) -> dict[str, Any]:
+def doit_namespace(graph: Graph, reporter: type[Reporter],
+                   verdict_task: bool = True) -> dict[str, Any]:
+    """Task creators and DOIT_CONFIG. ``verdict_task``: end with the ``failures`` task,
+    which fails doit's run (exit 1) when files failed; ``python -m pipeline`` takes that
+    verdict from the reporter's summary instead, so a failing tree's no-op build starts no
+    worker process just to fail."""
     namespace: dict[str, Any] = dict(task_creators(graph))
     namespace["DOIT_CONFIG"] = {
         "dep_file": graph.out(f"{layout.STATE}/doit.json"),
-        "backend": "json",
+        "backend": "pipeline",
         "check_file_uptodate": runstate.RefreshingMD5Checker,
         "reporter": reporter,
         "verbosity": 0,
-        "default_tasks": ["extract", "link", "render", "folder", "keywords", "prune", "seal",
-                          "failures"],
+        "default_tasks": ["extract", "link", "render", "folder", "keywords", "prune", "seal"]
+        + (["failures"] if verdict_task else []),
     }
     return namespace
 
@@ -105,7 +110,7 @@ def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
             return _build_only(graph, select_tasks(graph, only))
         print("note: nothing was built here yet: --only builds everything once",
               file=sys.stderr)
-    code = run_doit(doit_namespace(graph, reporter), argv)
+    code = run_doit(doit_namespace(graph, reporter, verdict_task=False), argv)
     if code != 0:
         return 1
     last = reporter.last

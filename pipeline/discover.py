@@ -82,11 +82,13 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True)
         p.split("/", 1)[0] for p, _ in binaries
     )
     mirror = layout.mirror_name(output.name, top)
-    inputs = [Input(p, 1, str(source / p), file_type(p.rsplit("/", 1)[-1])) for p in texts]
+    # plain string joins: these lists hold every input of every layer
+    base, pages_base = str(source).rstrip("/"), str(written).rstrip("/")
+    inputs = [Input(p, 1, f"{base}/{p}", file_type(p.rsplit("/", 1)[-1])) for p in texts]
     layer_inputs = inputs
     for layer in range(2, config.depth + 1):
         layer_inputs = [
-            Input(layout.next_layer_input(page, mirror), layer, str(written / page), PAGE)
+            Input(layout.next_layer_input(page, mirror), layer, f"{pages_base}/{page}", PAGE)
             for item in layer_inputs
             for page in layout.file_pages(item.path)
         ]

@@ -7,7 +7,6 @@ no template engine: a no-op build runs the checks in the main process and starts
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,53 +20,67 @@ Counts = dict[str, int]
 KEEP_STATE = frozenset({"doit.json", "lock", "discover.json", "clean", "version"})
 
 
-def pages_intact(output: str, graph: Graph) -> bool:
-    """``prune:pages``'s up-to-date check: no stray file, no page altered since written."""
+def no_strays(output: str, graph: Graph) -> bool:
+    """``prune:pages``'s up-to-date check: no file under O that no task produces."""
     from pipeline.tasks import expected_outputs
 
     strays, _ = _scan(Path(output), expected_outputs(graph), skip_state=True)
-    return not strays and next(_altered_pages(output, graph), None) is None
+    return not strays
 
 
 def prune_pages(output: str, graph: Graph) -> Counts:
     """Before rendering: remove every file under O, outside the state folder, that no task
-    produces (pages of deleted inputs, stray files, temp files of a killed run), and every
-    page whose size or mtime is not what the build wrote (edited by hand), so that the
-    render tasks see it missing and write it again."""
+    produces (pages of deleted inputs, stray files, temp files of a killed run)."""
     from pipeline.tasks import expected_outputs
 
-    removed = _prune(Path(output), expected_outputs(graph), skip_state=True)
-    for path in list(_altered_pages(output, graph)):
-        os.unlink(path)
-    return {"pages_removed": removed}
+    return {"pages_removed": _prune(Path(output), expected_outputs(graph), skip_state=True)}
 
 
-def _altered_pages(output: str, graph: Graph) -> Iterator[str]:
-    """Paths of the pages whose size or mtime differs from what their render recorded."""
-    for page, (size, mtime) in _written_pages(Path(output), graph):
-        path = f"{output}/{page}"  # plain strings: this loop stats every page of the tree
+def chunk_intact(output: str, chunk: str, paths: tuple[str, ...]) -> bool:
+    """A render task's up-to-date check (with its inputs' digests): the chunk's page
+    manifest lists every input, and each page has the size and mtime its render recorded
+    (a missing or hand-edited page fails it). One stat per page, no read."""
+    try:
+        manifest = load_json(f"{output}/{layout.state_file('pages', chunk)}")
+    except (OSError, ValueError):
+        return False
+    for path in paths:
+        entry = manifest.get(path)
+        if entry is None or not stats_match(output, layout.file_pages(path), entry["stat"]):
+            return False
+    return True
+
+
+def folder_intact(output: str, key: str) -> bool:
+    """A folder (or keywords) task's check: every page it wrote is as it wrote it."""
+    try:
+        manifest = load_json(f"{output}/{layout.state_file('fpages', key)}")
+    except (OSError, ValueError):
+        return False
+    return bool(manifest) and stats_match(output, tuple(manifest), list(manifest.values()))
+
+
+def stats_match(output: str, pages: tuple[str, ...], stats: list[list[int]]) -> bool:
+    """Each page exists with the recorded [size, mtime_ns]."""
+    if len(pages) != len(stats):
+        return False
+    for page, (size, mtime) in zip(pages, stats, strict=True):
         try:
-            info = os.stat(path)
+            info = os.stat(f"{output}/{page}")  # plain strings: run for every page
         except OSError:
-            continue  # a missing page is a missing target: its task runs again
+            return False
         if info.st_size != size or info.st_mtime_ns != mtime:
-            yield path
+            return False
+    return True
 
 
-def _written_pages(out: Path, graph: Graph) -> Iterator[tuple[str, list[int]]]:
-    """Every page with the (size, mtime) its last render recorded."""
-    for chunk in graph.chunks:
+def remove_pages(output: str, pages: list[str]) -> None:
+    """Remove pages (paths under O) that exist."""
+    for page in pages:
         try:
-            manifest = load_json(out / layout.state_file("pages", chunk.name))
-        except (OSError, ValueError):
-            continue
-        for path, entry in manifest.items():
-            yield from zip(layout.file_pages(path), entry.get("stat", ()), strict=False)
-    for key in [*graph.inventory.folders(), layout.KEYWORDS_KEY]:
-        try:
-            yield from load_json(out / layout.state_file("fpages", key)).items()
-        except (OSError, ValueError):
-            continue
+            os.unlink(f"{output}/{page}")
+        except FileNotFoundError:
+            pass
 
 
 def prune_state(output: str, graph: Graph) -> Counts:

@@ -9,11 +9,13 @@ by a stamp of its inputs, so minimality is per file while doit sees few tasks.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from doit.tools import config_changed
 
 from pipeline import layout, runstate
@@ -96,6 +98,24 @@ def run_prune(name: str, root: str, *args: Any) -> Any:
     return getattr(prune, name)(root, *args)
 
 
+_NO_PARAMETERS = inspect.Signature()
+
+
+class stamp_changed(config_changed):  # type: ignore[misc]
+    """doit's ``config_changed`` with two costs of every task of every run removed: the
+    digest is taken with orjson, and the signature doit inspects (to pass ``task`` and
+    ``values``) is preset instead of derived."""
+
+    __signature__ = inspect.Signature([
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        for name in ("task", "values")])
+
+    def _calc_digest(self) -> str:
+        if isinstance(self.config, str):
+            return self.config
+        return hashlib.md5(orjson.dumps(self.config, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 def _check(name: str, *args: Any) -> Callable[[], bool]:
     """An up-to-date callable that runs a :mod:`pipeline.prune` check in doit's main
     process: when it holds, the task is skipped and no worker is needed."""
@@ -103,6 +123,7 @@ def _check(name: str, *args: Any) -> Callable[[], bool]:
         from pipeline import prune
 
         return bool(getattr(prune, name)(*args))
+    check.__signature__ = _NO_PARAMETERS  # type: ignore[attr-defined]
     return check
 
 
@@ -142,7 +163,7 @@ def task_extract(graph: Graph) -> Iterator[TaskDict]:
             "file_dep": deps,
             "targets": [graph.out(layout.state_file(k, chunk.name))
                         for k in ("records", "summary")],
-            "uptodate": [config_changed({"versions": {k: VERSIONS.get(k, 1) for k in languages},
+            "uptodate": [stamp_changed({"versions": {k: VERSIONS.get(k, 1) for k in languages},
                                          "schema": SCHEMA,
                                          "inputs": [i.path for i in chunk.inputs]})],
             "verbosity": 0,
@@ -197,7 +218,7 @@ def task_link(graph: Graph) -> Iterator[TaskDict]:
                                               binaries, graph.inventory.mirror, extras])],
             "file_dep": [graph.out(layout.state_file("summary", c)) for c in chunks],
             "targets": targets,
-            "uptodate": [config_changed({"chunks": list(chunks), "folders": list(folders),
+            "uptodate": [stamp_changed({"chunks": list(chunks), "folders": list(folders),
                                          "binaries": [list(b) for b in binaries],
                                          "extras": extras, "schema": SCHEMA})],
             "verbosity": 0,
@@ -219,11 +240,16 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
             "actions": [(run_action, ["render_chunk", graph.root, graph.site, chunk.name,
                                                 chunk.inputs, names, graph.stamp_base])],
             "file_dep": [graph.out(layout.state_file(k, chunk.name)) for k in ("records", "ctx")],
-            "targets": [graph.out(p) for i in chunk.inputs for p in layout.file_pages(i.path)]
-            + [graph.out(layout.state_file("pages", chunk.name))],
-            "uptodate": [config_changed({"stamp": graph.stamp_base, "siblings": list(names)})],
+            # The pages are checked by chunk_intact (one stat each), not listed as targets
+            # (doit would stat them a second time).
+            "targets": [graph.out(layout.state_file("pages", chunk.name))],
+            "uptodate": [stamp_changed({"stamp": graph.stamp_base, "siblings": list(names)}),
+                         _check("chunk_intact", graph.root, chunk.name,
+                                tuple(i.path for i in chunk.inputs))],
             "task_dep": ["prune:pages"],
-            "clean": True,
+            "clean": [(_clean, [graph.root, [p for i in chunk.inputs
+                                             for p in layout.file_pages(i.path)]
+                                + [layout.state_file("pages", chunk.name)]])],
             "verbosity": 0,
         }
 
@@ -241,11 +267,13 @@ def task_folder(graph: Graph) -> Iterator[TaskDict]:
             "name": folder or ".",
             "actions": [(run_action, ["render_folder", graph.root, graph.site, folder, layer])],
             "file_dep": [graph.out(layout.state_file("folder", folder))],
-            "targets": [graph.out(layout.folder_page(folder, n)) for n in layout.FOLDER_PAGES]
-            + [graph.out(layout.state_file("fpages", folder))],
-            "uptodate": [config_changed(graph.stamp_base)],
+            "targets": [graph.out(layout.state_file("fpages", folder))],
+            "uptodate": [stamp_changed(graph.stamp_base),
+                         _check("folder_intact", graph.root, folder)],
             "task_dep": ["prune:pages"],
-            "clean": True,
+            "clean": [(_clean, [graph.root, [layout.folder_page(folder, n)
+                                             for n in layout.FOLDER_PAGES]
+                                + [layout.state_file("fpages", folder)]])],
             "verbosity": 0,
         }
 
@@ -256,11 +284,12 @@ def task_keywords(graph: Graph) -> Iterator[TaskDict]:
         "basename": "keywords",
         "actions": [(run_action, ["render_keywords", graph.root, graph.site])],
         "file_dep": [graph.out(layout.state_file("global", ""))],
-        "targets": [graph.out("keywords.md"),
-                    graph.out(layout.state_file("fpages", layout.KEYWORDS_KEY))],
+        "targets": [graph.out(layout.state_file("fpages", layout.KEYWORDS_KEY))],
         "task_dep": ["prune:pages"],
-        "uptodate": [config_changed(graph.stamp_base)],
-        "clean": True,
+        "uptodate": [stamp_changed(graph.stamp_base),
+                     _check("folder_intact", graph.root, layout.KEYWORDS_KEY)],
+        "clean": [(_clean, [graph.root, ["keywords.md",
+                                          layout.state_file("fpages", layout.KEYWORDS_KEY)]])],
         "verbosity": 0,
         "doc": "render the global symbol index",
     }
@@ -301,8 +330,9 @@ def task_prune(graph: Graph) -> Iterator[TaskDict]:
         "basename": "prune",
         "name": "pages",
         "actions": [(run_prune, ["prune_pages", graph.root, graph])],
-        # checked on every build: a stray, deleted or hand-edited page is found and fixed
-        "uptodate": [_check("pages_intact", graph.root, graph)],
+        # checked on every build: a stray file is found and removed (a missing or
+        # hand-edited page fails its render or folder task's own check)
+        "uptodate": [_check("no_strays", graph.root, graph)],
         "verbosity": 0,
     }
     yield {
@@ -310,7 +340,7 @@ def task_prune(graph: Graph) -> Iterator[TaskDict]:
         "name": "state",
         "actions": [(run_prune, ["prune_state", graph.root, graph])],
         "task_dep": ["render", "folder", "keywords"],
-        "uptodate": [config_changed(digest), not graph.dirty],
+        "uptodate": [stamp_changed(digest), not graph.dirty],
         "verbosity": 0,
     }
 
@@ -342,9 +372,17 @@ def task_failures(graph: Graph) -> Iterator[TaskDict]:
     }
 
 
+def _clean(root: str, pages: list[str]) -> None:
+    """``doit clean`` of a render, folder or keywords task: its pages and manifest."""
+    from pipeline import prune
+
+    prune.remove_pages(root, pages)
+
+
 def _sealed(root: str) -> Callable[[], bool]:
     def sealed() -> bool:
         return runstate.is_sealed(root)
+    sealed.__signature__ = _NO_PARAMETERS  # type: ignore[attr-defined]
     return sealed
 
 
