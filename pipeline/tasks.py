@@ -140,13 +140,20 @@ def _hash_tree(digest: Any, root: Path) -> None:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
 
 
+def _group(stage: str, doc: str) -> TaskDict:
+    """The task naming all of a stage's tasks. It has no action of its own: marked up to
+    date, so that doit's parallel runner does not hand it to a worker process (a group
+    task without dependencies is otherwise "run" on every build)."""
+    return {"basename": stage, "name": None, "doc": doc, "uptodate": [True]}
+
+
 def _layers(graph: Graph) -> range:
     return range(1, graph.config.depth + 1)
 
 
 def task_extract(graph: Graph) -> Iterator[TaskDict]:
     """Extraction per chunk: file bytes -> cached per-file extraction -> chunk records."""
-    yield {"basename": "extract", "name": None, "doc": "extract records from every input"}
+    yield _group("extract", "extract records from every input")
     for chunk in graph.chunks:
         if chunk.layer == 1:
             deps = [item.disk for item in chunk.inputs]
@@ -200,7 +207,7 @@ def _extras(graph: Graph, layer: int) -> dict[str, Any]:
 
 def task_link(graph: Graph) -> Iterator[TaskDict]:
     """Cross-file facts per layer, written per chunk and per folder only when changed."""
-    yield {"basename": "link", "name": None, "doc": "resolve imports, importers, folder facts"}
+    yield _group("link", "resolve imports, importers, folder facts")
     for layer in _layers(graph):
         chunks = tuple(c.name for c in graph.chunks if c.layer == layer)
         folders = tuple(_layer_folders(graph, layer))
@@ -227,7 +234,7 @@ def task_link(graph: Graph) -> Iterator[TaskDict]:
 
 def task_render(graph: Graph) -> Iterator[TaskDict]:
     """Both pages of every input of a chunk (per-file stamps skip unchanged inputs)."""
-    yield {"basename": "render", "name": None, "doc": "render file pages"}
+    yield _group("render", "render file pages")
     siblings: dict[str, list[str]] = {}
     for chunk in graph.chunks:
         siblings.setdefault(chunk.folder, []).extend(
@@ -256,7 +263,7 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
 
 def task_folder(graph: Graph) -> Iterator[TaskDict]:
     """``index.md``, ``doc.md`` and ``sub.md`` of every folder of every layer."""
-    yield {"basename": "folder", "name": None, "doc": "render folder pages"}
+    yield _group("folder", "render folder pages")
     mirror = graph.inventory.mirror
     for folder in graph.inventory.folders():
         layer = layout.layer_of(folder, mirror)
@@ -321,11 +328,7 @@ def task_prune(graph: Graph) -> Iterator[TaskDict]:
     shape = "\n".join(layer_one + [p for p, _ in graph.inventory.binaries])
     digest = hashlib.sha256(
         f"{shape}\0{graph.config.depth}\0{graph.inventory.mirror}\0{CHUNK}".encode()).hexdigest()
-    yield {
-        "basename": "prune",
-        "name": None,
-        "doc": "remove pages and state that no task produces",
-    }
+    yield _group("prune", "remove pages and state that no task produces")
     yield {
         "basename": "prune",
         "name": "pages",
