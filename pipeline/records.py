@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from pipeline.schema import SCHEMA as SCHEMA
 
@@ -126,12 +128,9 @@ _NESTED: dict[str, Any] = {
 
 
 def to_dict(record: Any) -> Any:
-    """A record as plain JSON-ready data (tuples become lists)."""
-    if hasattr(record, "__dataclass_fields__"):
-        return {f.name: to_dict(getattr(record, f.name)) for f in fields(record)}
-    if isinstance(record, (tuple, list)):
-        return [to_dict(item) for item in record]
-    return record
+    """A record as plain JSON-ready data (dataclasses become dicts in field order, tuples
+    become lists), through orjson's native dataclass encoding."""
+    return orjson.loads(orjson.dumps(record))
 
 
 def extraction_from_dict(data: dict[str, Any]) -> Extraction:
