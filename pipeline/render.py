@@ -39,21 +39,42 @@ def finish(text: str) -> str:
     """Page hygiene outside fences: no trailing spaces, no runs of blank lines; one final
     newline. Fenced content (the embedded source) is kept byte for byte."""
     out: list[str] = []
-    fence: str = ""
-    for line in text.split("\n"):
-        if fence:
-            if line.startswith(fence) and line.rstrip().strip("`") == "":
-                fence = ""
-                line = line.rstrip()
-            out.append(line)
-            continue
-        line = line.rstrip()
+    start, length = 0, len(text)
+    while start <= length:
+        end = text.find("\n", start)
+        end = length if end < 0 else end
+        line = text[start:end].rstrip()
+        start = end + 1
         if line.startswith("```"):
-            fence = line[: len(line) - len(line.lstrip("`"))]
-        elif line == "" and out and out[-1] == "":
-            continue
-        out.append(line)
+            out.append(line)
+            start = _copy_fenced(text, line[: len(line) - len(line.lstrip("`"))], start, out)
+        elif not (line == "" and out and out[-1] == ""):
+            out.append(line)
     return "\n".join(out).strip("\n") + "\n"
+
+
+def _copy_fenced(text: str, fence: str, start: int, out: list[str]) -> int:
+    """Append the lines of a fenced block that opened just before ``start`` (as one piece,
+    found with ``str.find``: pages embed whole sources) and its closing line, right-stripped;
+    returns where the text after the block starts."""
+    length = len(text)
+    search = start - 1
+    while True:
+        found = text.find("\n" + fence, search) if start <= length else -1
+        if found < 0:  # unclosed: the rest of the page is fenced
+            if start <= length:
+                out.append(text[start:])
+            return length + 1
+        line_start = found + 1
+        line_end = text.find("\n", line_start)
+        line_end = length if line_end < 0 else line_end
+        closing = text[line_start:line_end].rstrip()
+        if closing.strip("`") == "":
+            if line_start > start:
+                out.append(text[start:found])
+            out.append(closing)
+            return line_end + 1
+        search = line_end
 
 
 def render_template(site: PageSite, template: str, **values: Any) -> str:
