@@ -179,6 +179,9 @@ def test_build_repairs_what_check_reports(tree: Path) -> None:
     (tree / "out/pkg/stray.md").write_text("# stray\n", encoding="utf-8")
     (tree / "out/docs/guide.md_kw.md").unlink()
     (tree / "out/notes.txt_docs.md").write_text("edited by hand\n", encoding="utf-8")
+    (tree / "out/pkg/index.md").write_text("edited by hand\n", encoding="utf-8")
+    with open(tree / "out/keywords.md", "ab") as handle:  # longer: size differs
+        handle.write(b"appended by hand\n")
     assert _check(tree)[0] == 1
     build(tree / "src", tree / "out")
     code, lines, _ = _check(tree)
