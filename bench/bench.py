@@ -314,11 +314,11 @@ def target_rows(corpus: str, rows: list[Row], edit_minimal: bool) -> list[Row]:
     if corpus == "small":
         judge(by["cold"], 1.0 * by["floor_parse"].median)
         noop_budget = 2 * by["floor_import"].median
-        for figure in ("noop", "noop_touched_2"):
+        for figure in ("noop", "noop_touched_1", "noop_touched_2"):
             judge(by[figure], noop_budget)
         judge(by["edit"], by["noop"].median + 2 * by["floor_edit"].median, edit_minimal)
     else:
-        for figure in ("noop", "noop_touched_2"):
+        for figure in ("noop", "noop_touched_1", "noop_touched_2"):
             judge(by[figure], 2.0)
     judge(by["peak"], GIB_MIB)
     return rows
