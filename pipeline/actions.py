@@ -14,8 +14,9 @@ from typing import Any
 from pipeline import layout
 from pipeline.analyze import is_test_file
 from pipeline.discover import Input
-from pipeline.extract import VERSIONS, extract
+from pipeline.extract import VERSIONS
 from pipeline.files import decode, dump_state, load_json, read_bytes, sha256, write_if_changed
+from pipeline.isolate import extract_bounded
 from pipeline.link import DEFINING_KINDS, build_links
 from pipeline.prune import stats_match
 from pipeline.records import (
@@ -106,7 +107,7 @@ def _extract_bytes(data: bytes, language: str) -> tuple[dict[str, Any], Extracti
     decoded = decode(data)
     text = decoded.text
     try:
-        extraction = extract(text, language)
+        extraction = extract_bounded(text, language)
     except Exception as error:  # an extractor bug must not stop the build or lose the page
         extraction = Extraction(language=language, notes=(
             Note("internal-error", f"the {language} extractor failed: "
