@@ -6,6 +6,7 @@ per file is cached by (size, mtime) so a no-op build only stats the tree.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections import defaultdict
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import layout
+from pipeline import layout, runstate
 from pipeline.config import Config
 from pipeline.files import SNIFF_BYTES, dump_state, load_json, looks_binary, write_if_changed
 from pipeline.filetypes import PAGE, FileType, file_type
@@ -141,7 +142,7 @@ def _walk(
             if cached is not None and cached[:2] == key:
                 binary = bool(cached[2])
             else:
-                binary = _sniff(entry.path)
+                binary = _sniff(entry.path, info)
             new_cache[path] = key + [int(binary)]
             if binary:
                 binaries.append((path, info.st_size))
@@ -172,12 +173,26 @@ def _skip_dir(name: str, path: str, config: Config, spec: Any) -> bool:
     return bool(spec.match_file(path + "/"))
 
 
-def _sniff(path: str) -> bool:
+def _sniff(path: str, info: os.stat_result) -> bool:
+    """Binary or text; a text file is read to its end and its digest handed to the build's
+    file checker, which would otherwise read it again (one read per touched file)."""
     try:
-        with open(path, "rb") as handle:
-            return looks_binary(handle.read(SNIFF_BYTES))
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return True
+    try:
+        head = os.read(fd, SNIFF_BYTES)
+        if looks_binary(head):
+            return True
+        digest = hashlib.md5(head)
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    runstate.remember_digest(path, info.st_size, info.st_mtime_ns, digest.hexdigest())
+    return False
 
 
 def _load_cache(path: Path) -> dict[str, list[int]]:

@@ -99,11 +99,27 @@ def seal_run(output: str) -> dict[str, int]:
     return {}
 
 
+# path -> (size, mtime_ns, md5) of files this process has just read whole (discovery reads
+# every file whose size or mtime moved), so the checker need not read them a second time.
+_DIGESTS: dict[str, tuple[int, int, str]] = {}
+
+
+def remember_digest(path: str, size: int, mtime_ns: int, md5: str) -> None:
+    _DIGESTS[path] = (size, mtime_ns, md5)
+
+
+def _md5(path: str, info: os.stat_result) -> str:
+    known = _DIGESTS.get(path)
+    if known is not None and known[0] == info.st_size and known[1] == info.st_mtime_ns:
+        return known[2]
+    return str(get_file_md5(path))
+
+
 class RefreshingMD5Checker(MD5Checker):  # type: ignore[misc]
     """doit's MD5 checker, but a file whose mtime moved while its bytes did not gets its
     stored mtime refreshed, so one ``touch`` (a fresh checkout) costs one re-hash, not one
-    on every later run. The stored state is a list held by the JSON backend, updated in
-    place and saved with the database at the end of the run."""
+    on every later run; and the hash discovery took this run is reused. The stored state is
+    a list held by the database, updated in place and saved with it at the end of the run."""
 
     def check_modified(self, file_path: str, file_stat: os.stat_result, state: Any) -> bool:
         timestamp, size, file_md5 = state
@@ -111,8 +127,14 @@ class RefreshingMD5Checker(MD5Checker):  # type: ignore[misc]
             return False
         if file_stat.st_size != size:
             return True
-        if file_md5 != get_file_md5(file_path):
+        if file_md5 != _md5(file_path, file_stat):
             return True
         if isinstance(state, list):
             state[0] = file_stat.st_mtime
         return False
+
+    def get_state(self, dep: str, current_state: Any) -> Any:
+        info = os.stat(dep)
+        if current_state and current_state[0] == info.st_mtime:
+            return None
+        return info.st_mtime, info.st_size, _md5(dep, info)
