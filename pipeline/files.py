@@ -7,6 +7,8 @@ import hashlib
 import itertools
 import os
 import re
+import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +120,11 @@ def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
     """
     target = Path(path)
     try:
-        if target.stat().st_size == len(data) and read_bytes(target) == data:
+        info = os.lstat(target)
+        if stat.S_ISDIR(info.st_mode):  # a folder put where a page belongs: the page wins
+            shutil.rmtree(target)
+        elif stat.S_ISREG(info.st_mode) and info.st_size == len(data) \
+                and read_bytes(target) == data:
             return False
     except OSError:
         pass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
 
 from pipeline import layout
@@ -21,11 +22,48 @@ KEEP_STATE = frozenset({"doit.json", "lock", "discover.json", "clean", "version"
 
 
 def no_strays(output: str, graph: Graph) -> bool:
-    """``prune:pages``'s up-to-date check: no file under O that no task produces."""
-    from pipeline.tasks import expected_outputs
+    """``prune:pages``'s up-to-date check: no file under O that no task produces.
 
-    strays, _ = _scan(Path(output), expected_outputs(graph), skip_state=True)
-    return not strays
+    One ``listdir`` per expected folder and a set difference (the pages are not stat'ed:
+    their render tasks do that); an expected folder that is a symlink, or a page name held
+    by anything but a regular file, is left to :func:`prune_pages` (which never follows
+    links) or to the render task that owns the page."""
+    for folder, (files, subdirs) in _expected_tree(graph).items():
+        path = f"{output}/{folder}" if folder else output
+        try:
+            present = set(os.listdir(path))
+        except FileNotFoundError:
+            continue  # its pages are missing: their tasks' own checks fail
+        except OSError:
+            return False  # not a folder: prune:pages removes it
+        if not folder:
+            present.discard(layout.STATE)
+        if not present <= files | subdirs:
+            return False
+        for name in present & subdirs:
+            if os.path.islink(f"{path}/{name}"):
+                return False
+    return True
+
+
+def _expected_tree(graph: Graph) -> dict[str, tuple[set[str], set[str]]]:
+    """Folder under O -> (names of the pages it holds, names of its subfolders), parents
+    before children; the same files as ``tasks.expected_outputs`` outside the state folder."""
+    depth, mirror = graph.config.depth, graph.inventory.mirror
+    folders = [f for f in graph.inventory.folders() if layout.layer_of(f, mirror) <= depth]
+    tree: dict[str, tuple[set[str], set[str]]] = {f: (set(), set()) for f in folders}
+    for folder in folders:
+        tree[folder][0].update(layout.FOLDER_PAGES)
+        if folder:
+            parent, _, name = folder.rpartition("/")
+            tree.setdefault(parent, (set(), set()))[1].add(name)
+    tree.setdefault("", (set(), set()))[0].add("keywords.md")
+    for chunk in graph.chunks:
+        names = tree.setdefault(chunk.folder, (set(), set()))[0]
+        for item in chunk.inputs:
+            name = item.path.rpartition("/")[2]
+            names.update(layout.file_pages(name))
+    return dict(sorted(tree.items(), key=lambda kv: (kv[0].count("/") + bool(kv[0]), kv[0])))
 
 
 def prune_pages(output: str, graph: Graph) -> Counts:
@@ -61,15 +99,15 @@ def folder_intact(output: str, key: str) -> bool:
 
 
 def stats_match(output: str, pages: tuple[str, ...], stats: list[list[int]]) -> bool:
-    """Each page exists with the recorded [size, mtime_ns]."""
+    """Each page is a regular file with the recorded [size, mtime_ns]."""
     if len(pages) != len(stats):
         return False
     for page, (size, mtime) in zip(pages, stats, strict=True):
         try:
-            info = os.stat(f"{output}/{page}")  # plain strings: run for every page
+            info = os.lstat(f"{output}/{page}")  # plain strings: run for every page
         except OSError:
             return False
-        if info.st_size != size or info.st_mtime_ns != mtime:
+        if info.st_size != size or info.st_mtime_ns != mtime or not S_ISREG(info.st_mode):
             return False
     return True
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -186,6 +187,30 @@ def test_build_repairs_what_check_reports(tree: Path) -> None:
     build(tree / "src", tree / "out")
     code, lines, _ = _check(tree)
     assert (code, lines) == (0, []), lines
+
+
+def test_build_repairs_folders_and_links_put_into_the_output(tree: Path) -> None:
+    """Structure tampered with by hand: a folder where a page belongs, a symlinked folder
+    (never followed: what it points to is left alone), a file where a folder belongs and
+    a page replaced by a symlink. The next build restores the clean build's bytes."""
+    build(tree / "src", tree / "out")
+    expected = contents(snapshot(tree / "out"))
+    outside = tree / "outside"
+    make_tree(outside, {"keep.md": "not the build's\n"})
+    page = tree / "out/pkg/a.py_docs.md"
+    page.unlink()
+    (page / "inner").mkdir(parents=True)
+    (page / "inner/x.md").write_text("x\n", encoding="utf-8")
+    os.symlink(outside, tree / "out/pkg/linked")
+    shutil.rmtree(tree / "out/docs")
+    (tree / "out/docs").write_text("a file, not a folder\n", encoding="utf-8")
+    (tree / "out/notes.txt_kw.md").unlink()
+    os.symlink(outside / "keep.md", tree / "out/notes.txt_kw.md")
+    build(tree / "src", tree / "out")
+    actual = contents(snapshot(tree / "out"))
+    assert actual == expected, describe_bytes_difference(actual, expected)
+    assert (outside / "keep.md").read_text(encoding="utf-8") == "not the build's\n"
+    assert _check(tree)[0] == 0
 
 
 def test_check_of_a_never_built_output_reports_missing_pages(tree: Path) -> None:
