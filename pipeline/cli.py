@@ -73,7 +73,7 @@ def doit_namespace(graph: Graph, reporter: type[Reporter],
     namespace["DOIT_CONFIG"] = {
         "dep_file": graph.out(f"{layout.STATE}/doit.json"),
         "backend": "pipeline",
-        "check_file_uptodate": runstate.RefreshingMD5Checker,
+        "check_file_uptodate": runstate.RefreshingHashChecker,
         "reporter": reporter,
         "verbosity": 0,
         "default_tasks": ["extract", "link", "render", "folder", "keywords", "prune", "seal"]

@@ -184,7 +184,7 @@ def _sniff(path: str, info: os.stat_result) -> bool:
         head = os.read(fd, SNIFF_BYTES)
         if looks_binary(head):
             return True
-        digest = hashlib.md5(head)
+        digest = hashlib.new(runstate.HASH, head)
         while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)
     except OSError:

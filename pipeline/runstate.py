@@ -4,12 +4,13 @@ and doit's file checker that refreshes stored mtimes."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 from pathlib import Path
 from typing import IO, Any
 
-from doit.dependency import MD5Checker, get_file_md5
+from doit.dependency import MD5Checker
 
 from pipeline import layout
 from pipeline.errors import LockedError
@@ -99,35 +100,38 @@ def seal_run(output: str) -> dict[str, int]:
     return {}
 
 
-# path -> (size, mtime_ns, md5) of files this process has just read whole (discovery reads
-# every file whose size or mtime moved), so the checker need not read them a second time.
+# path -> (size, mtime_ns, digest) of files this process has just read whole (discovery
+# reads every file whose size or mtime moved), so the checker need not read them again.
 _DIGESTS: dict[str, tuple[int, int, str]] = {}
+HASH = "sha256"  # with SHA CPU extensions: 1.7 GB/s here, against 0.7 GB/s for md5
 
 
-def remember_digest(path: str, size: int, mtime_ns: int, md5: str) -> None:
-    _DIGESTS[path] = (size, mtime_ns, md5)
+def remember_digest(path: str, size: int, mtime_ns: int, digest: str) -> None:
+    _DIGESTS[path] = (size, mtime_ns, digest)
 
 
-def _md5(path: str, info: os.stat_result) -> str:
+def _digest(path: str, info: os.stat_result) -> str:
     known = _DIGESTS.get(path)
     if known is not None and known[0] == info.st_size and known[1] == info.st_mtime_ns:
         return known[2]
-    return str(get_file_md5(path))
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, HASH).hexdigest()
 
 
-class RefreshingMD5Checker(MD5Checker):  # type: ignore[misc]
-    """doit's MD5 checker, but a file whose mtime moved while its bytes did not gets its
-    stored mtime refreshed, so one ``touch`` (a fresh checkout) costs one re-hash, not one
-    on every later run; and the hash discovery took this run is reused. The stored state is
-    a list held by the database, updated in place and saved with it at the end of the run."""
+class RefreshingHashChecker(MD5Checker):  # type: ignore[misc]
+    """doit's MD5 checker with SHA-256 digests, and a file whose mtime moved while its
+    bytes did not gets its stored mtime refreshed, so one ``touch`` (a fresh checkout)
+    costs one re-hash, not one on every later run; the digest discovery took this run is
+    reused. The stored state is a list held by the database, updated in place and saved
+    with it at the end of the run."""
 
     def check_modified(self, file_path: str, file_stat: os.stat_result, state: Any) -> bool:
-        timestamp, size, file_md5 = state
+        timestamp, size, stored = state
         if file_stat.st_mtime == timestamp:
             return False
         if file_stat.st_size != size:
             return True
-        if file_md5 != _md5(file_path, file_stat):
+        if stored != _digest(file_path, file_stat):
             return True
         if isinstance(state, list):
             state[0] = file_stat.st_mtime
@@ -137,4 +141,4 @@ class RefreshingMD5Checker(MD5Checker):  # type: ignore[misc]
         info = os.stat(dep)
         if current_state and current_state[0] == info.st_mtime:
             return None
-        return info.st_mtime, info.st_size, _md5(dep, info)
+        return info.st_mtime, info.st_size, _digest(dep, info)
