@@ -36,7 +36,7 @@ class Input:
 
     @property
     def folder(self) -> str:
-        return layout.folder_of(self.path)
+        return self.path.rpartition("/")[0]  # layout.folder_of, for every input of a build
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +48,19 @@ class Inventory:
     binaries: tuple[tuple[str, int], ...] = ()  # (path, size) of binary files, layer 1
     skipped_links: tuple[str, ...] = ()
     chunks: dict[str, tuple[Input, ...]] = field(default_factory=dict)  # folder -> inputs
+    folder_list: tuple[str, ...] = field(default=(), compare=False, repr=False)  # derived
 
-    def folders(self) -> list[str]:
-        """Every folder that holds an input at any depth, and the root, sorted."""
+    def __post_init__(self) -> None:
         seen: set[str] = {""}
         for folder in self.chunks:
             seen.update(layout.parent_folders(folder))
         for path, _size in self.binaries:
             seen.update(layout.parent_folders(layout.folder_of(path)))
-        return sorted(seen)
+        object.__setattr__(self, "folder_list", tuple(sorted(seen)))
+
+    def folders(self) -> list[str]:
+        """Every folder that holds an input at any depth, and the root, sorted."""
+        return list(self.folder_list)
 
 
 def discover_sources(config: Config, root: str = "", *, save_cache: bool = True) -> Inventory:

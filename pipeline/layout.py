@@ -9,6 +9,7 @@ of layer k+1 lives below ``O/<mirror>/``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import posixpath
 import re
 from urllib.parse import quote
@@ -124,10 +125,13 @@ def chunk_names(folder: str, count: int, size: int) -> list[str]:
 
 def state_file(kind: str, name: str) -> str:
     """Path under ``O`` of one state file (records, summary, ctx, folder facts, manifest)."""
-    import hashlib
+    return f"{STATE}/{kind}/{_state_digest(name)}.json"
 
-    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=10).hexdigest()
-    return f"{STATE}/{kind}/{digest}.json"
+
+@functools.lru_cache(maxsize=1 << 16)
+def _state_digest(name: str) -> str:
+    """Cached: every chunk and folder name is hashed for several kinds on every build."""
+    return hashlib.blake2b(name.encode("utf-8"), digest_size=10).hexdigest()
 
 
 def cache_file(key: str) -> str:

@@ -254,9 +254,8 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
                          _check("chunk_intact", graph.root, chunk.name,
                                 tuple(i.path for i in chunk.inputs))],
             "task_dep": ["prune:pages"],
-            "clean": [(_clean, [graph.root, [p for i in chunk.inputs
-                                             for p in layout.file_pages(i.path)]
-                                + [layout.state_file("pages", chunk.name)]])],
+            "clean": [(_clean_chunk, [graph.root, chunk.name,
+                                      tuple(i.path for i in chunk.inputs)])],
             "verbosity": 0,
         }
 
@@ -380,6 +379,12 @@ def _clean(root: str, pages: list[str]) -> None:
     from pipeline import prune
 
     prune.remove_pages(root, pages)
+
+
+def _clean_chunk(root: str, chunk: str, paths: tuple[str, ...]) -> None:
+    """``doit clean`` of a render task: the pages of its inputs and its manifest."""
+    _clean(root, [p for path in paths for p in layout.file_pages(path)]
+           + [layout.state_file("pages", chunk)])
 
 
 def _sealed(root: str) -> Callable[[], bool]:
