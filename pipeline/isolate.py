@@ -25,7 +25,7 @@ from pipeline.extract import extract
 from pipeline.records import Extraction, extraction_from_dict
 
 ISOLATE_CHARS = 384 * 1024  # characters: Python sources longer than this parse in a child
-TRIM_CHARS = 64 * 1024  # characters: after a source this long, memory goes back
+TRIM_CHARS = 192 * 1024  # characters: after a source this long, memory goes back
 ISOLATED_LANGUAGES = frozenset({"python"})
 
 
