@@ -11,6 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from pipeline import layout
 from pipeline.analyze import is_test_file
 from pipeline.discover import Input
@@ -231,16 +233,53 @@ def _stats(out: Path, pages: tuple[str, ...]) -> list[list[int]]:
     return stats
 
 
-def render_folder(root: str, site: PageSite, folder: str, layer: int) -> Counts:
+def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...],
+                   layer: int, stamp_base: str) -> Counts:
+    """The folder pages of one layer, rendered only for folders whose facts changed or
+    whose pages are not as last written (the manifest keeps the stamp of site, templates
+    and schema; per folder the facts file's size, mtime and digest, and each page's size
+    and mtime)."""
     out = Path(root)
-    facts = load_json(out / layout.state_file("folder", folder))
-    pages = render_folder_pages(facts, site, layer, facts.get("extras", {}))
-    written = sum(write_if_changed(out / path, text.encode("utf-8"))
-                  for path, text in pages.items())
-    names = tuple(sorted(pages))
-    write_if_changed(out / layout.state_file("fpages", folder),
-                     dump_state(dict(zip(names, _stats(out, names), strict=True))))
-    return {"pages_written": written, "pages_unchanged": len(pages) - written}
+    manifest_path = out / layout.state_file("fpages", key)
+    try:
+        old = load_json(manifest_path)
+    except (OSError, ValueError):
+        old = {}
+    if old.get("stamp") != stamp_base:
+        old = {}
+    manifest: dict[str, Any] = {"stamp": stamp_base, "folders": {}}
+    written = unchanged = 0
+    for folder in folders:
+        facts_path = out / layout.state_file("folder", folder)
+        info = os.stat(facts_path)
+        previous = old.get("folders", {}).get(folder)
+        data = None
+        if previous is not None:
+            size, mtime, digest = previous["facts"]
+            if (info.st_size, info.st_mtime_ns) != (size, mtime):
+                data = read_bytes(facts_path)
+                if sha256(data) != digest:
+                    previous = None
+            if previous is not None and stats_match(root, tuple(previous["pages"]),
+                                                    list(previous["pages"].values())):
+                manifest["folders"][folder] = {
+                    **previous, "facts": [info.st_size, info.st_mtime_ns, digest]}
+                unchanged += len(previous["pages"])
+                continue
+        data = read_bytes(facts_path) if data is None else data
+        facts = orjson.loads(data)
+        pages = render_folder_pages(facts, site, layer, facts.get("extras", {}))
+        for path, text in pages.items():
+            if write_if_changed(out / path, text.encode("utf-8")):
+                written += 1
+            else:
+                unchanged += 1
+        names = tuple(sorted(pages))
+        manifest["folders"][folder] = {
+            "facts": [info.st_size, info.st_mtime_ns, sha256(data)],
+            "pages": dict(zip(names, _stats(out, names), strict=True))}
+    write_if_changed(manifest_path, dump_state(manifest))
+    return {"pages_written": written, "pages_unchanged": unchanged}
 
 
 def render_keywords(root: str, site: PageSite) -> Counts:

@@ -170,8 +170,8 @@ def select_tasks(graph: Graph, only: list[str]) -> list[str]:
         chunks = names.get(layer, [])
         ordered += [f"extract:{c}" for c in chunks] + [f"link:{layer}"]
         ordered += [f"render:{c}" for c in chunks]
-    ordered += [f"folder:{f or '.'}" for f in sorted(folders)
-                if layout.layer_of(f, mirror) <= graph.config.depth]
+    ordered += [f"folder:{k}" for k in sorted({layout.layer_of(f, mirror) for f in folders})
+                if k <= graph.config.depth]
     return ordered + ["keywords"]
 
 

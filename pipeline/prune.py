@@ -90,12 +90,30 @@ def chunk_intact(output: str, chunk: str, paths: tuple[str, ...]) -> bool:
 
 
 def folder_intact(output: str, key: str) -> bool:
-    """A folder (or keywords) task's check: every page it wrote is as it wrote it."""
+    """The keywords task's check: every page it wrote is as it wrote it."""
     try:
         manifest = load_json(f"{output}/{layout.state_file('fpages', key)}")
     except (OSError, ValueError):
         return False
     return bool(manifest) and stats_match(output, tuple(manifest), list(manifest.values()))
+
+
+def folders_intact(output: str, key: str, folders: tuple[str, ...]) -> bool:
+    """A layer's folder task's check (with its facts files' digests): the manifest lists
+    every folder, and every page is as it was written."""
+    try:
+        manifest = load_json(f"{output}/{layout.state_file('fpages', key)}")
+    except (OSError, ValueError):
+        return False
+    entries = manifest.get("folders", {})
+    for folder in folders:
+        entry = entries.get(folder)
+        if entry is None:
+            return False
+        pages = entry["pages"]
+        if not stats_match(output, tuple(pages), list(pages.values())):
+            return False
+    return True
 
 
 def stats_match(output: str, pages: tuple[str, ...], stats: list[list[int]]) -> bool:

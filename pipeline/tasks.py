@@ -261,27 +261,32 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
 
 
 def task_folder(graph: Graph) -> Iterator[TaskDict]:
-    """``index.md``, ``doc.md`` and ``sub.md`` of every folder of every layer."""
+    """``index.md``, ``doc.md`` and ``sub.md`` of every folder, one task per layer (a
+    folder's pages are rendered again only when its facts or its pages changed)."""
     yield _group("folder", "render folder pages")
-    mirror = graph.inventory.mirror
-    for folder in graph.inventory.folders():
-        layer = layout.layer_of(folder, mirror)
-        if layer > graph.config.depth:
-            continue
+    for layer in _layers(graph):
+        folders = tuple(_layer_folders(graph, layer))
+        key = folders_key(layer)
         yield {
             "basename": "folder",
-            "name": folder or ".",
-            "actions": [(run_action, ["render_folder", graph.root, graph.site, folder, layer])],
-            "file_dep": [graph.out(layout.state_file("folder", folder))],
-            "targets": [graph.out(layout.state_file("fpages", folder))],
-            "uptodate": [stamp_changed(graph.stamp_base),
-                         _check("folder_intact", graph.root, folder)],
+            "name": str(layer),
+            "actions": [(run_action, ["render_folders", graph.root, graph.site, key, folders,
+                                      layer, graph.stamp_base])],
+            "file_dep": [graph.out(layout.state_file("folder", f)) for f in folders],
+            "targets": [graph.out(layout.state_file("fpages", key))],
+            "uptodate": [stamp_changed({"stamp": graph.stamp_base, "folders": list(folders)}),
+                         _check("folders_intact", graph.root, key, folders)],
             "task_dep": ["prune:pages"],
-            "clean": [(_clean, [graph.root, [layout.folder_page(folder, n)
+            "clean": [(_clean, [graph.root, [layout.folder_page(f, n) for f in folders
                                              for n in layout.FOLDER_PAGES]
-                                + [layout.state_file("fpages", folder)]])],
+                                + [layout.state_file("fpages", key)]])],
             "verbosity": 0,
         }
+
+
+def folders_key(layer: int) -> str:
+    """State key of a layer's folder-page manifest (no folder path starts with a NUL)."""
+    return f"\0folders {layer}"
 
 
 def task_keywords(graph: Graph) -> Iterator[TaskDict]:
@@ -314,7 +319,7 @@ def expected_outputs(graph: Graph) -> frozenset[str]:
         if layout.layer_of(folder, graph.inventory.mirror) <= graph.config.depth:
             expected.update(layout.folder_page(folder, n) for n in layout.FOLDER_PAGES)
             expected.add(layout.state_file("folder", folder))
-            expected.add(layout.state_file("fpages", folder))
+    expected.update(layout.state_file("fpages", folders_key(k)) for k in _layers(graph))
     expected.add(layout.state_file("fpages", layout.KEYWORDS_KEY))
     return frozenset(expected)
 
