@@ -99,7 +99,7 @@ class Reporter:
         self._advance(task)
         if not self.live and _stage(task) not in ("seal", "failures"):
             details = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(result.items()))
-            self.console.print(f"{task.name}{': ' + details if details else ''}", markup=False)
+            self._line(f"{task.name}{': ' + details if details else ''}")
 
     def skip_uptodate(self, task: Any) -> None:
         if task.actions and _stage(task) in STAGES:
@@ -141,9 +141,6 @@ class Reporter:
             self.progress.update(self.bars[_stage(task)], advance=1, current="")
 
     def _print_summary(self, failed: list[list[Any]], elapsed: float) -> None:
-        table = Table(title="Build summary", show_header=True, header_style="bold")
-        table.add_column("what")
-        table.add_column("count", justify="right")
         rows = [(f"inputs discovered ({k})", v) for k, v in sorted(self.discovered.items())]
         rows += [
             ("files extracted", self.counts.get("extracted", 0)),
@@ -153,23 +150,29 @@ class Reporter:
             ("tasks run", self.counts.get("tasks_run", 0)),
             ("files with failures", len({f[0] for f in failed})),
         ]
-        for name, value in rows:
-            table.add_row(name, f"{value:,}")
-        table.add_row("time", f"{elapsed:.2f} s")
         if self.live:
+            table = Table(title="Build summary", show_header=True, header_style="bold")
+            table.add_column("what")
+            table.add_column("count", justify="right")
+            for name, value in rows:
+                table.add_row(name, f"{value:,}")
+            table.add_row("time", f"{elapsed:.2f} s")
             self.console.print(table)
         else:
-            self.console.print(
-                "summary: " + "; ".join(f"{n} {v:,}" for n, v in rows) + f"; time {elapsed:.2f} s",
-                markup=False)
+            self._line("summary: " + "; ".join(f"{n} {v:,}" for n, v in rows)
+                       + f"; time {elapsed:.2f} s")
         by_file: dict[str, list[str]] = defaultdict(list)
         for path, kind, line, message in failed:
             by_file[path].append(f"{kind}" + (f" (line {line})" if line else "") + f": {message}")
         for path in sorted(by_file):
             for text in by_file[path]:
-                self.console.print(f"failed: {path}: {text}", markup=False)
+                self._line(f"failed: {path}: {text}")
         for error in self.errors:
-            self.console.print(f"error: {error}", markup=False)
+            self._line(f"error: {error}")
+
+    def _line(self, text: str) -> None:
+        """One line as it is: never wrapped (logs are read with grep), never markup."""
+        self.console.print(text, markup=False, soft_wrap=True)
 
 
 def reporter_for(root: str, depth: int, discovered: dict[str, int], strict: bool = False,
