@@ -7,6 +7,7 @@ reporter adds up (and that survives ``-P process``).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,9 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
     by_chunk: dict[str, list[str]] = {}
     for chunk in chunks:
         items = load_json(out / layout.state_file("summary", chunk))
+        for item in items:  # compact: a layer of pages holds millions of links (half the memory)
+            item["imports"] = [(kind, sys.intern(module), tuple(names), level)
+                               for kind, module, names, level in item["imports"]]
         summaries.extend(items)
         by_chunk[chunk] = [s["path"] for s in items]
     links = build_links(summaries, list(folders), list(binaries), mirror)

@@ -126,7 +126,8 @@ class Resolver:
         target = posixpath.normpath(posixpath.join(posixpath.dirname(importer),
                                                    unquote(parts.path)))
         if target in self.paths:
-            return "repo", target
+            # one string per target: a layer of pages holds millions of links to few pages
+            return "repo", sys.intern(target)
         if layer >= 2 and posixpath.basename(target) in SITE_PAGES:
             return "site", ""  # a folder page of the layer below: generated, not an input
         if layer >= 2 and not target.startswith(mirror + "/"):
@@ -168,7 +169,7 @@ def build_links(summaries: list[Summary], folders: list[str],
         by = sorted(importers.get(path, ()))
         contexts[path] = {
             "module": resolver.modules.get(path, ""),
-            "imports": [[group, target] for group, target in resolved[path]],
+            "imports": resolved[path],  # (group, target) pairs: the same JSON as lists
             "imported_by": by,
             "tested_by": [p for p in by if p in tests],
         }
