@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -94,6 +93,8 @@ def load_pyproject(directory: str | os.PathLike[str] = ".") -> dict[str, Any]:
     path = Path(directory) / "pyproject.toml"
     if not path.is_file():
         return {}
+    import tomllib  # only where there is a pyproject.toml: every build starts here
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
