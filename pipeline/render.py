@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
+import re
 from typing import Any
 
 import jinja2
@@ -35,46 +36,60 @@ def environment(extra: str = "") -> jinja2.Environment:
     return env
 
 
+_BLANK_RUN = re.compile(r"\n{3,}")
+
+
 def finish(text: str) -> str:
     """Page hygiene outside fences: no trailing spaces, no runs of blank lines; one final
-    newline. Fenced content (the embedded source) is kept byte for byte."""
-    out: list[str] = []
-    start, length = 0, len(text)
-    while start <= length:
+    newline. Fenced content (the embedded source) is kept byte for byte, found with
+    ``str.find`` rather than walked line by line: pages embed whole sources."""
+    pieces: list[str] = []
+    pos, length = 0, len(text)
+    while (start := _next_opening(text, pos)) >= 0:
+        pieces.append(_tidy(text[pos:start]))
         end = text.find("\n", start)
         end = length if end < 0 else end
-        line = text[start:end].rstrip()
-        start = end + 1
-        if line.startswith("```"):
-            out.append(line)
-            start = _copy_fenced(text, line[: len(line) - len(line.lstrip("`"))], start, out)
-        elif not (line == "" and out and out[-1] == ""):
-            out.append(line)
-    return "\n".join(out).strip("\n") + "\n"
+        opening = text[start:end].rstrip()
+        pieces.append(opening)
+        closing = _closing_line(text, opening[: len(opening) - len(opening.lstrip("`"))], end)
+        if closing is None:  # unclosed: the rest of the page is fenced
+            pieces.append(text[end:])
+            pos = length
+            break
+        line_start, line_end = closing
+        pieces.append(text[end:line_start])  # the newline, the fenced lines, the newline
+        pieces.append(text[line_start:line_end].rstrip())
+        pos = line_end
+    pieces.append(_tidy(text[pos:]))
+    return "".join(pieces).strip("\n") + "\n"
 
 
-def _copy_fenced(text: str, fence: str, start: int, out: list[str]) -> int:
-    """Append the lines of a fenced block that opened just before ``start`` (as one piece,
-    found with ``str.find``: pages embed whole sources) and its closing line, right-stripped;
-    returns where the text after the block starts."""
+def _next_opening(text: str, pos: int) -> int:
+    """Where the next line starting with three backticks starts, at or after ``pos`` (a
+    line start), or -1."""
+    if text.startswith("```", pos):
+        return pos
+    found = text.find("\n```", pos)
+    return found + 1 if found >= 0 else -1
+
+
+def _tidy(stretch: str) -> str:
+    stripped = "\n".join([line.rstrip() for line in stretch.split("\n")])
+    return _BLANK_RUN.sub("\n\n", stripped) if "\n\n\n" in stripped else stripped
+
+
+def _closing_line(text: str, fence: str, search: int) -> tuple[int, int] | None:
+    """(start, end) of the line closing a fence opened on the line ending at ``search``:
+    the first line that starts with the fence and holds only backticks and spaces."""
     length = len(text)
-    search = start - 1
-    while True:
-        found = text.find("\n" + fence, search) if start <= length else -1
-        if found < 0:  # unclosed: the rest of the page is fenced
-            if start <= length:
-                out.append(text[start:])
-            return length + 1
+    while (found := text.find("\n" + fence, search)) >= 0:
         line_start = found + 1
         line_end = text.find("\n", line_start)
         line_end = length if line_end < 0 else line_end
-        closing = text[line_start:line_end].rstrip()
-        if closing.strip("`") == "":
-            if line_start > start:
-                out.append(text[start:found])
-            out.append(closing)
-            return line_end + 1
+        if text[line_start:line_end].rstrip().strip("`") == "":
+            return line_start, line_end
         search = line_end
+    return None
 
 
 def render_template(site: PageSite, template: str, **values: Any) -> str:
