@@ -119,13 +119,20 @@ def _extract(root: Node, text: str) -> Extraction:
     )
 
 
+# Not entered: code spans and images (alt text is no link), and the leaves, whose empty
+# child lists would still be built by the compiled tree (one per text run of every page).
+_NOT_ENTERED = frozenset({"code_inline", "image", "text", "text_special", "softbreak",
+                          "hardbreak", "fence", "code_block", "html_inline", "html_block",
+                          "hr", "front_matter"})
+
+
 def _walk(node: Node) -> Iterator[Node]:
     """Pre-order over the tree, not entering code spans or images (alt text is no link)."""
     stack = list(reversed(node.children))
     while stack:
         current = stack.pop()
         yield current
-        if current.name not in ("code_inline", "image"):
+        if current.name not in _NOT_ENTERED:
             stack.extend(reversed(current.children))
 
 

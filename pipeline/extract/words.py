@@ -16,6 +16,7 @@ links and HTML never contribute):
 
 from __future__ import annotations
 
+import functools
 import re
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -44,8 +45,10 @@ KEYWORDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def code_like(word: str) -> bool:
-    """Rule 2: the shape of a name says it is code."""
+    """Rule 2: the shape of a name says it is code. (Cached: a layer of pages repeats the
+    same names on every page.)"""
     return not _MARKS.isdisjoint(word) or _HUMP.search(word) is not None
 
 
@@ -55,9 +58,11 @@ def code_words(text: str) -> set[str]:
     return {w for w in set(_CHAIN.findall(text)) if code_like(w) and w not in KEYWORDS}
 
 
-def span_words(text: str) -> set[str]:
-    """The names a code span contributes (rules 1 to 4)."""
+@functools.lru_cache(maxsize=1 << 16)
+def span_words(text: str) -> frozenset[str]:
+    """The names a code span contributes (rules 1 to 4). (Cached: a page's code spans
+    are mostly names and signatures that its neighbours show too.)"""
     whole = text.strip().removesuffix("()")
     if len(whole) >= 2 and _WHOLE.fullmatch(whole) and whole not in KEYWORDS:
-        return {whole}
-    return code_words(text)
+        return frozenset((whole,))
+    return frozenset(code_words(text))
