@@ -30,8 +30,6 @@ from pipeline.records import (
     extraction_from_dict,
     to_dict,
 )
-from pipeline.render import render_file_pages
-from pipeline.render_folders import render_folder_pages, render_keywords_page
 from pipeline.site import PageSite
 
 Counts = dict[str, int]
@@ -189,6 +187,8 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
 def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...],
                  siblings: tuple[str, ...], stamp_base: str) -> Counts:
     """Render both pages of every input of a chunk whose inputs changed."""
+    from pipeline.render import render_file_pages  # jinja2: only where pages are rendered
+
     out = Path(root)
     records = load_json(out / layout.state_file("records", chunk))
     contexts = load_json(out / layout.state_file("ctx", chunk))
@@ -243,6 +243,8 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
     whose pages are not as last written (the manifest keeps the stamp of site, templates
     and schema; per folder the facts file's size, mtime and digest, and each page's size
     and mtime)."""
+    from pipeline.render_folders import render_folder_pages
+
     out = Path(root)
     manifest_path = out / layout.state_file("fpages", key)
     try:
@@ -287,6 +289,8 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
 
 
 def render_keywords(root: str, site: PageSite) -> Counts:
+    from pipeline.render_folders import render_keywords_page
+
     out = Path(root)
     data = load_json(out / layout.state_file("global", ""))
     text = render_keywords_page(data["keywords"], site, data["files"])
