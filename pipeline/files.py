@@ -128,9 +128,9 @@ def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
             return False
     except OSError:
         pass
-    # A temporary name unique in this process: a build holds the output's lock and one
-    # task owns each target, so no two writers meet. (``mkstemp``'s random names cost
-    # 2.5x as much per page on ext4.) A leftover of a killed run is truncated and reused.
+    # A temporary name unique to this process: a build holds the output's lock and one task
+    # owns each target, so no two writers meet, and a counter does what ``mkstemp``'s random
+    # names and retries do, cheaper. Leftovers of a killed run are removed by prune.
     tmp = target.with_name(f".tmp-{os.getpid()}-{next(_SERIAL)}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
     try:
