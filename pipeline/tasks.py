@@ -1,9 +1,10 @@
 """The doit task graph: what depends on what. ``dodo.py`` only re-exports it.
 
 Granularity: one task per chunk of a folder's inputs (at most ``CHUNK`` files) and
-stage, per layer; one link task per layer; one task per folder's pages. Inside a
-chunk, extraction is cached per file by content and rendering is skipped per file
-by a stamp of its inputs, so minimality is per file while doit sees few tasks.
+stage, per layer; one link task and one folder-pages task per layer. Inside a task,
+extraction is cached per file by content, and a file's or folder's pages are rendered
+again only when its stamp or its pages changed, so minimality is per file while doit
+sees few tasks (doit's cost of a no-op build grows with the number of tasks).
 """
 
 from __future__ import annotations
