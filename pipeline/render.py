@@ -65,8 +65,8 @@ def finish(text: str) -> str:
 
 
 def _next_opening(text: str, pos: int) -> int:
-    """Where the next line starting with three backticks starts, at or after ``pos`` (a
-    line start), or -1."""
+    """Where the next line starting with three backticks starts, or -1; ``pos`` is the
+    start of the text or the newline that ends the previous line."""
     if text.startswith("```", pos):
         return pos
     found = text.find("\n```", pos)
