@@ -356,9 +356,7 @@ def section_map(record: FileRecord, sections: list[dict[str, Any]]) -> list[tupl
     """Which keywords each section of the docs page covers (computed, never fixed text)."""
     ex = record.extraction
     by_title = {s["title"]: [e[0] for e in s["entries"]] for s in sections}
-    structure = [n for t in ("Namespaces", "Classes", "Functions", "Methods", "Kernels",
-                             "Attributes", "Constants", "Macros", "Keys", "Targets", "Headings",
-                             "Directives", "Code Blocks") for n in by_title.get(t, [])]
+    structure = [n for t in SECTION_ORDER for n in by_title.get(t, [])]
     rows: list[tuple[str, str]] = []
     if structure:
         rows.append(("Detailed Analysis", _names(structure)))
@@ -370,8 +368,9 @@ def section_map(record: FileRecord, sections: list[dict[str, Any]]) -> list[tupl
                         ("security", "Security & Safety")):
         labels = sorted({f.label for f in ex.findings if f.area == area}, key=str.casefold)
         if labels:
-            rows.append((title, _names(_owners(ex, area)) + " (" + ", ".join(labels) + ")"
-                         if _owners(ex, area) else ", ".join(labels)))
+            owners = _owners(ex, area)
+            rows.append((title, _names(owners) + " (" + ", ".join(labels) + ")"
+                         if owners else ", ".join(labels)))
     testing = list(ex.tests) + sorted({e.owner or "module docstring" for e in ex.examples})
     if testing:
         rows.append(("Testing & Usage", _names(testing)))

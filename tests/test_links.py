@@ -161,3 +161,14 @@ def test_checker_reports_missing_targets_anchors_and_escapes(tmp_path: Path) -> 
     joined = "\n".join(problems)
     for needle in ("missing.md", "#nope", "elsewhere.txt", "state folder"):
         assert needle in joined
+
+
+def test_section_map_covers_every_structure_keyword(tmp_path: Path) -> None:
+    """FORMAT §4: the Keyword → Section Map names every structure keyword of the page,
+    variables included (shell, cmake, make, docker and bazel files define them)."""
+    make_tree(tmp_path / "src", {"build.sh": 'PREFIX=/usr\nbuild() {\n  echo "$PREFIX"\n}\n'})
+    build(tmp_path / "src", tmp_path / "out")
+    page = (tmp_path / "out/build.sh_kw.md").read_text(encoding="utf-8")
+    section_map = page.split("## Keyword → Section Map", 1)[1].split("\n## ", 1)[0]
+    detailed = next(line for line in section_map.splitlines() if "**Detailed Analysis**" in line)
+    assert "`PREFIX`" in detailed and "`build`" in detailed, detailed
