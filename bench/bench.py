@@ -21,6 +21,8 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pipeline.layout import source_of
+
 CORPORA = {"small": ("torch/nn/", "torch/fx/", "torch/include/c10/"), "torch": ("torch/",)}
 WHEEL_ROOTS = ("/opt/wheels", "/opt", "~/.cache/pip", "~/wheels", "/tmp")
 EDIT_FILE = "torch/nn/modules/linear.py"
@@ -186,15 +188,6 @@ def snapshot(out: Path) -> dict[str, str]:
     return pages
 
 
-def owner(page: str, mirror: str) -> str:
-    """The layer-1 source a page documents: strip mirror prefixes and page suffixes."""
-    while page.startswith(mirror + "/"):
-        page = page[len(mirror) + 1:]
-    while page.endswith(("_docs.md", "_kw.md")):
-        page = page[: page.rindex("_")]
-    return page
-
-
 def literal_span(data: bytes) -> tuple[int, int, int]:
     """(byte offset, byte length, value) of the first int literal inside a function body."""
     starts = [0]
@@ -288,7 +281,8 @@ def bench_corpus(name: str, wheel: Path, workdir: Path, runs: int, cold_runs: in
                                    if before.get(p) != after.get(p)))
     edited.write_bytes(text)
     rel = edited.relative_to(src).as_posix()
-    foreign = sorted({p for s in changed_sets for p in s if owner(p, out.name) != rel})
+    foreign = sorted({p for s in changed_sets for p in s
+                      if source_of(p, out.name, page=True) != rel})
     changed = changed_sets[-1]
 
     def build_row(figure: str, builds: list[tuple[Run, dict[str, float]]], extra: str = "") -> Row:

@@ -151,15 +151,9 @@ def select_tasks(graph: Graph, only: list[str]) -> list[str]:
     names: dict[int, list[str]] = {}
     folders: set[str] = set()
     for chunk in graph.chunks:
-        prefix = "/".join([mirror] * (chunk.layer - 1))
-        hits = False
-        for item in chunk.inputs:
-            rel = item.path[len(prefix) + 1:] if prefix else item.path
-            for layer_path in _layer_one_paths(rel):
-                if any(w == "" or layer_path == w or layer_path.startswith(w + "/")
-                       for w in wanted):
-                    hits = True
-        if hits:
+        if any(w == "" or source == w or source.startswith(w + "/")
+               for source in (layout.source_of(i.path, mirror) for i in chunk.inputs)
+               for w in wanted):
             names.setdefault(chunk.layer, []).append(chunk.name or ".")
             folders.update(layout.parent_folders(chunk.folder))
     if not names:
@@ -173,16 +167,6 @@ def select_tasks(graph: Graph, only: list[str]) -> list[str]:
     ordered += [f"folder:{k}" for k in sorted({layout.layer_of(f, mirror) for f in folders})
                 if k <= graph.config.depth]
     return ordered + ["keywords"]
-
-
-def _layer_one_paths(rel: str) -> list[str]:
-    """A page path ``D/N_docs.md_kw.md`` stands for the source ``D/N``."""
-    paths = [rel]
-    for suffix in ("_docs.md", "_kw.md"):
-        while rel.endswith(suffix):
-            rel = rel[: -len(suffix)]
-            paths.append(rel)
-    return paths
 
 
 def command_check(config: Config) -> int:

@@ -52,6 +52,21 @@ def page_of_input(path: str, layer: int, mirror: str) -> str:
     return path[len(prefix):]
 
 
+def source_of(path: str, mirror: str, page: bool = False) -> str:
+    """The layer-1 source an input path (or, with ``page``, a page path) stands for:
+    ``M/M/D/N_docs.md_kw.md`` -> ``D/N``. One page suffix per mirror prefix (and one more
+    for a page), so a source named ``x_docs.md`` keeps its name."""
+    prefix = mirror + "/"
+    depth = 1 if page else 0
+    while path.startswith(prefix):
+        path = path[len(prefix):]
+        depth += 1
+    for _ in range(depth):
+        path = path.removesuffix("_docs.md") if path.endswith("_docs.md") \
+            else path.removesuffix("_kw.md")
+    return path
+
+
 def layer_of(path: str, mirror: str) -> int:
     """Layer of an input or folder path: 1 + the number of leading mirror components."""
     layer = 1

@@ -33,6 +33,15 @@ def test_layers_and_pages() -> None:
     assert layout.parent_folders("a/b") == ["a/b", "a", ""]
 
 
+def test_source_of_inputs_and_pages_of_every_layer() -> None:
+    assert layout.source_of("D/N", "out") == "D/N"
+    assert layout.source_of("out/D/N_docs.md", "out") == "D/N"
+    assert layout.source_of("out/out/D/N_docs.md_kw.md", "out") == "D/N"
+    assert layout.source_of("out/D/x_docs.md_kw.md", "out") == "D/x_docs.md"
+    assert layout.source_of("D/N_kw.md", "out", page=True) == "D/N"
+    assert layout.source_of("out/D/N_kw.md_docs.md", "out", page=True) == "D/N"
+
+
 @pytest.mark.parametrize(("start", "target", "link"), [
     ("a/x.md", "a/y.md", "./y.md"),
     ("a/x.md", "b/y.md", "../b/y.md"),
