@@ -10,12 +10,13 @@ import shutil
 from pathlib import Path
 from typing import IO, Any
 
-from doit.dependency import MD5Checker
+from doit.dependency import DatabaseException, MD5Checker
 
 from pipeline import layout
 from pipeline.errors import LockedError
-from pipeline.files import load_json, write_if_changed
+from pipeline.files import write_if_changed
 from pipeline.schema import SCHEMA
+from pipeline.statedb import read_database
 
 STATE_VERSION = f"pipeline-state {SCHEMA}\n"
 _HELD: list[IO[str]] = []
@@ -64,12 +65,13 @@ def check_state(output: str) -> list[str]:
                 else:
                     child.unlink(missing_ok=True)
     database = directory / "doit.json"
-    if database.exists():
-        try:
-            load_json(database)
-        except (OSError, ValueError):
-            messages.append(f"dependency database {database} is corrupt; rebuilt")
-            database.unlink(missing_ok=True)
+    try:
+        read_database(str(database), hand_over=True)  # parsed once: doit's backend takes it
+    except FileNotFoundError:
+        pass
+    except (OSError, DatabaseException):
+        messages.append(f"dependency database {database} is corrupt; rebuilt")
+        database.unlink(missing_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
     write_if_changed(version, STATE_VERSION.encode())
     return messages

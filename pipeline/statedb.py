@@ -16,6 +16,33 @@ from doit.dependency import DatabaseException
 
 from pipeline.files import write_if_changed
 
+# One parse of the database per build: the state check reads it first (to rebuild a corrupt
+# one), and hands it here, keyed by path and (size, mtime), for the backend doit opens next.
+_HANDED: dict[str, tuple[tuple[int, int], bytes, dict[str, Any]]] = {}
+
+
+def read_database(name: str, hand_over: bool = False) -> tuple[bytes, dict[str, Any]]:
+    """The bytes and the parsed database; ``OSError`` if unreadable, ``DatabaseException``
+    if not a database. With ``hand_over``, the next reader of the unchanged file gets the
+    result without parsing it again."""
+    info = os.stat(name)
+    stamp = (info.st_size, info.st_mtime_ns)
+    handed = _HANDED.pop(name, None)
+    if handed is not None and handed[0] == stamp:
+        return handed[1], handed[2]
+    with open(name, "rb") as handle:
+        raw = handle.read()
+    try:
+        loaded = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise DatabaseException(f"{error}\nInvalid JSON data in {os.path.abspath(name)}; "
+                                "remove the file and a new one is made") from None
+    if not isinstance(loaded, dict):
+        raise DatabaseException(f"{name}: not a dependency database")
+    if hand_over:
+        _HANDED[name] = (stamp, raw, loaded)
+    return raw, loaded
+
 
 class StateDB:
     """The interface of doit's backends: ``get``/``set``/``remove``/``in_``/``dump``."""
@@ -26,18 +53,9 @@ class StateDB:
         self._db: dict[str, dict[str, Any]] = {}
         self._saved = b""
         try:
-            with open(name, "rb") as handle:
-                self._saved = handle.read()
+            self._saved, self._db = read_database(name)
         except FileNotFoundError:
             return
-        try:
-            loaded = orjson.loads(self._saved)
-        except orjson.JSONDecodeError as error:
-            raise DatabaseException(f"{error}\nInvalid JSON data in {os.path.abspath(name)}; "
-                                    "remove the file and a new one is made") from None
-        if not isinstance(loaded, dict):
-            raise DatabaseException(f"{name}: not a dependency database")
-        self._db = loaded
 
     def dump(self) -> None:
         """Save when anything changed (doit also updates stored lists in place, so the
