@@ -62,6 +62,13 @@ def test_shell_functions_and_top_level_variables_only() -> None:
     assert found.overview == "Sets things up."
 
 
+def test_shell_signature_of_a_non_ascii_name_is_whole() -> None:
+    """Tree-sitter offsets count bytes: the header is cut before decoding."""
+    found = extract_shell("function g_\u00e9_\u00e9() { echo ok; }\n")
+    assert [s.signature for s in found.symbols if s.kind == "function"] == [
+        "function g_\u00e9_\u00e9()"]
+
+
 def test_shell_findings_come_from_commands_not_text() -> None:
     assert findings(extract_shell(SHELL)) == [
         ("Code execution", 10),

@@ -5,7 +5,15 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from pipeline.extract.keys import preview
-from pipeline.extract.tsnodes import end_line, line, parse, syntax_notes, text_of, walk
+from pipeline.extract.tsnodes import (
+    end_line,
+    line,
+    parse,
+    syntax_notes,
+    text_before,
+    text_of,
+    walk,
+)
 from pipeline.records import Extraction, Finding, Symbol
 
 SHELLS = frozenset(("sh", "bash", "zsh", "dash", "ksh"))
@@ -47,7 +55,7 @@ def _functions(root: Node) -> list[Symbol]:
         if node.type == "function_definition":
             name = text_of(node.child_by_field_name("name"))
             body = node.child_by_field_name("body")
-            header = text_of(node)[: body.start_byte - node.start_byte] if body else name
+            header = text_before(node, body) if body else name
             signature = " ".join(header.split())
             found.append(Symbol("function", name, line(node), end_line(node), signature))
     return found

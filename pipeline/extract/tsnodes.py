@@ -43,6 +43,11 @@ def text_of(node: tree_sitter.Node | None) -> str:
     return node.text.decode("utf-8", "replace")
 
 
+def text_before(node: tree_sitter.Node, child: tree_sitter.Node) -> str:
+    """The node's text up to where ``child`` starts (byte offsets, sliced before decoding)."""
+    return (node.text or b"")[: child.start_byte - node.start_byte].decode("utf-8", "replace")
+
+
 def line(node: tree_sitter.Node) -> int:
     return node.start_point.row + 1
 
