@@ -372,6 +372,22 @@ def test_slow_path_agrees_with_fast_path(monkeypatch: pytest.MonkeyPatch, name: 
     assert to_dict(slow_path(monkeypatch, text)) == fast
 
 
+@pytest.mark.parametrize("name", ["circle.py", "patterns.py", "security.py", "imports.py",
+                                  "test_sample.py"])
+def test_misaligned_trees_agree_with_fast_path(monkeypatch: pytest.MonkeyPatch,
+                                               name: str) -> None:
+    """When ast and libcst disagree on statements, positions come from libcst metadata and
+    the facts still from the ast tree: the same record."""
+    text = (CASES / name).read_text()
+    fast = to_dict(extract_python(text))
+
+    def misaligned(*_: object) -> None:
+        raise extractor.Misaligned("forced")
+
+    monkeypatch.setattr(extractor, "AstPositions", misaligned)
+    assert to_dict(extract_python(text)) == fast
+
+
 def test_new_syntax_uses_the_slow_path() -> None:
     result = extract_python((CASES / "pep695.py").read_text())
     found = {s.name: s for s in result.symbols}

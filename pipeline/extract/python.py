@@ -80,9 +80,12 @@ def _extract(text: str) -> Extraction:
         ranges = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         gatherer = Gatherer(module, MetaPositions(module, ranges, lines))
         module.visit(gatherer)
-        collector = CstFacts(ranges, gatherer.aliases, _wrapped_candidates(gatherer))
-        facts = collector.facts
-        module.visit(collector)
+        if tree is not None:  # only the statement positions disagreed: ast has the facts
+            facts = ast_facts(tree, gatherer.aliases, _wrapped_candidates(gatherer))
+        else:  # text ast cannot parse (newer syntax than this Python): facts from libcst
+            collector = CstFacts(ranges, gatherer.aliases, _wrapped_candidates(gatherer))
+            facts = collector.facts
+            module.visit(collector)
         return _assemble(gatherer, facts, ())
     except RecursionError:
         note = Note("parse-error", "expressions nested too deeply to analyse; results are partial")
