@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.extract import markdown as markdown_module
 from pipeline.extract.markdown import extract_markdown
 from pipeline.extract.rst import extract_rst
 from pipeline.extract.words import code_like, code_words, span_words
 from pipeline.records import Extraction
+
+DOCS_CASES = Path(__file__).parent / "cases" / "extract" / "docs"
 
 FENCE3 = "`" * 3
 FENCE4 = "`" * 4
@@ -280,3 +285,13 @@ def test_rst_sphinx_only_blocks_keep_their_titles() -> None:
 def test_rst_never_raises(text: str) -> None:
     found = extract_rst(text)
     assert all(n.kind == "parse-error" for n in found.notes)
+
+
+@pytest.mark.parametrize("name", ["readme.md", "circle.py_docs.md"])
+def test_fallback_parser_gives_the_compiled_parsers_record(
+        monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Where markdown-it-pyrs panics, the pure-Python port reads the page: same record."""
+    text = (DOCS_CASES / name).read_text(encoding="utf-8")
+    compiled = extract_markdown(text)
+    monkeypatch.setattr(markdown_module, "_parse_quietly", lambda _text: None)
+    assert extract_markdown(text) == compiled
