@@ -70,19 +70,6 @@ class Config:
         roles.update(dict(self.roles))
         return roles
 
-    def fingerprint(self) -> dict[str, Any]:
-        """The values that change page content (paths excluded: they are in the task names)."""
-        return {
-            "project": self.project_name,
-            "depth": self.depth,
-            "roles": sorted(self.role_map.items()),
-            "max_source_bytes": self.max_source_bytes,
-            "max_tests": self.max_tests,
-            "max_related": self.max_related,
-            "include": list(self.include),
-            "exclude": list(self.exclude),
-        }
-
 
 _KEYS = {f.name for f in fields(Config)}
 _INTS = {"depth": 1, "jobs": 1, "max_source_bytes": 1000, "max_tests": 1, "max_related": 1}

@@ -58,7 +58,6 @@ class Reporter:
         self.started = time.perf_counter()
         self.counts: Counter[str] = Counter()
         self.totals: Counter[str] = Counter()
-        self.done: Counter[str] = Counter()
         self.failures: list[str] = []
         self.errors: list[str] = []
         self.progress: Progress | None = None
@@ -136,7 +135,6 @@ class Reporter:
 
     # helpers ---------------------------------------------------------------------------
     def _advance(self, task: Any) -> None:
-        self.done[_stage(task)] += 1
         if self.progress is not None and _stage(task) in self.bars:
             self.progress.update(self.bars[_stage(task)], advance=1, current="")
 

@@ -23,7 +23,7 @@ def extract(text: str) -> Extraction:
     root = parse("cmake", text)
     symbols: list[Symbol] = []
     variables: dict[str, Symbol] = {}
-    for node in walk(root):
+    for node in walk(root, _BODIES):  # a function's body is a template: not entered
         if node.type in _BODIES:
             symbol = _definition(node)
             if symbol is not None:
@@ -33,8 +33,6 @@ def extract(text: str) -> Extraction:
             arguments = _arguments(node)
             if not arguments:
                 continue
-            if _inside(node, _BODIES):
-                continue  # a function's ``add_library(${name})`` is a template, not a target
             if command in _TARGETS:
                 kinds = [a for a in arguments[1:] if a in _TARGET_KINDS]
                 signature = f"{command}({' '.join([arguments[0], *kinds])})"
@@ -86,12 +84,3 @@ def _arguments(command: Node) -> list[str]:
                 value = value[1:-1]
             found.append(value)
     return found
-
-
-def _inside(node: Node, types: frozenset[str]) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if parent.type in types:
-            return True
-        parent = parent.parent
-    return False

@@ -69,7 +69,7 @@ def _extract(text: str) -> Extraction:
     try:
         if tree is not None:
             try:
-                gatherer = Gatherer(module, AstPositions(tree, lines))
+                gatherer = Gatherer(AstPositions(tree, lines))
                 module.visit(gatherer)
                 if not gatherer.pos.done():
                     raise Misaligned("ast has statements libcst did not visit")
@@ -78,7 +78,7 @@ def _extract(text: str) -> Extraction:
             except Misaligned:
                 pass  # the trees disagree: take the slow, exact path below
         ranges = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-        gatherer = Gatherer(module, MetaPositions(module, ranges, lines))
+        gatherer = Gatherer(MetaPositions(module, ranges, lines))
         module.visit(gatherer)
         if tree is not None:  # only the statement positions disagreed: ast has the facts
             facts = ast_facts(tree, gatherer.aliases, _wrapped_candidates(gatherer))

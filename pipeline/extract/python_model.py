@@ -68,7 +68,6 @@ class TryInfo:
     line: int
     scope: str
     handlers: tuple[str, ...]  # exception types as written ("" for a bare ``except``)
-    has_finally: bool
 
 
 @dataclass(frozen=True, slots=True)

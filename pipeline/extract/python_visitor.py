@@ -1,8 +1,9 @@
 """The gathering libcst visitor: definitions, imports, constants, docstrings and statement facts.
 
 It walks statements only: expressions are never entered (a full libcst traversal rebuilds every
-node and costs as much as the parse), so header text comes from ``code_for_node`` on small
-nodes and expression-level facts from :mod:`pipeline.extract.python_facts`.
+node and costs as much as the parse), so header text is sliced from the source at the
+positions of :mod:`pipeline.extract.python_positions`, and expression-level facts come from
+:mod:`pipeline.extract.python_facts`.
 """
 
 from __future__ import annotations
@@ -110,9 +111,8 @@ class _Scope:
 class Gatherer(cst.CSTVisitor):
     """Collects a module's definitions into attributes; ``python.py`` turns them into records."""
 
-    def __init__(self, module: cst.Module, positions: Positions) -> None:
+    def __init__(self, positions: Positions) -> None:
         super().__init__()
-        self.module = module
         self.pos = positions
         self.symbols: list[Symbol] = []
         self.imports: list[Import] = []
@@ -125,7 +125,6 @@ class Gatherer(cst.CSTVisitor):
         self.async_statements: list[tuple[int, str, str]] = []  # (line, "async with", scope)
         self.deep_loops: dict[int, tuple[int, str]] = {}  # outermost line -> (depth, scope)
         self.docstrings: list[tuple[str, str, int]] = []  # (owner, value, first line)
-        self.overview = ""
         self._scopes: list[_Scope] = []
         self._module_loops: list[int] = []
     # -- traversal -------------------------------------------------------------------------
@@ -316,7 +315,7 @@ class Gatherer(cst.CSTVisitor):
         assert isinstance(node, (cst.Try, cst.TryStar))
         line, _ = self.pos.take(node)
         handlers = tuple(self.pos.handler_texts())
-        self.tries.append(TryInfo(line, self.scope_name(), handlers, node.finalbody is not None))
+        self.tries.append(TryInfo(line, self.scope_name(), handlers))
         self._suite(node.body)
         for handler in node.handlers:
             self._suite(handler.body)
