@@ -199,9 +199,10 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
         old = {}
     manifest: dict[str, Any] = {}
     written = unchanged = 0
+    folder_stamp = sha256(dump_state([stamp_base, list(siblings)]))  # once, not per page
     for item, data in zip(inputs, records, strict=True):
         ctx = contexts[item.path]
-        stamp = sha256(dump_state([stamp_base, data, ctx, list(siblings)]))
+        stamp = sha256(dump_state([folder_stamp, data, ctx]))
         docs, kw = layout.file_pages(item.path)
         previous = old.get(item.path)
         if previous and previous["stamp"] == stamp \
@@ -222,8 +223,7 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
                 written += 1
             else:
                 unchanged += 1
-        manifest[item.path] = {"stamp": stamp, "docs": sha256(docs_bytes), "kw": sha256(kw_bytes),
-                               "stat": _stats(out, (docs, kw))}
+        manifest[item.path] = {"stamp": stamp, "stat": _stats(out, (docs, kw))}
     write_if_changed(manifest_path, dump_state(manifest))
     return {"pages_written": written, "pages_unchanged": unchanged}
 

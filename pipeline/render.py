@@ -139,8 +139,9 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
     if record.layer >= 2:
         role_prefix = "/".join([site.mirror] * (record.layer - 1))
         role = f"generated documentation (layer {record.layer})"
-    related = [(s, layout.relative(docs, layout.docs_page(f"{folder}/{s}" if folder else s)))
-               for s in siblings if s != name]
+    others = [s for s in siblings if s != name]  # links only for the ones listed
+    related = [(s, layout.relative(docs, layout.docs_page(layout.folder_page(folder, s))))
+               for s in others[: site.max_related]]
     return {
         "project": site.project,
         "path": path,
@@ -173,8 +174,8 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
         "tester_commands": [f"pytest {analyze.shell_quote(p)}" for p, _ in tested_by
                             if p.endswith(".py")],
         "examples": [(e.owner, e.line, md.fence(e.text, "python")) for e in ex.examples],
-        "related": related[: site.max_related],
-        "related_more": max(0, len(related) - site.max_related),
+        "related": related,
+        "related_more": len(others) - len(related),
         "kw_page": layout.url(posixpath.basename(layout.kw_page(path))),
         "docs_page": layout.url(posixpath.basename(docs)),
         "source_link": site.source_link(docs, path, record.layer),
