@@ -7,6 +7,7 @@ no template engine: a no-op build runs the checks in the main process and starts
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
@@ -46,9 +47,15 @@ def no_strays(output: str, graph: Graph) -> bool:
     return True
 
 
+def expected_pages(graph: Graph) -> Iterator[str]:
+    """Every page path under O that some task writes."""
+    for folder, (files, _subdirs) in _expected_tree(graph).items():
+        yield from (layout.folder_page(folder, name) for name in files)
+
+
 def _expected_tree(graph: Graph) -> dict[str, tuple[set[str], set[str]]]:
     """Folder under O -> (names of the pages it holds, names of its subfolders), parents
-    before children; the same files as ``tasks.expected_outputs`` outside the state folder."""
+    before children: the one statement of which pages a build writes."""
     depth, mirror = graph.config.depth, graph.inventory.mirror
     folders = [f for f in graph.inventory.folders() if layout.layer_of(f, mirror) <= depth]
     tree: dict[str, tuple[set[str], set[str]]] = {f: (set(), set()) for f in folders}
@@ -212,7 +219,6 @@ def report_failures(output: str, depth: int, strict: bool) -> Any:
 
 
 def _failed(output: str, depth: int, strict: bool) -> set[str]:
-    from pipeline.report import ERROR_NOTES, read_notes
+    from pipeline.report import failed_notes, read_notes
 
-    return {path for path, kind, _line, _message in read_notes(output, depth)
-            if strict or kind in ERROR_NOTES}
+    return {note[0] for note in failed_notes(read_notes(output, depth), strict)}

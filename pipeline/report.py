@@ -38,6 +38,11 @@ def read_notes(root: str, depth: int) -> list[list[Any]]:
     return notes
 
 
+def failed_notes(notes: list[list[Any]], strict: bool) -> list[list[Any]]:
+    """The notes that fail a build: errors, or every note under ``--strict``."""
+    return [n for n in notes if strict or n[1] in ERROR_NOTES]
+
+
 def _stage(task: Any) -> str:
     return str(task.name).split(":", 1)[0]
 
@@ -128,7 +133,7 @@ class Reporter:
             self.progress.stop()
         elapsed = time.perf_counter() - self.started
         notes = read_notes(self.root, self.depth) if self.root else []
-        failed = [n for n in notes if n[1] in ERROR_NOTES or self.strict]
+        failed = failed_notes(notes, self.strict)
         self.summary = {"notes": notes, "failed": failed, "errors": self.errors,
                         "counts": dict(self.counts), "elapsed": elapsed}
         self._print_summary(failed, elapsed)

@@ -308,17 +308,17 @@ def task_keywords(graph: Graph) -> Iterator[TaskDict]:
 
 
 def expected_outputs(graph: Graph) -> frozenset[str]:
-    """Every path under O that some task produces."""
-    expected: set[str] = {"keywords.md", layout.state_file("global", "")}
+    """Every path under O that some task produces: the pages, and the state files."""
+    from pipeline.prune import expected_pages
+
+    expected: set[str] = set(expected_pages(graph))
+    expected.add(layout.state_file("global", ""))
     expected.update(layout.state_file("notes", str(k)) for k in _layers(graph))
     for chunk in graph.chunks:
-        for item in chunk.inputs:
-            expected.update(layout.file_pages(item.path))
         for kind in ("records", "summary", "ctx", "pages"):
             expected.add(layout.state_file(kind, chunk.name))
     for folder in graph.inventory.folders():
         if layout.layer_of(folder, graph.inventory.mirror) <= graph.config.depth:
-            expected.update(layout.folder_page(folder, n) for n in layout.FOLDER_PAGES)
             expected.add(layout.state_file("folder", folder))
     expected.update(layout.state_file("fpages", folders_key(k)) for k in _layers(graph))
     expected.add(layout.state_file("fpages", layout.KEYWORDS_KEY))
