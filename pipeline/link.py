@@ -32,6 +32,11 @@ class Links:
     keywords: list[list[str]]  # [name, kind, path] sorted, for the global index
 
 
+def symbol_order(row: list[str]) -> tuple[str, str, str, str]:
+    """Sort key of a ``[name, kind, path]`` row: A-Z ignoring case, then path, then kind."""
+    return row[0].casefold(), row[0], row[2], row[1]
+
+
 def module_names(paths: list[str]) -> dict[str, str]:
     """Python file path -> dotted module name, relative to its package root."""
     packages = {posixpath.dirname(p) for p in paths if posixpath.basename(p) in
@@ -177,7 +182,7 @@ def build_links(summaries: list[Summary], folders: list[str],
     keywords = sorted(
         ([name, kind, s["path"]] for s in summaries for kind, name in s["defines"]
          if kind in DEFINING_KINDS),
-        key=lambda row: (row[0].casefold(), row[0], row[2], row[1]),
+        key=symbol_order,
     )
     return Links(contexts, facts, keywords)
 
@@ -232,7 +237,7 @@ def folder_facts(summaries: list[Summary], folders: list[str],
             "lines": sum(s["lines"] for s in files),
             "files_below": counts_below.get(folder, 0),
             "symbols": sorted(below.get(folder, []),
-                              key=lambda r: (r[0].casefold(), r[0], r[2], r[1])),
+                              key=symbol_order),
             "tests_below": sorted(tests_below.get(folder, [])),
         }
     return facts
