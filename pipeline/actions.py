@@ -18,6 +18,7 @@ from pipeline import layout
 from pipeline.analyze import is_test_file
 from pipeline.discover import Input
 from pipeline.extract import VERSIONS
+from pipeline.extract.comments import shorten
 from pipeline.files import decode, dump_state, load_json, read_bytes, sha256, write_if_changed
 from pipeline.isolate import extract_bounded
 from pipeline.link import DEFINING_KINDS, build_links
@@ -146,7 +147,7 @@ def _description(ex: Extraction, type_name: str) -> str:
     first = ex.overview.strip().split("\n\n", 1)[0].replace("\n", " ")
     if not first:
         return type_name
-    return first if len(first) <= 160 else first[:159].rstrip() + "…"
+    return shorten(first, 160)
 
 
 # --------------------------------------------------------------------------- link

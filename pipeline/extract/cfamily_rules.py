@@ -14,9 +14,9 @@ from pipeline.extract.cfamily_text import (
     is_include_guard,
     line_of,
     one_line,
-    shorten,
     summary_above,
 )
+from pipeline.extract.comments import shorten
 from pipeline.records import Finding, Import, Symbol
 
 _SHELL = ("system", "popen")

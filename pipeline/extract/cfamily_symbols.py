@@ -20,7 +20,8 @@ from pipeline.extract.cfamily_names import (
     names_class,
     plain_name,
 )
-from pipeline.extract.cfamily_text import end_line_of, line_of, one_line, shorten, summary_above
+from pipeline.extract.cfamily_text import end_line_of, line_of, one_line, summary_above
+from pipeline.extract.comments import shorten
 from pipeline.records import Finding, Symbol
 
 _CLASS_KINDS = {

@@ -7,6 +7,8 @@ import textwrap
 
 from tree_sitter import Node
 
+from pipeline.extract.comments import shorten
+
 _COMMENT_OR_STRING = re.compile(
     rb"(\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*')|//[^\n]*|/\*.*?\*/", re.DOTALL
 )
@@ -57,11 +59,6 @@ def one_line(raw: bytes) -> str:
 
 def _keep_strings(match: re.Match[bytes]) -> bytes:
     return match.group(1) or b" "
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, with ``…`` when something was cut."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def comment_lines(raw: bytes) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 
+from pipeline.extract.comments import shorten
 from pipeline.records import Example
 
 LIMIT = 120  # longest signature or value shown, "…" included
@@ -15,9 +16,9 @@ _EXAMPLE_MARK = re.compile(r"\s*Examples?::\s*$")
 
 def cut(text: str, limit: int = LIMIT, *, force: bool = False) -> str:
     """``text`` if it fits in ``limit`` characters, else its head and "…" (also with ``force``)."""
-    if len(text) <= limit and not force:
-        return text
-    return text[: limit - 1].rstrip() + "…"
+    if force and len(text) <= limit:
+        return text[: limit - 1].rstrip() + "…"
+    return shorten(text, limit)
 
 
 def strip_comment(line: str) -> str:

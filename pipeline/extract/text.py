@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pipeline.extract.comments import shorten
 from pipeline.records import Extraction
 
 
@@ -21,4 +22,4 @@ def first_paragraph(text: str, limit: int = 600) -> str:
             continue
         lines.append(line)
     paragraph = " ".join(lines)
-    return paragraph if len(paragraph) <= limit else paragraph[: limit - 1].rstrip() + "…"
+    return shorten(paragraph, limit)
