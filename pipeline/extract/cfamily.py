@@ -11,6 +11,7 @@ from pipeline.extract.cfamily_mask import looks_cuda, mask_annotations
 from pipeline.extract.cfamily_rules import TreeScan
 from pipeline.extract.cfamily_symbols import StructureCollector
 from pipeline.extract.cfamily_text import line_of, overview
+from pipeline.extract.tsnodes import error_nodes
 from pipeline.records import Extraction, Finding, Note, Symbol
 
 _Region = tuple[int, int]  # an error region: its first line and its size in bytes
@@ -119,20 +120,9 @@ def _parse_notes(regions: list[_Region], parser_name: str) -> tuple[Note, ...]:
 
 
 def _error_regions(root: Node) -> list[_Region]:
-    """(line, bytes) of the outermost ERROR and MISSING nodes; only subtrees with errors are
-    entered, so a clean tree costs one flag test."""
-    if root.is_error or root.is_missing:
-        return [(line_of(root), max(1, root.end_byte - root.start_byte))]
-    regions: list[_Region] = []
-    pending = [root] if root.has_error else []
-    while pending:
-        node = pending.pop()
-        for child in node.children:
-            if child.is_error or child.is_missing:
-                regions.append((line_of(child), max(1, child.end_byte - child.start_byte)))
-            elif child.has_error:
-                pending.append(child)
-    return regions
+    """(line, bytes) of the outermost ERROR and MISSING nodes."""
+    return [(line_of(node), max(1, node.end_byte - node.start_byte))
+            for node in error_nodes(root)]
 
 
 def _lost(regions: list[_Region]) -> int:

@@ -67,17 +67,24 @@ def walk(node: tree_sitter.Node, skip: frozenset[str] = frozenset()) -> Iterator
             stack.extend(reversed(current.named_children))
 
 
-def syntax_notes(root: tree_sitter.Node, grammar: str) -> list[Note]:
-    """One note at the first place the grammar could not parse, with a count of the others."""
+def error_nodes(root: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """The outermost ERROR and MISSING nodes, in source order; only subtrees that hold an
+    error are entered, so a clean tree costs one flag test."""
     broken: list[tree_sitter.Node] = []
-    stack = [root] if root.has_error else []
+    stack = [root] if root.has_error or root.is_missing else []
     while stack:
         current = stack.pop()
         if current.is_error or current.is_missing:
             broken.append(current)
             continue
-        # Only subtrees that hold an error are entered (missing tokens may be anonymous).
+        # missing tokens may be anonymous: children are looked at, not named children only
         stack.extend(reversed([c for c in current.children if c.has_error or c.is_missing]))
+    return broken
+
+
+def syntax_notes(root: tree_sitter.Node, grammar: str) -> list[Note]:
+    """One note at the first place the grammar could not parse, with a count of the others."""
+    broken = error_nodes(root)
     if not broken:
         return []
     first = broken[0]
