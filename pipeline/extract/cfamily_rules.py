@@ -13,7 +13,7 @@ from pipeline.extract.cfamily_text import (
     end_line_of,
     is_include_guard,
     line_of,
-    one_line,
+    node_text,
     summary_above,
 )
 from pipeline.extract.comments import shorten
@@ -205,4 +205,4 @@ class TreeScan:
         self.findings.append(Finding(area, label, line_of(node), detail))
 
     def _text(self, node: Node) -> str:
-        return one_line(self.source[node.start_byte : node.end_byte])
+        return node_text(node, self.source)

@@ -20,7 +20,7 @@ from pipeline.extract.cfamily_names import (
     names_class,
     plain_name,
 )
-from pipeline.extract.cfamily_text import end_line_of, line_of, one_line, summary_above
+from pipeline.extract.cfamily_text import end_line_of, line_of, node_text, one_line, summary_above
 from pipeline.extract.comments import shorten
 from pipeline.records import Finding, Symbol
 
@@ -307,7 +307,7 @@ class StructureCollector:
         self.findings.append(Finding(area, label, line, detail))
 
     def _text(self, node: Node) -> str:
-        return one_line(self.source[node.start_byte : node.end_byte])
+        return node_text(node, self.source)
 
 
 def _join(prefix: str, name: str) -> str:

@@ -32,6 +32,11 @@ _LICENSE = re.compile(
 )
 
 
+def node_text(node: Node, source: bytes) -> str:
+    """A node's source text on one line."""
+    return one_line(source[node.start_byte : node.end_byte])
+
+
 def line_of(node: Node) -> int:
     """The 1-based line a node starts on."""
     return node.start_point[0] + 1
