@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from doit.tools import config_changed
 
-from pipeline import layout, runstate
+from pipeline import layout, prune, runstate
 from pipeline.config import Config
 from pipeline.discover import Input, Inventory, discover_sources
 from pipeline.extract import VERSIONS
@@ -91,12 +91,10 @@ def run_action(name: str, root: str, *args: Any) -> Any:
     return getattr(actions, name)(root, *args)
 
 
-def run_prune(name: str, root: str, *args: Any) -> Any:
+def run_prune(action: Callable[..., Any], root: str, *args: Any) -> Any:
     """Like :func:`run_action`, for the light actions of :mod:`pipeline.prune`."""
     runstate.unseal(root)
-    from pipeline import prune
-
-    return getattr(prune, name)(root, *args)
+    return action(root, *args)
 
 
 _NO_PARAMETERS = inspect.Signature()
@@ -117,13 +115,11 @@ class stamp_changed(config_changed):  # type: ignore[misc]
         return hashlib.md5(orjson.dumps(self.config, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _check(name: str, *args: Any) -> Callable[[], bool]:
-    """An up-to-date callable that runs a :mod:`pipeline.prune` check in doit's main
-    process: when it holds, the task is skipped and no worker is needed."""
+def _check(test: Callable[..., bool], *args: Any) -> Callable[[], bool]:
+    """An up-to-date callable that runs a light check (:mod:`pipeline.prune`, the run
+    marker) in doit's main process: when it holds, the task is skipped, no worker needed."""
     def check() -> bool:
-        from pipeline import prune
-
-        return bool(getattr(prune, name)(*args))
+        return bool(test(*args))
     check.__signature__ = _NO_PARAMETERS  # type: ignore[attr-defined]
     return check
 
@@ -252,7 +248,7 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
             # (doit would stat them a second time).
             "targets": [graph.out(layout.state_file("pages", chunk.name))],
             "uptodate": [stamp_changed({"stamp": graph.stamp_base, "siblings": list(names)}),
-                         _check("chunk_intact", graph.root, chunk.name,
+                         _check(prune.chunk_intact, graph.root, chunk.name,
                                 tuple(i.path for i in chunk.inputs))],
             "task_dep": ["prune:pages"],
             "clean": [(_clean_chunk, [graph.root, chunk.name,
@@ -276,9 +272,9 @@ def task_folder(graph: Graph) -> Iterator[TaskDict]:
             "file_dep": [graph.out(layout.state_file("folder", f)) for f in folders],
             "targets": [graph.out(layout.state_file("fpages", key))],
             "uptodate": [stamp_changed({"stamp": graph.stamp_base, "folders": list(folders)}),
-                         _check("folders_intact", graph.root, key, folders)],
+                         _check(prune.folders_intact, graph.root, key, folders)],
             "task_dep": ["prune:pages"],
-            "clean": [(_clean, [graph.root, [layout.folder_page(f, n) for f in folders
+            "clean": [(prune.remove_pages, [graph.root, [layout.folder_page(f, n) for f in folders
                                              for n in layout.FOLDER_PAGES]
                                 + [layout.state_file("fpages", key)]])],
             "verbosity": 0,
@@ -299,8 +295,8 @@ def task_keywords(graph: Graph) -> Iterator[TaskDict]:
         "targets": [graph.out(layout.state_file("fpages", layout.KEYWORDS_KEY))],
         "task_dep": ["prune:pages"],
         "uptodate": [stamp_changed(graph.stamp_base),
-                     _check("folder_intact", graph.root, layout.KEYWORDS_KEY)],
-        "clean": [(_clean, [graph.root, ["keywords.md",
+                     _check(prune.folder_intact, graph.root, layout.KEYWORDS_KEY)],
+        "clean": [(prune.remove_pages, [graph.root, ["keywords.md",
                                           layout.state_file("fpages", layout.KEYWORDS_KEY)]])],
         "verbosity": 0,
         "doc": "render the global symbol index",
@@ -337,16 +333,16 @@ def task_prune(graph: Graph) -> Iterator[TaskDict]:
     yield {
         "basename": "prune",
         "name": "pages",
-        "actions": [(run_prune, ["prune_pages", graph.root, graph])],
+        "actions": [(run_prune, [prune.prune_pages, graph.root, graph])],
         # checked on every build: a stray file is found and removed (a missing or
         # hand-edited page fails its render or folder task's own check)
-        "uptodate": [_check("no_strays", graph.root, graph)],
+        "uptodate": [_check(prune.no_strays, graph.root, graph)],
         "verbosity": 0,
     }
     yield {
         "basename": "prune",
         "name": "state",
-        "actions": [(run_prune, ["prune_state", graph.root, graph])],
+        "actions": [(run_prune, [prune.prune_state, graph.root, graph])],
         "task_dep": ["render", "folder", "keywords"],
         "uptodate": [stamp_changed(digest), not graph.dirty],
         "verbosity": 0,
@@ -360,7 +356,7 @@ def task_seal(graph: Graph) -> Iterator[TaskDict]:
         "actions": [(runstate.seal_run, [graph.root])],
         "task_dep": ["prune"],
         # every stage action removes the mark, so it is missing exactly when a task ran
-        "uptodate": [_sealed(graph.root)],
+        "uptodate": [_check(runstate.is_sealed, graph.root)],
         "verbosity": 0,
         "doc": "mark the build finished",
     }
@@ -370,34 +366,21 @@ def task_failures(graph: Graph) -> Iterator[TaskDict]:
     """Fail the run (exit 1) when a file could not be read or parsed; its pages exist."""
     yield {
         "basename": "failures",
-        "actions": [(run_prune, ["report_failures", graph.root, graph.config.depth,
+        "actions": [(run_prune, [prune.report_failures, graph.root, graph.config.depth,
                                  graph.strict])],
         "task_dep": ["seal"],
         # runs (and fails the build) only when some file failed
-        "uptodate": [_check("no_failures", graph.root, graph.config.depth, graph.strict)],
+        "uptodate": [_check(prune.no_failures, graph.root, graph.config.depth, graph.strict)],
         "verbosity": 0,
         "doc": "exit 1 when some files failed (their pages are still written)",
     }
 
 
-def _clean(root: str, pages: list[str]) -> None:
-    """``doit clean`` of a render, folder or keywords task: its pages and manifest."""
-    from pipeline import prune
-
-    prune.remove_pages(root, pages)
-
-
 def _clean_chunk(root: str, chunk: str, paths: tuple[str, ...]) -> None:
     """``doit clean`` of a render task: the pages of its inputs and its manifest."""
-    _clean(root, [p for path in paths for p in layout.file_pages(path)]
-           + [layout.state_file("pages", chunk)])
+    prune.remove_pages(root, [p for path in paths for p in layout.file_pages(path)]
+                       + [layout.state_file("pages", chunk)])
 
-
-def _sealed(root: str) -> Callable[[], bool]:
-    def sealed() -> bool:
-        return runstate.is_sealed(root)
-    sealed.__signature__ = _NO_PARAMETERS  # type: ignore[attr-defined]
-    return sealed
 
 
 GENERATORS: dict[str, Callable[[Graph], Iterator[TaskDict]]] = {
