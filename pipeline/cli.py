@@ -96,11 +96,17 @@ def _discovered(graph: Graph) -> dict[str, int]:
     return counts
 
 
-def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
+def start_build(config: Config) -> bool:
+    """Before a build writes anything: hold the output's lock, repair or reset its state
+    (saying so), and tell whether the last run left work half done (prune state then)."""
     runstate.acquire_lock(config.output)
     for message in runstate.check_state(config.output):
         print(f"note: {message}", file=sys.stderr)
-    graph = build_graph(config, dirty=runstate.begin_run(config.output), strict=strict)
+    return not runstate.is_sealed(config.output)
+
+
+def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
+    graph = build_graph(config, dirty=start_build(config), strict=strict)
     reporter = reporter_for(graph.root, config.depth, _discovered(graph), strict)
     argv = ["run"]
     if config.jobs > 1:
@@ -269,12 +275,7 @@ def dodo_namespace() -> dict[str, Any]:
         variables = {key: get_var(key) for key in CONFIG_KEYS}
         config = load_config({k: v for k, v in variables.items() if v is not None})
         command = next((a for a in sys.argv[1:] if a in DOIT_COMMANDS), "run")
-        dirty = False
-        if command not in READ_ONLY_DOIT_COMMANDS:
-            runstate.acquire_lock(config.output)
-            for message in runstate.check_state(config.output):
-                print(f"note: {message}", file=sys.stderr)
-            dirty = runstate.begin_run(config.output)
+        dirty = start_build(config) if command not in READ_ONLY_DOIT_COMMANDS else False
         graph = build_graph(config, dirty=dirty, save_cache=command not in READ_ONLY_DOIT_COMMANDS)
     except PipelineError as error:
         print(str(error), file=sys.stderr)

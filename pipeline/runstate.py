@@ -77,11 +77,6 @@ def check_state(output: str) -> list[str]:
     return messages
 
 
-def begin_run(output: str) -> bool:
-    """True when the previous run wrote something and did not finish (prune then)."""
-    return not is_sealed(output)
-
-
 def is_sealed(output: str) -> bool:
     """The mark is there: no task has written anything since the last run finished."""
     return os.path.exists(f"{output}/{layout.STATE}/clean")
