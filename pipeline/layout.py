@@ -119,6 +119,11 @@ def _relative(start_dir: str, to_path: str) -> str:
     return url(rel)
 
 
+def docs_link(from_page: str, path: str, anchor: str = "") -> str:
+    """The link from a page to the ``N_docs.md`` page of ``path`` (at ``anchor``)."""
+    return relative(from_page, docs_page(path)) + (f"#{anchor}" if anchor else "")
+
+
 _URL_SAFE = re.compile(r"[A-Za-z0-9/._~-]*")
 
 

@@ -131,8 +131,8 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
             f"{'is' if count == 1 else 'are'} shown as U+FFFD.")
     groups = _structure(record.extraction.symbols, ex.language)
     links = _import_rows(record, ctx, docs)
-    tested_by = [(p, layout.relative(docs, layout.docs_page(p))) for p in ctx["tested_by"]]
-    importers = [(p, layout.relative(docs, layout.docs_page(p))) for p in ctx["imported_by"]]
+    tested_by = [(p, layout.docs_link(docs, p)) for p in ctx["tested_by"]]
+    importers = [(p, layout.docs_link(docs, p)) for p in ctx["imported_by"]]
     is_test = analyze.is_test_file(path, ex)
     tests = [f"pytest {analyze.shell_quote(path)}::{t}" for t in ex.tests]
     role_prefix, role = analyze.role(path, dict(site.roles), site.project)
@@ -140,7 +140,7 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
         role_prefix = "/".join([site.mirror] * (record.layer - 1))
         role = f"generated documentation (layer {record.layer})"
     others = [s for s in siblings if s != name]  # links only for the ones listed
-    related = [(s, layout.relative(docs, layout.docs_page(layout.folder_page(folder, s))))
+    related = [(s, layout.docs_link(docs, layout.folder_page(folder, s)))
                for s in others[: site.max_related]]
     return {
         "project": site.project,
@@ -276,7 +276,7 @@ def _import_rows(record: FileRecord, ctx: dict[str, Any], docs: str) -> list[dic
             "names": item.names,
             "lines": lines,
             "target": target,
-            "link": layout.relative(docs, layout.docs_page(target)) if target else "",
+            "link": layout.docs_link(docs, target) if target else "",
             "kind": item.kind,
         })
     return [{"title": GROUP_TITLES[g], "rows": groups[g]} for g in GROUP_TITLES if g in groups]

@@ -40,7 +40,7 @@ def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
         return layout.relative(index, target)
 
     def docs_link(path: str, anchor: str = "") -> str:
-        return link(layout.docs_page(path)) + (f"#{anchor}" if anchor else "")
+        return layout.docs_link(index, path, anchor)
 
     files = [{
         "name": posixpath.basename(row["path"]),
@@ -129,8 +129,7 @@ def render_keywords_page(rows: list[list[str]], site: PageSite, files: int) -> s
         letter = first if first.isalpha() and first.isascii() else "Other"
         letters.setdefault(letter, []).append({
             "name": name, "kind": kind, "path": path,
-            "link": layout.relative("keywords.md", layout.docs_page(path))
-            + (f"#{_anchor(kind)}" if _anchor(kind) else ""),
+            "link": layout.docs_link("keywords.md", path, _anchor(kind)),
         })
     order = sorted(k for k in letters if k != "Other") + (["Other"] if "Other" in letters else [])
     return render_template(site, "keywords.md.j2", project=site.project,
