@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.extract import cfamily
+from pipeline.extract import cfamily, extract
 from pipeline.extract.cfamily import extract_c, extract_cpp, extract_cuda
 from pipeline.extract.cfamily_mask import mask_annotations
 from pipeline.records import Extraction, Finding, Symbol
@@ -549,8 +549,8 @@ def test_non_ascii_text_keeps_byte_offsets_apart_from_lines() -> None:
      "template <" * 200, "namespace a {" * 300, "#define X \\\n"],
 )
 def test_never_raises_on_odd_input(text: str) -> None:
-    for extract in (extract_c, extract_cpp, extract_cuda):
-        extraction = extract(text)
+    for extractor in (extract_c, extract_cpp, extract_cuda):
+        extraction = extractor(text)
         assert all(note.kind != "internal-error" for note in extraction.notes)
 
 
@@ -567,10 +567,10 @@ def test_internal_errors_become_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(cfamily, "_parse", broken)
-    extraction = extract_c("int x;")
+    extraction = extract("int x;", "c")  # the dispatcher catches, for every extractor
     assert extraction.language == "c"
     assert [(n.kind, n.message) for n in extraction.notes] == [
-        ("internal-error", "the C-family extractor failed: RuntimeError: boom")
+        ("internal-error", "the c extractor failed: RuntimeError: boom")
     ]
 
 

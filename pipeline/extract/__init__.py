@@ -44,5 +44,12 @@ def extractor_for(language: str) -> Extractor:
 
 
 def extract(text: str, language: str) -> Extraction:
-    """Extract one text; extractors never raise on bad input (they return notes)."""
-    return extractor_for(language)(text)
+    """Extract one text. Extractors turn bad input into notes; a bug in one becomes an
+    ``internal-error`` note here, the one place for all of them, so no page is lost."""
+    try:
+        return extractor_for(language)(text)
+    except Exception as error:  # noqa: BLE001 - an extractor bug must not stop the build
+        from pipeline.records import Extraction, Note
+
+        message = f"the {language} extractor failed: {type(error).__name__}: {error}"
+        return Extraction(language=language, notes=(Note("internal-error", message),))

@@ -52,14 +52,6 @@ def _parser(grammar: str) -> Parser:
 
 
 def _extract(text: str, language: str, grammar: str) -> Extraction:
-    try:
-        return _extract_unchecked(text, language, grammar)
-    except Exception as error:  # a bug must not stop the build; the page shows the note
-        message = f"the C-family extractor failed: {type(error).__name__}: {error}"
-        return Extraction(language=language, notes=(Note("internal-error", message),))
-
-
-def _extract_unchecked(text: str, language: str, grammar: str) -> Extraction:
     # Offsets are byte offsets into this encoding; lone surrogates cannot be encoded and are
     # replaced, which keeps every offset consistent with the bytes parsed.
     source = text.encode("utf-8", "replace")

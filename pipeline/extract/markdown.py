@@ -16,7 +16,7 @@ from typing import Any
 from markdown_it_pyrs import MarkdownIt
 
 from pipeline.extract.words import code_words, span_words
-from pipeline.records import Extraction, Import, Note, Symbol
+from pipeline.records import Extraction, Import, Symbol
 
 Node = Any  # markdown_it_pyrs.Node: name, srcmap (byte offsets), meta, children
 _HEADINGS = frozenset({"heading", "lheading"})
@@ -31,16 +31,12 @@ def _parser() -> MarkdownIt:
 
 def extract_markdown(text: str) -> Extraction:
     """Headings, fenced blocks, link targets, code-like words and the overview of a page."""
-    try:
-        root = _parse_quietly(text)
-        if root is None:  # the compiled parser panicked: the pure-Python port reads it
-            from pipeline.extract.markdown_fallback import extract_markdown_py
+    root = _parse_quietly(text)
+    if root is None:  # the compiled parser panicked: the pure-Python port reads it
+        from pipeline.extract.markdown_fallback import extract_markdown_py
 
-            return extract_markdown_py(text)
-        return _extract(root, text)
-    except Exception as error:  # noqa: BLE001 - an extractor never raises
-        note = Note("internal-error", f"markdown extraction failed: {error!r}")
-        return Extraction(language="markdown", notes=(note,))
+        return extract_markdown_py(text)
+    return _extract(root, text)
 
 
 def _parse_quietly(text: str) -> Node | None:

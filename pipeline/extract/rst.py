@@ -116,9 +116,6 @@ def extract_rst(text: str) -> Extraction:
     except RecursionError:
         note = Note("parse-error", "the document is nested too deeply for docutils to parse")
         return Extraction(language="rst", notes=(note,))
-    except Exception as error:  # noqa: BLE001 - an extractor never raises
-        note = Note("internal-error", f"reStructuredText extraction failed: {error!r}")
-        return Extraction(language="rst", notes=(note,))
 
 
 def _extract(text: str) -> Extraction:
