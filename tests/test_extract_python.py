@@ -397,3 +397,24 @@ def test_new_syntax_uses_the_slow_path() -> None:
     assert [(f.label, f.line) for f in result.findings] == [("Shell command", 27),
                                                           ("Code execution", 28)]
     assert result.has_main and not result.notes
+
+
+@pytest.mark.parametrize("source", [
+    "() if 0 else(lambda:())\n\n\ndef after():\n    return 1\n",
+    "while(ready):\n    pass\n\n\ndef after():\n    return 1\n",
+])
+def test_valid_code_that_libcst_validation_rejects(source: str) -> None:
+    """libcst's node checks reject some valid code (TypeError for the conditional, upstream
+    Instagram/LibCST#1061); extraction reads parser output without them."""
+    result = extract_python(source)
+    assert not result.notes
+    assert [s.name for s in result.symbols] == ["after"]
+
+
+def test_libcst_validation_is_restored_after_extraction() -> None:
+    import libcst
+
+    for source in ("def f():\n    pass\n", "def broken(:\n", "x = (\n"):
+        extract_python(source)
+        with pytest.raises(libcst.CSTValidationError):
+            libcst.Name("not a name")

@@ -6,8 +6,11 @@ import ast
 import gc
 import re
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import libcst as cst
+from libcst import CSTNode
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from pipeline.extract.python_facts import CstFacts, ast_facts
@@ -35,12 +38,34 @@ def extract_python(text: str) -> Extraction:
     collecting = gc.isenabled()
     gc.disable()  # the trees are acyclic garbage; collection passes cost ~20% of the run
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _unvalidated():
             warnings.simplefilter("ignore")  # invalid escapes in docstrings, etc.
             return _extract(_normalised(text))
     finally:
         if collecting:
             gc.enable()
+
+
+_VALIDATE: Callable[[CSTNode], None] = CSTNode.__dict__["__post_init__"]
+
+
+def _skip_validation(node: CSTNode) -> None:
+    """Stands in for ``CSTNode.__post_init__`` while a tree is parsed and visited."""
+
+
+@contextmanager
+def _unvalidated() -> Iterator[None]:
+    """libcst checks every node it builds (``CSTNode.__post_init__`` calls ``_validate``), both
+    when the parser builds the tree and when a visit rebuilds each node it enters. The checks
+    are meant for trees built by hand: on parser output they cost about a fifth of the parse,
+    and some reject valid code (``() if 0 else(lambda:())`` raises ``TypeError`` in
+    ``_validate``; upstream issue Instagram/LibCST#1061). Extraction only reads the tree, so
+    they are off inside this block and back on after it (workers run one task at a time)."""
+    CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        CSTNode.__post_init__ = _VALIDATE  # type: ignore[method-assign,assignment]
 
 
 def _normalised(text: str) -> str:
