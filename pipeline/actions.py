@@ -17,7 +17,6 @@ import orjson
 from pipeline import layout
 from pipeline.analyze import is_test_file
 from pipeline.discover import Input
-from pipeline.extract import VERSIONS
 from pipeline.extract.comments import shorten
 from pipeline.files import decode, dump_state, load_json, read_bytes, sha256, write_if_changed
 from pipeline.isolate import extract_bounded
@@ -38,14 +37,15 @@ Counts = dict[str, int]
 
 # --------------------------------------------------------------------------- extract
 
-def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...]) -> Counts:
-    """Extract every input of a chunk (cached by content), write records and summaries."""
+def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str) -> Counts:
+    """Extract every input of a chunk (cached by content and by the digest ``code`` of the
+    extracting code), write records and summaries."""
     out = Path(output)
     records: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     extracted = 0
     for item in inputs:
-        record, entry, fresh = _extract_one(out, item)
+        record, entry, fresh = _extract_one(out, item, code)
         extracted += fresh
         records.append(entry)
         summaries.append(_summary(record, item))
@@ -54,7 +54,7 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...]) -> Counts:
     return {"files": len(inputs), "extracted": extracted}
 
 
-def _extract_one(out: Path, item: Input) -> tuple[FileRecord, dict[str, Any], int]:
+def _extract_one(out: Path, item: Input, code: str) -> tuple[FileRecord, dict[str, Any], int]:
     """The record of one input, and its chunk entry: the record's own fields and the key of
     its cached extraction (the extraction itself only when it could not be cached)."""
     notes: list[Note] = []
@@ -65,7 +65,7 @@ def _extract_one(out: Path, item: Input) -> tuple[FileRecord, dict[str, Any], in
         notes.append(Note("unreadable", f"the file could not be read: {error.strerror}"))
     digest = sha256(data)
     language = item.type.language
-    key = sha256(f"{language}\0{VERSIONS.get(language, 1)}\0{SCHEMA}\0{digest}".encode())
+    key = sha256(f"{language}\0{code}\0{SCHEMA}\0{digest}".encode())
     cache = out / layout.cache_file(key)
     fresh = cached = 0
     try:

@@ -32,9 +32,6 @@ _TABLE: dict[str, tuple[str, str]] = {
     "text": ("pipeline.extract.text", "extract_text"),
 }
 
-# Bumped by hand whenever an extractor's output changes: part of every cache key.
-VERSIONS: dict[str, int] = {language: 1 for language in _TABLE}
-
 
 def extractor_for(language: str) -> Extractor:
     """The extraction function of a language (plain text for unknown ones)."""
