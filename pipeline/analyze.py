@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import posixpath
 
+from pipeline import layout
+from pipeline.markdown import plural
 from pipeline.records import Extraction, FileRecord
 
 TEST_DIRS = frozenset({"test", "tests", "testing"})
@@ -58,8 +60,8 @@ def purpose(record: FileRecord, type_name: str, project: str) -> list[str]:
     sentences: list[str] = []
     if record.layer >= 2:
         sentences.append(
-            f"This is a generated documentation page (layer {record.layer - 1}) of the "
-            f"{project} documentation, itself documented here as part of the **documentation**."
+            f"This is one of the {layout.generated_role(record.layer)} of the {project} "
+            "documentation, itself documented here as part of the **documentation**."
         )
         return sentences
     if parts & TEST_DIRS:
@@ -98,16 +100,6 @@ def purpose(record: FileRecord, type_name: str, project: str) -> list[str]:
     return sentences
 
 
-def _plural(count: int, word: str) -> str:
-    if count == 1:
-        return f"1 {word}"
-    if word.endswith("s"):
-        return f"{count} {word}es"
-    if word == "namespace":
-        return f"{count} namespaces"
-    return f"{count} {word}s"
-
-
 def definition_counts(extraction: Extraction) -> str:
     """``3 classes, 12 functions and 27 methods`` from the symbols, or ''."""
     order = ("namespace", "class", "struct", "enum", "function", "method", "kernel", "macro",
@@ -116,7 +108,8 @@ def definition_counts(extraction: Extraction) -> str:
     for symbol in extraction.symbols:
         if symbol.kind in counts:
             counts[symbol.kind] += 1
-    parts = [_plural(counts[kind], kind) for kind in order if counts[kind]]
+    parts = [plural(counts[kind], kind, kind + "es" if kind.endswith("s") else "")
+             for kind in order if counts[kind]]
     if not parts:
         return ""
     if len(parts) == 1:

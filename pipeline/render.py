@@ -138,7 +138,7 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
     role_prefix, role = analyze.role(path, dict(site.roles), site.project)
     if record.layer >= 2:
         role_prefix = "/".join([site.mirror] * (record.layer - 1))
-        role = f"generated documentation (layer {record.layer})"
+        role = layout.generated_role(record.layer)
     others = [s for s in siblings if s != name]  # links only for the ones listed
     related = [(s, layout.docs_link(docs, layout.folder_page(folder, s)))
                for s in others[: site.max_related]]

@@ -54,7 +54,7 @@ def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
         "link": link(layout.folder_page(child, "index.md")),
         "count": count,
         "role": analyze.role(child + "/", dict(site.roles), site.project)[1]
-        if layer == 1 else f"generated documentation (layer {layer})",
+        if layer == 1 else layout.generated_role(layer),
     } for child, count in facts["subfolders"]]
     for extra in extras.get("mirror_children", []):
         subfolders.append({"name": extra["name"], "link": link(extra["index"]),
@@ -72,7 +72,8 @@ def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
     parent = layout.folder_of(folder) if folder else None
     role_prefix, role = analyze.role(folder + "/", dict(site.roles), site.project)
     if layer >= 2:
-        role_prefix, role = "", f"documentation (generated pages of layer {layer - 1})"
+        role_prefix = "/".join([site.mirror] * (layer - 1))  # as on the pages' file pages
+        role = layout.generated_role(layer)
     return {
         "project": site.project,
         "folder": folder,

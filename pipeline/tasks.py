@@ -214,7 +214,7 @@ def _extras(graph: Graph, layer: int) -> dict[str, Any]:
         count = sum(1 for i in graph.inventory.inputs if i.layer == layer + 1)
         extras[root] = {"mirror_children": [{
             "name": mirror, "index": layout.folder_page(child, "index.md"), "count": count,
-            "role": f"documentation of the documentation (layer {layer + 1})"}]}
+            "role": layout.generated_role(layer + 1)}]}
     if layer == 1:
         layers = [[k, sum(1 for i in graph.inventory.inputs if i.layer == k)]
                   for k in _layers(graph)]
