@@ -102,6 +102,15 @@ def test_links_of_every_form_at_their_own_lines() -> None:
     ]
 
 
+def test_image_alt_text_gives_no_link_and_no_words() -> None:
+    """Alt text is plain text to a reader: links and code spans in it are not extracted,
+    and what follows the image is."""
+    text = "![a [x](inner.md) `alt_word` b](pic.png) [after](after.md) `kept_word`\n"
+    found = extract_markdown(text)
+    assert links(found) == [("pic.png", 1), ("after.md", 1)]
+    assert "kept_word" in found.identifiers and "alt_word" not in found.identifiers
+
+
 def test_no_links_from_code_spans_code_blocks_or_html() -> None:
     text = (
         "`[a](span.md)`\n\n    [b](indented.md)\n\n"
