@@ -264,11 +264,13 @@ def test_bazel_syntax_error_keeps_what_precedes_it() -> None:
 
 def test_missing_grammar_is_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(tsnodes.GRAMMARS, "bash", "no_such_grammar_module")
-    tsnodes._parser.cache_clear()
+    tsnodes.parser.cache_clear()
+    tsnodes.language.cache_clear()
     try:
         found = extract_shell("# Hello.\nA=1\n")
     finally:
-        tsnodes._parser.cache_clear()
+        tsnodes.parser.cache_clear()
+        tsnodes.language.cache_clear()
     assert [n.kind for n in found.notes] == ["parser-missing"]
     assert found.overview == "Hello."
 

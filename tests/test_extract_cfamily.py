@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.extract import cfamily, extract
+from pipeline.extract import cfamily, extract, tsnodes
 from pipeline.extract.cfamily import extract_c, extract_cpp, extract_cuda
 from pipeline.extract.cfamily_mask import mask_annotations
 from pipeline.records import Extraction, Finding, Symbol
@@ -576,5 +576,8 @@ def test_internal_errors_become_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_parsers_are_created_once_per_grammar() -> None:
     extract_cpp("int x;")
-    assert cfamily._parser("cpp") is cfamily._parser("cpp")
-    assert cfamily._parser("cpp") is not cfamily._parser("cuda")
+    created = tsnodes.parser.cache_info().misses
+    extract_cpp("int y;")
+    assert tsnodes.parser.cache_info().misses == created
+    assert tsnodes.parser("cpp") is tsnodes.parser("cpp")
+    assert tsnodes.parser("cpp") is not tsnodes.parser("cuda")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-import importlib
+from tree_sitter import Node
 
-from tree_sitter import Language, Node, Parser
-
+from pipeline.extract import tsnodes
 from pipeline.extract.cfamily_mask import looks_cuda, mask_annotations
 from pipeline.extract.cfamily_rules import TreeScan
 from pipeline.extract.cfamily_symbols import StructureCollector
@@ -16,12 +14,8 @@ from pipeline.records import Extraction, Finding, Note, Symbol
 
 _Region = tuple[int, int]  # an error region: its first line and its size in bytes
 
-# grammar -> (binding module, name used in notes)
-_GRAMMARS: dict[str, tuple[str, str]] = {
-    "c": ("tree_sitter_c", "C"),
-    "cpp": ("tree_sitter_cpp", "C++"),
-    "cuda": ("tree_sitter_cuda", "CUDA"),
-}
+# grammar -> its name in notes
+_NAMES: dict[str, str] = {"c": "C", "cpp": "C++", "cuda": "CUDA"}
 
 
 def extract_c(text: str) -> Extraction:
@@ -39,18 +33,6 @@ def extract_cuda(text: str) -> Extraction:
     return _extract(text, "cuda", "cuda")
 
 
-@functools.cache
-def _language(grammar: str) -> Language:
-    module = importlib.import_module(_GRAMMARS[grammar][0])
-    return Language(module.language())
-
-
-@functools.cache
-def _parser(grammar: str) -> Parser:
-    """One parser per grammar and process (creating one costs more than parsing a header)."""
-    return Parser(_language(grammar))
-
-
 def _extract(text: str, language: str, grammar: str) -> Extraction:
     # Offsets are byte offsets into this encoding; lone surrogates cannot be encoded and are
     # replaced, which keeps every offset consistent with the bytes parsed.
@@ -60,7 +42,7 @@ def _extract(text: str, language: str, grammar: str) -> Extraction:
     structure = StructureCollector(source, parsed)
     structure.collect(root)
     scan = TreeScan(source)
-    scan.scan(root, grammar, _language(grammar), structure.directives)
+    scan.scan(root, grammar, tsnodes.language(grammar), structure.directives)
     symbols = sorted(structure.symbols + scan.macros, key=_symbol_order)
     findings = sorted(set(structure.findings + scan.findings), key=_finding_order)
     return Extraction(
@@ -69,7 +51,7 @@ def _extract(text: str, language: str, grammar: str) -> Extraction:
         symbols=tuple(symbols),
         imports=tuple(sorted(scan.imports, key=lambda item: (item.line, item.module))),
         findings=tuple(findings),
-        notes=_parse_notes(errors, _GRAMMARS[grammar][1]),
+        notes=_parse_notes(errors, _NAMES[grammar]),
     )
 
 
@@ -81,10 +63,10 @@ def _parse(parsed: bytes, grammar: str) -> tuple[str, Node, list[_Region]]:
     ``__global__`` and ``<<<...>>>``, but a header that only names them in macros often parses
     better as plain C++.
     """
-    root = _parser(grammar).parse(parsed).root_node
+    root = tsnodes.parser(grammar).parse(parsed).root_node
     errors = _error_regions(root)
     if grammar == "cpp" and errors and looks_cuda(parsed):
-        cuda_root = _parser("cuda").parse(parsed).root_node
+        cuda_root = tsnodes.parser("cuda").parse(parsed).root_node
         cuda_errors = _error_regions(cuda_root)
         if _lost(cuda_errors) < _lost(errors):
             return "cuda", cuda_root, cuda_errors

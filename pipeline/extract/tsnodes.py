@@ -1,4 +1,4 @@
-"""Tree-sitter for the build-file grammars: one parser per grammar per process, node helpers."""
+"""Tree-sitter: one language and one parser per grammar per process, and node helpers."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ GRAMMARS: dict[str, str] = {
     "bash": "tree_sitter_bash",
     "cmake": "tree_sitter_cmake",
     "make": "tree_sitter_make",
+    "c": "tree_sitter_c",
+    "cpp": "tree_sitter_cpp",
+    "cuda": "tree_sitter_cuda",
 }
 
 
@@ -23,18 +26,25 @@ class GrammarMissing(Exception):
 
 
 @cache
-def _parser(grammar: str) -> tree_sitter.Parser:
+def language(grammar: str) -> tree_sitter.Language:
+    """The grammar's language (raises :class:`GrammarMissing`)."""
     try:
         module = importlib.import_module(GRAMMARS[grammar])
     except ImportError as error:
         raise GrammarMissing(f"{GRAMMARS[grammar]} is not installed ({error})") from error
-    return tree_sitter.Parser(tree_sitter.Language(module.language()))
+    return tree_sitter.Language(module.language())
+
+
+@cache
+def parser(grammar: str) -> tree_sitter.Parser:
+    """The grammar's parser; creating one costs more than parsing a header."""
+    return tree_sitter.Parser(language(grammar))
 
 
 def parse(grammar: str, text: str) -> tree_sitter.Node:
     """The root node of ``text`` (raises :class:`GrammarMissing`)."""
     # Replacement keeps lone surrogates from failing the encoding; rows are unaffected.
-    return _parser(grammar).parse(text.encode("utf-8", "replace")).root_node
+    return parser(grammar).parse(text.encode("utf-8", "replace")).root_node
 
 
 def text_of(node: tree_sitter.Node | None) -> str:
