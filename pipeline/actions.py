@@ -38,25 +38,42 @@ Counts = dict[str, int]
 # --------------------------------------------------------------------------- extract
 
 def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str) -> Counts:
-    """Extract every input of a chunk (cached by content and by the digest ``code`` of the
-    extracting code), write records and summaries."""
+    """Extract every input of a chunk and write its records and summaries. The chunk's
+    previous records are the cache: an entry whose key (content, language, the digest
+    ``code`` of the extracting code) is unchanged keeps its extraction, so an edit
+    extracts only the edited file, and a cold build writes one records file per chunk
+    rather than one cache file per input."""
     out = Path(output)
+    path = out / layout.state_file("records", chunk)
+    previous = _reusable(path)
     records: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     extracted = 0
     for item in inputs:
-        record, entry, fresh = _extract_one(out, item, code)
+        record, entry, fresh = _extract_one(item, code, previous)
         extracted += fresh
         records.append(entry)
         summaries.append(_summary(record, item))
-    write_if_changed(out / layout.state_file("records", chunk), dump_state(records))
+    write_if_changed(path, dump_state(records))
     write_if_changed(out / layout.state_file("summary", chunk), dump_state(summaries))
     return {"files": len(inputs), "extracted": extracted}
 
 
-def _extract_one(out: Path, item: Input, code: str) -> tuple[FileRecord, dict[str, Any], int]:
-    """The record of one input, and its chunk entry: the record's own fields and the key of
-    its cached extraction (the extraction itself only when it could not be cached)."""
+def _reusable(path: Path) -> dict[str, dict[str, Any]]:
+    """Key -> entry of the previous records at ``path``, but for extractions that met an
+    extractor bug: those are tried again."""
+    try:
+        entries = load_json(path)
+        return {e["key"]: e for e in entries
+                if not any(n["kind"] == "internal-error" for n in e["extraction"]["notes"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _extract_one(item: Input, code: str, previous: dict[str, dict[str, Any]],
+                 ) -> tuple[FileRecord, dict[str, Any], int]:
+    """The record of one input and its chunk entry (the record's fields, the extraction and
+    its key), taken from ``previous`` when the key is there."""
     notes: list[Note] = []
     try:
         data = read_bytes(item.disk)
@@ -66,26 +83,19 @@ def _extract_one(out: Path, item: Input, code: str) -> tuple[FileRecord, dict[st
     digest = sha256(data)
     language = item.type.language
     key = sha256(f"{language}\0{code}\0{SCHEMA}\0{digest}".encode())
-    cache = out / layout.cache_file(key)
-    fresh = cached = 0
-    try:
-        entry = load_json(cache)
-        extraction = extraction_from_dict(entry["extraction"])
-        cached = 1
-    except (OSError, ValueError, KeyError, TypeError):
-        entry, extraction = _extract_bytes(data, language)
-        if not any(n.kind == "internal-error" for n in extraction.notes):
-            write_if_changed(cache, dump_state({**entry, "extraction": to_dict(extraction)}))
-            cached = 1
-        fresh = 1
-    chunk_entry: dict[str, Any] = {
-        "path": item.path, "layer": item.layer, "size": len(data), "lines": entry["lines"],
-        "sha256": digest, "encoding": entry["encoding"], "key": key,
-        "notes": [to_dict(n) for n in notes],
+    old = previous.get(key)
+    if old is not None:
+        facts, extraction_data = old, old["extraction"]
+        extraction, fresh = extraction_from_dict(extraction_data), 0
+    else:
+        facts, extraction = _extract_bytes(data, language)
+        extraction_data, fresh = to_dict(extraction), 1
+    entry: dict[str, Any] = {
+        "path": item.path, "layer": item.layer, "size": len(data), "lines": facts["lines"],
+        "sha256": digest, "encoding": facts["encoding"], "key": key,
+        "notes": [to_dict(n) for n in notes], "extraction": extraction_data,
     }
-    if not cached:
-        chunk_entry["extraction"] = to_dict(extraction)
-    return _record(chunk_entry, extraction), chunk_entry, fresh
+    return _record(entry, extraction), entry, fresh
 
 
 def _record(entry: dict[str, Any], extraction: Extraction) -> FileRecord:
@@ -97,12 +107,9 @@ def _record(entry: dict[str, Any], extraction: Extraction) -> FileRecord:
                       binary=False, extraction=extraction)
 
 
-def load_record(out: Path, entry: dict[str, Any]) -> FileRecord:
-    """The full record of a chunk entry, its extraction read back from the cache."""
-    data = entry.get("extraction")
-    if data is None:
-        data = load_json(out / layout.cache_file(entry["key"]))["extraction"]
-    return _record(entry, extraction_from_dict(data))
+def load_record(entry: dict[str, Any]) -> FileRecord:
+    """The full record of a chunk entry."""
+    return _record(entry, extraction_from_dict(entry["extraction"]))
 
 
 def _extract_bytes(data: bytes, language: str) -> tuple[dict[str, Any], Extraction]:
@@ -206,7 +213,7 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
             manifest[item.path] = previous
             unchanged += 2
             continue
-        record = load_record(out, data)
+        record = load_record(data)
         try:
             text = decode(read_bytes(item.disk)).text
         except OSError:

@@ -180,7 +180,7 @@ def command_check(config: Config) -> int:
     output = Path(config.output)
     with tempfile.TemporaryDirectory(prefix="pipeline-check-") as scratch_parent:
         scratch = Path(scratch_parent) / output.name
-        _link_cache(output, scratch)
+        _link_records(output, scratch)
         graph = build_graph(config, root=str(scratch), dirty=True, save_cache=False)
         with open(os.devnull, "w", encoding="utf-8") as quiet:
             reporter = reporter_for(graph.root, config.depth, {}, stream=quiet)
@@ -202,20 +202,21 @@ def command_check(config: Config) -> int:
     return 0
 
 
-def _link_cache(output: Path, scratch: Path) -> None:
-    """Share the content-addressed extraction cache with the scratch build (hard links)."""
-    cache = output / layout.STATE / "cache"
-    target = scratch / layout.STATE / "cache"
+def _link_records(output: Path, scratch: Path) -> None:
+    """Give the scratch build the output's records (hard links; the build replaces files,
+    never writes into them), which serve as its extraction cache: what is unchanged is
+    not extracted again."""
+    records = output / layout.STATE / "records"
+    target = scratch / layout.STATE / "records"
     target.mkdir(parents=True, exist_ok=True)
-    if not cache.is_dir():
+    if not records.is_dir():
         return
-    for folder in cache.iterdir():
-        (target / folder.name).mkdir(exist_ok=True)
-        for entry in folder.iterdir():
+    for entry in records.iterdir():
+        if entry.is_file() and not entry.is_symlink():
             try:
-                os.link(entry, target / folder.name / entry.name)
+                os.link(entry, target / entry.name)
             except OSError:
-                shutil.copyfile(entry, target / folder.name / entry.name)
+                shutil.copyfile(entry, target / entry.name)
 
 
 def _page_files(root: Path) -> dict[str, None]:

@@ -158,7 +158,3 @@ def state_file(kind: str, name: str) -> str:
 def _state_digest(name: str) -> str:
     """Cached: every chunk and folder name is hashed for several kinds on every build."""
     return hashlib.blake2b(name.encode("utf-8"), digest_size=10).hexdigest()
-
-
-def cache_file(key: str) -> str:
-    return f"{STATE}/cache/{key[:2]}/{key}.json"

@@ -147,17 +147,11 @@ def remove_pages(output: str, pages: list[str]) -> None:
 
 
 def prune_state(output: str, graph: Graph) -> Counts:
-    """Remove state files no task produces, and cached extractions no record refers to."""
+    """Remove state files no task produces."""
     from pipeline.tasks import expected_outputs
 
     out = Path(output)
     expected = set(expected_outputs(graph))
-    for chunk in graph.chunks:  # extractions still referenced by a record stay cached
-        try:
-            entries = load_json(out / layout.state_file("records", chunk.name))
-        except (OSError, ValueError):
-            continue
-        expected.update(layout.cache_file(e["key"]) for e in entries if "key" in e)
     _prune(out / layout.STATE, {p[len(layout.STATE) + 1:] for p in expected
                                 if p.startswith(layout.STATE + "/")} | KEEP_STATE,
            skip_state=False)

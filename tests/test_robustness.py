@@ -258,13 +258,11 @@ def test_sigkill_at_any_moment_is_repaired_by_the_next_build(tmp_path: Path) -> 
 
 def test_temp_files_of_a_killed_run_are_removed_everywhere(tmp_path: Path) -> None:
     """What SIGKILL leaves between ``mkstemp`` and ``os.replace``: ``.tmp-*`` files next to
-    pages, state and cache entries. The next run (the previous one never sealed) prunes
-    them all."""
+    pages and state files. The next run (the previous one never sealed) prunes them all."""
     src, out = tmp_path / "src", tmp_path / "out"
     make_tree(src, {"a.md": "# A\n", "sub/b.txt": "b\n"})
     build(src, out)
-    cache_folder = next(p for p in (out / STATE / "cache").iterdir() if p.is_dir())
-    for folder in (out, out / "sub", out / STATE / "records", cache_folder):
+    for folder in (out, out / "sub", out / STATE / "records", out / STATE / "summary"):
         (folder / ".tmp-killed").write_bytes(b"half a pa")
     (out / STATE / "clean").unlink()  # the killed run never reached seal
     build(src, out)
