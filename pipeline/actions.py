@@ -54,9 +54,16 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str)
         extracted += fresh
         records.append(entry)
         summaries.append(_summary(record, item))
-    write_if_changed(path, dump_state(records))
+    write_if_changed(path, _dump_records(records))
     write_if_changed(out / layout.state_file("summary", chunk), dump_state(summaries))
     return {"files": len(inputs), "extracted": extracted}
+
+
+def _dump_records(records: list[dict[str, Any]]) -> bytes:
+    """Records in field order, unsorted: a fresh extraction is encoded straight from its
+    dataclass, and a reused one, parsed from the previous file with its order kept, is
+    written back in that same order, so both give the same bytes."""
+    return orjson.dumps(records) + b"\n"
 
 
 def _reusable(path: Path) -> dict[str, dict[str, Any]]:
@@ -84,12 +91,13 @@ def _extract_one(item: Input, code: str, previous: dict[str, dict[str, Any]],
     language = item.type.language
     key = sha256(f"{language}\0{code}\0{SCHEMA}\0{digest}".encode())
     old = previous.get(key)
+    extraction_data: Any
     if old is not None:
         facts, extraction_data = old, old["extraction"]
         extraction, fresh = extraction_from_dict(extraction_data), 0
     else:
         facts, extraction = _extract_bytes(data, language)
-        extraction_data, fresh = to_dict(extraction), 1
+        extraction_data, fresh = extraction, 1
     entry: dict[str, Any] = {
         "path": item.path, "layer": item.layer, "size": len(data), "lines": facts["lines"],
         "sha256": digest, "encoding": facts["encoding"], "key": key,
