@@ -317,6 +317,20 @@ def test_clean_equals_incremental_after_a_sequence_of_edits(site: Site) -> None:
         site.assert_clean_equal()
 
 
+def test_records_of_clean_and_incremental_builds_are_the_same_bytes(site: Site) -> None:
+    """The records files double as the extraction cache: reused and fresh entries must be
+    encoded alike, so state is as deterministic as the pages."""
+    site.write("pkg/a.py", BASE_TREE["pkg/a.py"] + "\n\ndef h():\n    pass\n")
+    site.build()
+    clean = site.root / "clean" / site.out.name
+    build(site.src, clean)
+    records = site.out / STATE / "records"
+    names = sorted(p.name for p in records.iterdir())
+    assert names == sorted(p.name for p in (clean / STATE / "records").iterdir())
+    for name in names:
+        assert (records / name).read_bytes() == (clean / STATE / "records" / name).read_bytes()
+
+
 @pytest.mark.parametrize("extra", [("--depth", "1"), ("--depth", "3"), ("--project", "Other")])
 def test_clean_equals_incremental_after_a_config_change(site: Site, extra: tuple[str, ...]) -> None:
     site.build(*extra)
