@@ -38,25 +38,55 @@ Counts = dict[str, int]
 # --------------------------------------------------------------------------- extract
 
 def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str) -> Counts:
-    """Extract every input of a chunk and write its records and summaries. The chunk's
-    previous records are the cache: an entry whose key (content, language, the digest
-    ``code`` of the extracting code) is unchanged keeps its extraction, so an edit
-    extracts only the edited file, and a cold build writes one records file per chunk
-    rather than one cache file per input."""
+    """Extract every input of a chunk and write its records and summaries.
+
+    The chunk's state is the cache, keyed by content, language and the digest ``code`` of
+    the extracting code: its previous records, and for each input the one version its
+    records held before (``superseded``), so an edit extracts only the edited file, and
+    undoing it or switching back to a branch extracts nothing. A cold build writes one
+    records file per chunk rather than one cache file per input."""
     out = Path(output)
     path = out / layout.state_file("records", chunk)
-    previous = _reusable(path)
+    older_path = out / layout.state_file("superseded", chunk)
+    previous, older = _reusable(path), _reusable(older_path)
+    known = {**older, **previous}
     records: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     extracted = 0
     for item in inputs:
-        record, entry, fresh = _extract_one(item, code, previous)
+        record, entry, fresh = _extract_one(item, code, known)
         extracted += fresh
         records.append(entry)
         summaries.append(_summary(record, item))
+    _write_or_remove(older_path, _superseded(records, previous, older))
     write_if_changed(path, _dump_records(records))
     write_if_changed(out / layout.state_file("summary", chunk), dump_state(summaries))
     return {"files": len(inputs), "extracted": extracted}
+
+
+def _superseded(records: list[dict[str, Any]], previous: dict[str, dict[str, Any]],
+                older: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each input, its latest entry with another key than now: from the previous
+    records when this run replaced it, else the one kept before. One version per input, so
+    the cache stays bounded however often files change."""
+    current = {e["path"]: e["key"] for e in records}
+    kept: dict[str, dict[str, Any]] = {}
+    for source in (older, previous):  # the previous records win
+        for key, entry in source.items():
+            path = entry["path"]
+            if path in current and current[path] != key:
+                kept[path] = entry
+    return [kept[path] for path in sorted(kept)]
+
+
+def _write_or_remove(path: Path, entries: list[dict[str, Any]]) -> None:
+    if entries:
+        write_if_changed(path, _dump_records(entries))
+        return
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _dump_records(records: list[dict[str, Any]]) -> bytes:
@@ -67,8 +97,8 @@ def _dump_records(records: list[dict[str, Any]]) -> bytes:
 
 
 def _reusable(path: Path) -> dict[str, dict[str, Any]]:
-    """Key -> entry of the previous records at ``path``, but for extractions that met an
-    extractor bug: those are tried again."""
+    """Key -> entry of the records at ``path`` (none when missing or unreadable), but for
+    extractions that met an extractor bug: those are tried again."""
     try:
         entries = load_json(path)
         return {e["key"]: e for e in entries
@@ -77,10 +107,10 @@ def _reusable(path: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def _extract_one(item: Input, code: str, previous: dict[str, dict[str, Any]],
+def _extract_one(item: Input, code: str, known: dict[str, dict[str, Any]],
                  ) -> tuple[FileRecord, dict[str, Any], int]:
     """The record of one input and its chunk entry (the record's fields, the extraction and
-    its key), taken from ``previous`` when the key is there."""
+    its key), taken from ``known`` when the key is there."""
     notes: list[Note] = []
     try:
         data = read_bytes(item.disk)
@@ -90,7 +120,7 @@ def _extract_one(item: Input, code: str, previous: dict[str, dict[str, Any]],
     digest = sha256(data)
     language = item.type.language
     key = sha256(f"{language}\0{code}\0{SCHEMA}\0{digest}".encode())
-    old = previous.get(key)
+    old = known.get(key)
     extraction_data: Any
     if old is not None:
         facts, extraction_data = old, old["extraction"]

@@ -333,7 +333,7 @@ def expected_outputs(graph: Graph) -> frozenset[str]:
     expected.add(layout.state_file("global", ""))
     expected.update(layout.state_file("notes", str(k)) for k in _layers(graph))
     for chunk in graph.chunks:
-        for kind in ("records", "summary", "ctx", "pages"):
+        for kind in ("records", "superseded", "summary", "ctx", "pages"):
             expected.add(layout.state_file(kind, chunk.name))
     for folder in graph.inventory.folders():
         if layout.layer_of(folder, graph.inventory.mirror) <= graph.config.depth:

@@ -3,6 +3,7 @@ determinism, page properties. Extractor output is never asserted, only its effec
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -138,6 +139,24 @@ def test_new_tool_code_remakes_records_and_pages(site: Site,
     site.assert_clean_equal()
 
 
+def test_undoing_an_edit_or_switching_back_extracts_nothing(site: Site) -> None:
+    """Each chunk keeps one earlier version of every input's extraction: an undone edit
+    (or a branch switched back and forth) finds its extractions, in both layers, and
+    the pages are the earlier ones again."""
+    before = contents(site.snap())
+    edited = BASE_TREE["pkg/a.py"] + "\n\ndef h():\n    pass\n"
+    site.write("pkg/a.py", edited)
+    assert site.build().get("extracted", 0) >= 2  # the file and its changed page(s)
+    after_edit = contents(site.snap())
+    for text, pages in ((BASE_TREE["pkg/a.py"], before), (edited, after_edit),
+                        (BASE_TREE["pkg/a.py"], before)):
+        site.write("pkg/a.py", text)
+        counts = site.build()
+        assert counts.get("extracted", 0) == 0, counts
+        assert contents(site.snap()) == pages
+    site.assert_clean_equal()
+
+
 def test_an_extraction_that_met_a_bug_is_tried_again(site: Site,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """An extractor bug gives the file a page with a note, and its extraction is not kept:
@@ -266,7 +285,16 @@ def _all_layers(rel: str, mirror: str) -> set[str]:
 
 
 def _pipeline_state(out: Path) -> set[str]:
-    return {p.relative_to(out).as_posix() for p in (out / STATE).rglob("*") if p.is_file()}
+    """State files but the earlier versions of extractions an incremental build keeps
+    (``superseded``): those may name only inputs that still exist."""
+    found = {p.relative_to(out).as_posix() for p in (out / STATE).rglob("*") if p.is_file()}
+    older = {p for p in found if p.startswith(f"{STATE}/superseded/")}
+    for rel in older:
+        assert rel.replace("/superseded/", "/records/") in found, rel
+        records = json.loads((out / rel.replace("/superseded/", "/records/")).read_text())
+        paths = {e["path"] for e in json.loads((out / rel).read_text())}
+        assert paths <= {e["path"] for e in records}, (rel, paths)
+    return found - older
 
 
 def test_deleted_file_loses_every_page_and_nothing_stale_remains(site: Site) -> None:
