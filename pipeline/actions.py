@@ -58,25 +58,35 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str)
         extracted += fresh
         records.append(entry)
         summaries.append(_summary(record, item))
-    _write_or_remove(older_path, _superseded(records, previous, older))
+    languages = {item.path: item.type.language for item in inputs}
+    _write_or_remove(older_path, _superseded(records, previous, older, languages, code))
     write_if_changed(path, _dump_records(records))
     write_if_changed(out / layout.state_file("summary", chunk), dump_state(summaries))
     return {"files": len(inputs), "extracted": extracted}
 
 
 def _superseded(records: list[dict[str, Any]], previous: dict[str, dict[str, Any]],
-                older: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+                older: dict[str, dict[str, Any]], languages: dict[str, str],
+                code: str) -> list[dict[str, Any]]:
     """For each input, its latest entry with another key than now: from the previous
     records when this run replaced it, else the one kept before. One version per input, so
-    the cache stays bounded however often files change."""
+    the cache stays bounded however often files change; none made by other code, whose
+    keys cannot match again."""
     current = {e["path"]: e["key"] for e in records}
     kept: dict[str, dict[str, Any]] = {}
     for source in (older, previous):  # the previous records win
         for key, entry in source.items():
             path = entry["path"]
-            if path in current and current[path] != key:
+            if path in current and current[path] != key \
+                    and key == _key(languages[path], code, entry["sha256"]):
                 kept[path] = entry
     return [kept[path] for path in sorted(kept)]
+
+
+def _key(language: str, code: str, digest: str) -> str:
+    """The key of an extraction: what decides it (the content's digest, the extractor, the
+    code's digest, the schema)."""
+    return sha256(f"{language}\0{code}\0{SCHEMA}\0{digest}".encode())
 
 
 def _write_or_remove(path: Path, entries: list[dict[str, Any]]) -> None:
@@ -119,7 +129,7 @@ def _extract_one(item: Input, code: str, known: dict[str, dict[str, Any]],
         notes.append(Note("unreadable", f"the file could not be read: {error.strerror}"))
     digest = sha256(data)
     language = item.type.language
-    key = sha256(f"{language}\0{code}\0{SCHEMA}\0{digest}".encode())
+    key = _key(language, code, digest)
     old = known.get(key)
     extraction_data: Any
     if old is not None:
@@ -243,7 +253,9 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
     folder_stamp = sha256(dump_state([stamp_base, list(siblings)]))  # once, not per page
     for item, data in zip(inputs, records, strict=True):
         ctx = contexts[item.path]
-        stamp = sha256(dump_state([folder_stamp, data, ctx]))
+        # The entry's key stands for its extraction (it hashes the content and the code).
+        facts = {k: v for k, v in data.items() if k != "extraction"}
+        stamp = sha256(dump_state([folder_stamp, facts, ctx]))
         docs, kw = layout.file_pages(item.path)
         previous = old.get(item.path)
         if previous and previous["stamp"] == stamp \

@@ -131,6 +131,8 @@ def test_new_tool_code_remakes_records_and_pages(site: Site,
     monkeypatch.setattr(render, "finish", lambda text: original(text) + "\n<!-- next -->\n")
     counts = site.build()
     assert counts.get("extracted", 0) > sources, counts  # both layers
+    # Records made by the old code can never be reused: none is kept as an earlier version.
+    assert not list((site.out / STATE).glob("superseded/*")), "old code's records kept"
     pages = [p for p in site.out.rglob("*.md") if STATE not in p.parts]
     assert pages and all(p.read_text(encoding="utf-8").endswith("<!-- next -->\n")
                          for p in pages)
