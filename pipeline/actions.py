@@ -37,19 +37,27 @@ Counts = dict[str, int]
 
 # --------------------------------------------------------------------------- extract
 
-def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str) -> Counts:
+def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
+                  neighbours: tuple[str, ...] = ()) -> Counts:
     """Extract every input of a chunk and write its records and summaries.
 
     The chunk's state is the cache, keyed by content, language and the digest ``code`` of
     the extracting code: its previous records, and for each input the one version its
     records held before (``superseded``), so an edit extracts only the edited file, and
-    undoing it or switching back to a branch extracts nothing. A cold build writes one
-    records file per chunk rather than one cache file per input."""
+    undoing it or switching back to a branch extracts nothing. Inputs new to the chunk (a
+    file added or removed before them moved the chunk's bounds) are looked up in the
+    ``neighbours`` too. A cold build writes one records file per chunk rather than one
+    cache file per input."""
     out = Path(output)
     path = out / layout.state_file("records", chunk)
     older_path = out / layout.state_file("superseded", chunk)
     previous, older = _reusable(path), _reusable(older_path)
     known = {**older, **previous}
+    had = {entry["path"] for entry in previous.values()}
+    if any(item.path not in had for item in inputs):
+        for name, kind in ((n, k) for n in neighbours for k in ("records", "superseded")):
+            for key, entry in _reusable(out / layout.state_file(kind, name)).items():
+                known.setdefault(key, entry)
     records: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     extracted = 0
@@ -68,10 +76,11 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str)
 def _superseded(records: list[dict[str, Any]], previous: dict[str, dict[str, Any]],
                 older: dict[str, dict[str, Any]], languages: dict[str, str],
                 code: str) -> list[dict[str, Any]]:
-    """For each input, its latest entry with another key than now: from the previous
-    records when this run replaced it, else the one kept before. One version per input, so
-    the cache stays bounded however often files change; none made by other code, whose
-    keys cannot match again."""
+    """What the chunk keeps besides its records: for each input, its latest entry with
+    another key than now (from the previous records when this run replaced it, else the
+    one kept before), none made by other code, whose keys cannot match again; and, for one
+    run, the entries of files that left the chunk (a neighbouring chunk that runs after
+    this one finds them here). Bounded however often files change."""
     current = {e["path"]: e["key"] for e in records}
     kept: dict[str, dict[str, Any]] = {}
     for source in (older, previous):  # the previous records win
@@ -80,7 +89,8 @@ def _superseded(records: list[dict[str, Any]], previous: dict[str, dict[str, Any
             if path in current and current[path] != key \
                     and key == _key(languages[path], code, entry["sha256"]):
                 kept[path] = entry
-    return [kept[path] for path in sorted(kept)]
+    departed = [e for e in previous.values() if e["path"] not in current]
+    return [kept[path] for path in sorted(kept)] + sorted(departed, key=lambda e: e["path"])
 
 
 def _key(language: str, code: str, digest: str) -> str:

@@ -149,6 +149,16 @@ def chunk_names(folder: str, count: int, size: int) -> list[str]:
     return [f"{folder}#{index}" for index in range((count + size - 1) // size)]
 
 
+def neighbour_chunks(folder: str, names: list[str], index: int) -> tuple[str, ...]:
+    """The chunks whose inputs may move into chunk ``names[index]`` of ``folder`` when a
+    file is added or removed before it: the chunks beside it, the single chunk of the
+    folder before it grew, or the first split ones before it shrank to one."""
+    if len(names) == 1:
+        return (f"{folder}#0", f"{folder}#1")
+    before = (names[index - 1],) if index else ()
+    return (folder, *before, f"{folder}#{index + 1}")
+
+
 def state_file(kind: str, name: str) -> str:
     """Path under ``O`` of one state file (records, summary, ctx, folder facts, manifest)."""
     return f"{STATE}/{kind}/{_state_digest(name)}.json"

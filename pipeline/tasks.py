@@ -37,6 +37,7 @@ class Chunk:
     folder: str
     layer: int
     inputs: tuple[Input, ...]
+    neighbours: tuple[str, ...] = ()  # see layout.neighbour_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,8 @@ def build_graph(config: Config, *, root: str = "", dirty: bool = False,
         names = layout.chunk_names(folder, len(inputs), CHUNK)
         for index, name in enumerate(names):
             part = inputs[index * CHUNK:(index + 1) * CHUNK]
-            chunks.append(Chunk(name, folder, part[0].layer, part))
+            chunks.append(Chunk(name, folder, part[0].layer, part,
+                                layout.neighbour_chunks(folder, names, index)))
             for item in part:
                 for page in layout.file_pages(item.path):
                     producer[page] = name
@@ -185,7 +187,7 @@ def task_extract(graph: Graph) -> Iterator[TaskDict]:
             "basename": "extract",
             "name": chunk.name or ".",
             "actions": [(run_action, ["extract_chunk", graph.root, chunk.name, chunk.inputs,
-                                      graph.code])],
+                                      graph.code, chunk.neighbours])],
             "file_dep": deps,
             "targets": [graph.out(layout.state_file(k, chunk.name))
                         for k in ("records", "summary")],
