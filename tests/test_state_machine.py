@@ -186,3 +186,26 @@ TestPipelineMachine.settings = settings(
     max_examples=12, stateful_step_count=6, deadline=None, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+
+
+class SmallChunkMachine(PipelineMachine):
+    """The same with chunks of two files, so adds, deletes and renames move files across
+    chunk bounds: extractions are then found in neighbouring chunks' records and in the
+    versions a chunk keeps, and the output must still equal a clean build."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from pipeline import tasks
+
+        self.saved_chunk = tasks.CHUNK
+        tasks.CHUNK = 2
+
+    def teardown(self) -> None:
+        from pipeline import tasks
+
+        tasks.CHUNK = self.saved_chunk
+        super().teardown()
+
+
+TestSmallChunkMachine = SmallChunkMachine.TestCase
+TestSmallChunkMachine.settings = TestPipelineMachine.settings
