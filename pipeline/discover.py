@@ -48,6 +48,7 @@ class Inventory:
     binaries: tuple[tuple[str, int], ...] = ()  # (path, size) of binary files, layer 1
     skipped_links: tuple[str, ...] = ()
     chunks: dict[str, tuple[Input, ...]] = field(default_factory=dict)  # folder -> inputs
+    sizes: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # layer 1
     folder_list: tuple[str, ...] = field(default=(), compare=False, repr=False)  # derived
 
     def __post_init__(self) -> None:
@@ -107,6 +108,7 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True)
         binaries=tuple(binaries),
         skipped_links=tuple(links),
         chunks={folder: tuple(items) for folder, items in sorted(chunks.items())},
+        sizes={path: new_cache[path][0] for path in texts},
     )
 
 
