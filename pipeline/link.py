@@ -60,6 +60,7 @@ class Resolver:
 
     def __init__(self, paths: list[str]) -> None:
         self.paths = set(paths)
+        self._links: dict[tuple[str, str, str, int], tuple[str, str]] = {}
         self.modules = module_names(paths)
         self.by_module: dict[str, str] = {}
         for path in sorted(self.modules, key=lambda p: (p.endswith(".pyi"), p)):
@@ -122,14 +123,22 @@ class Resolver:
         return ("system" if kind == "system-include" else "unresolved"), ""
 
     def link(self, importer: str, item: list[Any], mirror: str, layer: int) -> tuple[str, str]:
-        href = item[1]
+        """(group, target) of a markdown link; the pages of a folder share most of their
+        links (a layer of pages: 23,276 links, 3,341 distinct per folder), so each is
+        resolved once per folder."""
+        key = (importer.rpartition("/")[0], item[1], mirror, layer)
+        found = self._links.get(key)
+        if found is None:
+            found = self._links[key] = self._link(key[0], item[1], mirror, layer)
+        return found
+
+    def _link(self, folder: str, href: str, mirror: str, layer: int) -> tuple[str, str]:
         parts = urlsplit(href)
         if parts.scheme or parts.netloc:
             return "external", ""
         if not parts.path:
             return "anchor", ""
-        target = posixpath.normpath(posixpath.join(posixpath.dirname(importer),
-                                                   unquote(parts.path)))
+        target = posixpath.normpath(posixpath.join(folder, unquote(parts.path)))
         if target in self.paths:
             # one string per target: a layer of pages holds millions of links to few pages
             return "repo", sys.intern(target)
@@ -236,8 +245,7 @@ def folder_facts(summaries: list[Summary], folders: list[str],
             "types": sorted(types.items()),
             "lines": sum(s["lines"] for s in files),
             "files_below": counts_below.get(folder, 0),
-            "symbols": sorted(below.get(folder, []),
-                              key=symbol_order),
+            "symbols": sorted(below.get(folder, []), key=symbol_order),
             "tests_below": sorted(tests_below.get(folder, [])),
         }
     return facts
