@@ -418,3 +418,18 @@ def test_libcst_validation_is_restored_after_extraction() -> None:
         extract_python(source)
         with pytest.raises(libcst.CSTValidationError):
             libcst.Name("not a name")
+
+
+def test_overlapping_extractions_keep_validation_off_until_the_last_ends() -> None:
+    """Under doit's thread runner two extractions overlap: the first to finish must not turn
+    libcst's checks back on under the other."""
+    import libcst
+
+    first, second = extractor._unvalidated(), extractor._unvalidated()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    libcst.Name("not a name")  # still off: the second extraction runs
+    second.__exit__(None, None, None)
+    with pytest.raises(libcst.CSTValidationError):
+        libcst.Name("not a name")

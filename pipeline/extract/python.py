@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import gc
 import re
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,12 +61,22 @@ def _unvalidated() -> Iterator[None]:
     are meant for trees built by hand: on parser output they cost about a fifth of the parse,
     and some reject valid code (``() if 0 else(lambda:())`` raises ``TypeError`` in
     ``_validate``; upstream issue Instagram/LibCST#1061). Extraction only reads the tree, so
-    they are off inside this block and back on after it (workers run one task at a time)."""
-    CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign,assignment]
+    they are off while any extraction runs in the process (counted, for doit's thread
+    runner) and back on after the last."""
+    with _SWITCH:
+        _ACTIVE[0] += 1
+        CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
-        CSTNode.__post_init__ = _VALIDATE  # type: ignore[method-assign,assignment]
+        with _SWITCH:
+            _ACTIVE[0] -= 1
+            if not _ACTIVE[0]:
+                CSTNode.__post_init__ = _VALIDATE  # type: ignore[method-assign,assignment]
+
+
+_SWITCH = threading.Lock()
+_ACTIVE = [0]  # extractions running in this process
 
 
 def _normalised(text: str) -> str:
