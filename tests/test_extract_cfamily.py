@@ -581,3 +581,18 @@ def test_parsers_are_created_once_per_grammar() -> None:
     assert tsnodes.parser.cache_info().misses == created
     assert tsnodes.parser("cpp") is tsnodes.parser("cpp")
     assert tsnodes.parser("cpp") is not tsnodes.parser("cuda")
+
+
+def test_missing_grammar_is_a_note_not_an_extractor_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing C grammar is said as for build files (``parser-missing``), by the
+    dispatcher, so the extraction is kept and not retried as a bug on every build."""
+    monkeypatch.setitem(tsnodes.GRAMMARS, "c", "no_such_grammar_module")
+    tsnodes.parser.cache_clear()
+    tsnodes.language.cache_clear()
+    try:
+        found = extract("int x;\n", "c")
+    finally:
+        tsnodes.parser.cache_clear()
+        tsnodes.language.cache_clear()
+    assert [n.kind for n in found.notes] == ["parser-missing"]
+    assert "no_such_grammar_module" in found.notes[0].message

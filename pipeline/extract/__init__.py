@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the dispatch table is read on every no-op build: keep it light
-    from pipeline.records import Extraction
+    from pipeline.records import Extraction, Note
 
 Extractor = Callable[[str], "Extraction"]
 
@@ -40,13 +40,27 @@ def extractor_for(language: str) -> Extractor:
     return function
 
 
+class GrammarMissing(Exception):
+    """A tree-sitter grammar's package is not installed: the file is documented without
+    structure (a ``parser-missing`` note, not an extractor bug)."""
+
+
 def extract(text: str, language: str) -> Extraction:
     """Extract one text. Extractors turn bad input into notes; a bug in one becomes an
     ``internal-error`` note here, the one place for all of them, so no page is lost."""
     try:
         return extractor_for(language)(text)
     except Exception as error:  # noqa: BLE001 - an extractor bug must not stop the build
-        from pipeline.records import Extraction, Note
+        from pipeline.records import Extraction
 
-        message = f"the {language} extractor failed: {type(error).__name__}: {error}"
-        return Extraction(language=language, notes=(Note("internal-error", message),))
+        return Extraction(language=language, notes=(failure_note(language, error),))
+
+
+def failure_note(language: str, error: Exception) -> Note:
+    """The note for an extraction that raised: a missing grammar, or an extractor bug."""
+    from pipeline.records import Note
+
+    if isinstance(error, GrammarMissing):
+        return Note("parser-missing", f"no {language} structure extracted: {error}")
+    return Note("internal-error",
+                f"the {language} extractor failed: {type(error).__name__}: {error}")

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.extract import bazel, cmake, docker, make, shell
+from pipeline.extract import bazel, cmake, docker, failure_note, make, shell
 from pipeline.extract.comments import leading_comment
-from pipeline.extract.tsnodes import GrammarMissing
-from pipeline.records import Extraction, Note
+from pipeline.records import Extraction
 
 # A Dockerfile's parser directives stand where its comment block would.
 _DOCKER_DIRECTIVE = r"#\s*(?:syntax|escape|check)\s*="
@@ -47,15 +46,13 @@ def extract_bazel(text: str) -> Extraction:
 def _guarded(
     language: str, text: str, run: Callable[[str], Extraction], skip: str = ""
 ) -> Extraction:
-    """The extraction with the leading comment block as overview; never raises."""
+    """The extraction with the leading comment block as overview, which a missing grammar
+    or an extractor bug does not lose (the dispatcher's catch would)."""
     overview = leading_comment(text, skip=skip)
     try:
         found = run(text)
-    except GrammarMissing as error:
-        note = Note("parser-missing", f"no {language} structure extracted: {error}")
-        return Extraction(language=language, overview=overview, notes=(note,))
-    except Exception as error:  # noqa: BLE001 - an extractor never raises
-        note = Note("internal-error", f"{language} extraction failed: {error!r}")
+    except Exception as error:  # noqa: BLE001 - keeps the overview; see failure_note
+        note = failure_note(language, error)
         return Extraction(language=language, overview=overview, notes=(note,))
     return Extraction(
         language=language,

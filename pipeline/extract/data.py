@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.extract import failure_note
 from pipeline.extract.comments import leading_comment
 from pipeline.extract.datajson import json_keys
 from pipeline.extract.datascan import ini_keys, toml_keys
@@ -55,8 +56,8 @@ def _guarded(
     keys = Keys(MAX_DEPTH)
     try:
         notes = scan(text, keys)
-    except Exception as error:  # noqa: BLE001 - an extractor never raises
-        notes = [Note("internal-error", f"{language} extraction failed: {error!r}")]
+    except Exception as error:  # noqa: BLE001 - keeps the keys found before the bug
+        notes = [failure_note(language, error)]
     return Extraction(
         language=language,
         overview="" if language == "json" else leading_comment(text, markers),

@@ -8,6 +8,7 @@ from functools import cache
 
 import tree_sitter
 
+from pipeline.extract import GrammarMissing
 from pipeline.records import Note
 
 # grammar -> the PyPI module that ships it (pinned in pyproject.toml).
@@ -19,10 +20,6 @@ GRAMMARS: dict[str, str] = {
     "cpp": "tree_sitter_cpp",
     "cuda": "tree_sitter_cuda",
 }
-
-
-class GrammarMissing(Exception):
-    """The grammar's package is not installed: the file is documented without structure."""
 
 
 @cache
