@@ -8,8 +8,9 @@ from pipeline.extract import tsnodes
 from pipeline.extract.cfamily_mask import looks_cuda, mask_annotations
 from pipeline.extract.cfamily_rules import TreeScan
 from pipeline.extract.cfamily_symbols import StructureCollector
-from pipeline.extract.cfamily_text import line_of, overview
+from pipeline.extract.cfamily_text import overview
 from pipeline.extract.tsnodes import error_nodes
+from pipeline.extract.tsnodes import line as line_of
 from pipeline.records import Extraction, Finding, Note, Symbol
 
 _Region = tuple[int, int]  # an error region: its first line and its size in bytes
@@ -42,7 +43,7 @@ def _extract(text: str, language: str, grammar: str) -> Extraction:
     structure = StructureCollector(source, parsed)
     structure.collect(root)
     scan = TreeScan(source)
-    scan.scan(root, grammar, tsnodes.language(grammar), structure.directives)
+    scan.scan(root, grammar, structure.directives)
     symbols = sorted(structure.symbols + scan.macros, key=_symbol_order)
     findings = sorted(set(structure.findings + scan.findings), key=_finding_order)
     return Extraction(

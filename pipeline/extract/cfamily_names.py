@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from pipeline.extract.cfamily_text import one_line
+from pipeline.extract.cfamily_text import node_text, one_line
 
 # Declarator nodes that name a function (as opposed to ``(*fp)``, a pointer variable).
 _NAME_TYPES = frozenset(
@@ -64,7 +64,7 @@ def name_parts(node: Node, source: bytes) -> list[str]:
         end = inner.start_byte if inner is not None else node.end_byte
         parts.append(one_line(source[node.start_byte : end]))
     else:
-        parts.append(one_line(source[node.start_byte : node.end_byte]))
+        parts.append(node_text(node, source))
     return parts
 
 
@@ -74,7 +74,7 @@ def plain_name(node: Node, source: bytes) -> str:
         name = node.child_by_field_name("name")
         if name is not None:
             node = name
-    return one_line(source[node.start_byte : node.end_byte])
+    return node_text(node, source)
 
 
 def names_class(target: Node, source: bytes, classes: set[str], namespaces: set[str]) -> bool:

@@ -9,14 +9,15 @@ from collections.abc import Callable
 
 from tree_sitter import Language, Node, Query, QueryCursor
 
+from pipeline.extract import tsnodes
 from pipeline.extract.cfamily_text import (
     end_line_of,
     is_include_guard,
-    line_of,
     node_text,
     summary_above,
 )
 from pipeline.extract.comments import shorten
+from pipeline.extract.tsnodes import line as line_of
 from pipeline.records import Finding, Import, Symbol
 
 _SHELL = ("system", "popen")
@@ -103,9 +104,10 @@ class TreeScan:
         self.findings: list[Finding] = []
 
     def scan(
-        self, root: Node, grammar: str, language: Language, directives: list[Node]
+        self, root: Node, grammar: str, directives: list[Node]
     ) -> None:
         """Fill imports, macros and findings; ``directives`` are those the structure walk met."""
+        language = tsnodes.language(grammar)
         if len(_DIRECTIVE.findall(self.source)) != len(directives):
             captures = QueryCursor(_query(_DIRECTIVES, language)).captures(root)
             directives = [node.parent for nodes in captures.values() for node in nodes

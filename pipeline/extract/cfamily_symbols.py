@@ -20,8 +20,9 @@ from pipeline.extract.cfamily_names import (
     names_class,
     plain_name,
 )
-from pipeline.extract.cfamily_text import end_line_of, line_of, node_text, one_line, summary_above
+from pipeline.extract.cfamily_text import end_line_of, node_text, one_line, summary_above
 from pipeline.extract.comments import shorten
+from pipeline.extract.tsnodes import line as line_of
 from pipeline.records import Finding, Symbol
 
 _CLASS_KINDS = {

@@ -37,11 +37,6 @@ def node_text(node: Node, source: bytes) -> str:
     return one_line(source[node.start_byte : node.end_byte])
 
 
-def line_of(node: Node) -> int:
-    """The 1-based line a node starts on."""
-    return node.start_point[0] + 1
-
-
 def end_line_of(node: Node) -> int:
     """The 1-based last line holding a character of the node (a trailing newline is not one)."""
     row, column = node.end_point
@@ -152,7 +147,7 @@ def _body_start(conditional: Node) -> int:
 
 
 def _is_pragma_once(node: Node, source: bytes) -> bool:
-    return one_line(source[node.start_byte : node.end_byte]) in ("#pragma once",)
+    return node_text(node, source) in ("#pragma once",)
 
 
 def _guard_define(node: Node) -> Node | None:

@@ -126,8 +126,8 @@ def _extract(root: Node, text: str) -> Extraction:
 # code spans is read from their children); most nodes of a page are text runs.
 _PASSED = frozenset({"text", "text_special", "softbreak", "hardbreak", "html_inline",
                      "html_block", "hr", "front_matter", "root", "paragraph", "list_item",
-                     "bullet_list", "ordered_list", "strong", "em", "blockquote", "table",
-                     "thead", "tbody", "tr", "th", "td"})
+                     "bullet_list", "ordered_list", "strong", "em", "strikethrough",
+                     "blockquote", "table", "thead", "tbody", "trow", "tcell"})
 
 
 def _fence(node: Node, lines: _Lines) -> Symbol:
