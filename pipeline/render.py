@@ -139,9 +139,10 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
     if record.layer >= 2:
         role_prefix = "/".join([site.mirror] * (record.layer - 1))
         role = layout.generated_role(record.layer)
-    others = [s for s in siblings if s != name]  # links only for the ones listed
-    related = [(s, layout.docs_link(docs, layout.folder_page(folder, s)))
-               for s in others[: site.max_related]]
+    # Only the listed siblings are looked at (a folder may hold thousands of files).
+    listed = [s for s in siblings[: site.max_related + 1] if s != name][: site.max_related]
+    related = [(s, layout.docs_link(docs, layout.folder_page(folder, s))) for s in listed]
+    others = len(siblings) - (name in siblings)
     return {
         "project": site.project,
         "path": path,
@@ -175,7 +176,7 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
                             if p.endswith(".py")],
         "examples": [(e.owner, e.line, md.fence(e.text, "python")) for e in ex.examples],
         "related": related,
-        "related_more": len(others) - len(related),
+        "related_more": others - len(related),
         "kw_page": layout.url(posixpath.basename(layout.kw_page(path))),
         "docs_page": layout.url(posixpath.basename(docs)),
         "source_link": site.source_link(docs, path, record.layer),
