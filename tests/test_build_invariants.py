@@ -557,3 +557,14 @@ def test_golden_fixture_pages_have_the_format_properties(tmp_path: Path) -> None
     build_golden(tmp_path)
     assert page_problems(tmp_path / "output", "Geometry") == []
     assert broken_links(tmp_path / "output", tmp_path / "geometry") == []
+
+
+def test_related_files_list_the_first_siblings_and_count_the_rest(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, {f"d/f{i}.txt": f"text {i}\n" for i in range(6)})
+    build(src, out, "--depth", "1", env={"PIPELINE_MAX_RELATED": "2"})
+    first = (out / "d/f0.txt_docs.md").read_text(encoding="utf-8")
+    assert "[`f1.txt`]" in first and "[`f2.txt`]" in first and "[`f3.txt`]" not in first
+    assert "… and 3 more" in first
+    middle = (out / "d/f1.txt_docs.md").read_text(encoding="utf-8")
+    assert "[`f0.txt`]" in middle and "[`f2.txt`]" in middle and "… and 3 more" in middle
