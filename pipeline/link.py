@@ -58,9 +58,10 @@ def module_names(paths: list[str]) -> dict[str, str]:
 class Resolver:
     """Resolves Python imports, C includes and markdown links to files of one layer."""
 
-    def __init__(self, paths: list[str]) -> None:
+    def __init__(self, paths: list[str], mirror: str = "", layer: int = 1) -> None:
         self.paths = set(paths)
-        self._links: dict[tuple[str, str, str, int], tuple[str, str]] = {}
+        self.mirror, self.layer = mirror, layer
+        self._links: dict[tuple[str, str], tuple[str, str]] = {}
         self.modules = module_names(paths)
         self.by_module: dict[str, str] = {}
         for path in sorted(self.modules, key=lambda p: (p.endswith(".pyi"), p)):
@@ -122,17 +123,18 @@ class Resolver:
             return "repo", found
         return ("system" if kind == "system-include" else "unresolved"), ""
 
-    def link(self, importer: str, item: list[Any], mirror: str, layer: int) -> tuple[str, str]:
+    def link(self, importer: str, item: list[Any]) -> tuple[str, str]:
         """(group, target) of a markdown link; the pages of a folder share most of their
         links (a layer of pages: 23,276 links, 3,341 distinct per folder), so each is
         resolved once per folder."""
-        key = (importer.rpartition("/")[0], item[1], mirror, layer)
+        key = (importer.rpartition("/")[0], item[1])
         found = self._links.get(key)
         if found is None:
-            found = self._links[key] = self._link(key[0], item[1], mirror, layer)
+            found = self._links[key] = self._link(*key)
         return found
 
-    def _link(self, folder: str, href: str, mirror: str, layer: int) -> tuple[str, str]:
+    def _link(self, folder: str, href: str) -> tuple[str, str]:
+        mirror, layer = self.mirror, self.layer
         parts = urlsplit(href)
         if parts.scheme or parts.netloc:
             return "external", ""
@@ -149,7 +151,7 @@ class Resolver:
         return "unresolved", ""
 
 
-def resolve(summary: Summary, resolver: Resolver, mirror: str) -> list[tuple[str, str]]:
+def resolve(summary: Summary, resolver: Resolver) -> list[tuple[str, str]]:
     """(group, target) for every import of one file, in order."""
     out: list[tuple[str, str]] = []
     for item in summary["imports"]:
@@ -159,7 +161,7 @@ def resolve(summary: Summary, resolver: Resolver, mirror: str) -> list[tuple[str
         elif kind in ("include", "system-include"):
             out.append(resolver.include(summary["path"], item))
         elif kind == "link":
-            out.append(resolver.link(summary["path"], item, mirror, summary["layer"]))
+            out.append(resolver.link(summary["path"], item))
         else:
             out.append(("other", ""))
     return out
@@ -169,8 +171,9 @@ def build_links(summaries: list[Summary], folders: list[str],
                 binaries: list[tuple[str, int]], mirror: str) -> Links:
     """Every cross-file fact of one layer from its summaries (pure)."""
     summaries = sorted(summaries, key=lambda s: s["path"])
-    resolver = Resolver([s["path"] for s in summaries])
-    resolved = {s["path"]: resolve(s, resolver, mirror) for s in summaries}
+    layer = summaries[0]["layer"] if summaries else 1  # one layer is linked at a time
+    resolver = Resolver([s["path"] for s in summaries], mirror, layer)
+    resolved = {s["path"]: resolve(s, resolver) for s in summaries}
     importers: dict[str, set[str]] = defaultdict(set)
     for path, targets in resolved.items():
         for _group, target in targets:
