@@ -126,7 +126,7 @@ def test_module_names_follow_packages() -> None:
 
 def test_resolver() -> None:
     resolver = Resolver(["g/__init__.py", "g/base.py", "g/circle.py", "inc/c10/core/D.h",
-                         "docs/a.md", "docs/b.md"])
+                         "docs/a.md", "docs/b.md"], "out", 1)
     assert resolver.python("g/circle.py", ["from", ".base", ["Shape"], 1]) == ("repo", "g/base.py")
     assert resolver.python("g/circle.py", ["from", ".", ["base"], 1]) == ("repo", "g/base.py")
     assert resolver.python("x.py", ["import", "g.circle", [], 0]) == ("repo", "g/circle.py")
@@ -135,8 +135,8 @@ def test_resolver() -> None:
     assert resolver.python("x.py", ["import", "numpy", [], 0]) == ("third-party", "")
     assert resolver.include("a/b.cpp", ["include", "c10/core/D.h"]) == ("repo", "inc/c10/core/D.h")
     assert resolver.include("a/b.cpp", ["system-include", "vector"]) == ("system", "")
-    assert resolver.link("docs/a.md", ["link", "b.md#x"], "out", 1) == ("repo", "docs/b.md")
-    assert resolver.link("docs/a.md", ["link", "https://x.org"], "out", 1)[0] == "external"
+    assert resolver.link("docs/a.md", ["link", "b.md#x"]) == ("repo", "docs/b.md")
+    assert resolver.link("docs/a.md", ["link", "https://x.org"])[0] == "external"
 
 
 def _summary(path: str, imports: list[list[object]], defines: list[list[str]]) -> dict[str, object]:
