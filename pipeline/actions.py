@@ -19,7 +19,7 @@ from pipeline.analyze import is_test_file
 from pipeline.discover import Input
 from pipeline.extract.comments import shorten
 from pipeline.files import decode, dump_state, load_json, read_bytes, sha256, write_if_changed
-from pipeline.isolate import extract_bounded
+from pipeline.isolate import extract_file
 from pipeline.link import DEFINING_KINDS, build_links
 from pipeline.prune import stats_match
 from pipeline.records import (
@@ -146,7 +146,7 @@ def _extract_one(item: Input, code: str, known: dict[str, dict[str, Any]],
         facts, extraction_data = old, old["extraction"]
         extraction, fresh = extraction_from_dict(extraction_data), 0
     else:
-        facts, extraction = _extract_bytes(data, language)
+        facts, extraction = extract_file(data, language)
         extraction_data, fresh = extraction, 1
     entry: dict[str, Any] = {
         "path": item.path, "layer": item.layer, "size": len(data), "lines": facts["lines"],
@@ -168,17 +168,6 @@ def _record(entry: dict[str, Any], extraction: Extraction) -> FileRecord:
 def load_record(entry: dict[str, Any]) -> FileRecord:
     """The full record of a chunk entry."""
     return _record(entry, extraction_from_dict(entry["extraction"]))
-
-
-def _extract_bytes(data: bytes, language: str) -> tuple[dict[str, Any], Extraction]:
-    decoded = decode(data)
-    text = decoded.text
-    extraction = extract_bounded(text, language)  # never raises: see extract.extract
-    if decoded.problem:
-        extraction = replace(extraction, notes=(Note("decode", decoded.problem),)
-                             + extraction.notes)
-    lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
-    return {"encoding": decoded.encoding, "lines": lines}, extraction
 
 
 def _summary(record: FileRecord, item: Input) -> dict[str, Any]:

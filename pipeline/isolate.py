@@ -16,17 +16,32 @@ import ctypes
 import ctypes.util
 import subprocess
 import sys
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
 import orjson
 
 from pipeline.extract import extract
-from pipeline.records import Extraction, extraction_from_dict
+from pipeline.files import decode
+from pipeline.records import Extraction, Note, extraction_from_dict
 
 ISOLATE_CHARS = 384 * 1024  # characters: Python sources longer than this parse in a child
 TRIM_CHARS = 192 * 1024  # characters: after a source this long, memory goes back
 ISOLATED_LANGUAGES = frozenset({"python"})
+
+
+def extract_file(data: bytes, language: str) -> tuple[dict[str, Any], Extraction]:
+    """A file's bytes -> its encoding and line count, and its extraction (a decode problem
+    becomes a note). Never raises: see :func:`pipeline.extract.extract`."""
+    decoded = decode(data)
+    text = decoded.text
+    extraction = extract_bounded(text, language)
+    if decoded.problem:
+        extraction = replace(extraction, notes=(Note("decode", decoded.problem),)
+                             + extraction.notes)
+    lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+    return {"encoding": decoded.encoding, "lines": lines}, extraction
 
 
 def extract_bounded(text: str, language: str) -> Extraction:

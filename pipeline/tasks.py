@@ -50,7 +50,8 @@ class Graph:
     chunks: tuple[Chunk, ...]
     producer: dict[str, str]  # page path -> chunk that renders it
     stamp_base: str
-    code: str  # digest of this package's code: extraction keys and stamps depend on it
+    code: str  # digest of this package's code: link and render stamps depend on it
+    extraction_code: str  # digest of the part extraction keys depend on (EXTRACTION_CODE)
     dirty: bool  # the previous run did not finish: prune even if nothing moved
     root: str  # where pages and state are written: the output, or a check's scratch copy
     strict: bool = False  # warnings (partial parses, cut sources) fail the run too
@@ -80,11 +81,11 @@ def build_graph(config: Config, *, root: str = "", dirty: bool = False,
             for item in part:
                 for page in layout.file_pages(item.path):
                     producer[page] = name
-    code = code_digest()
+    code, extraction_code = code_digest()
     stamp_base = hashlib.sha256(
         repr((site, templates_digest(config), code, SCHEMA)).encode()).hexdigest()
-    return Graph(config, inventory, site, tuple(chunks), producer, stamp_base, code, dirty,
-                 root, strict)
+    return Graph(config, inventory, site, tuple(chunks), producer, stamp_base, code,
+                 extraction_code, dirty, root, strict)
 
 
 def run_action(name: str, root: str, *args: Any) -> Any:
@@ -138,18 +139,33 @@ def templates_digest(config: Config) -> str:
     return digest.hexdigest()
 
 
-def code_digest() -> str:
-    """The digest of this package's code (about 60 files, read in ~1 ms). Every extraction
-    key and page stamp includes it, so records and pages made by other code (an upgrade, a
-    local change) are made again rather than kept: clean and incremental builds agree."""
-    digest = hashlib.sha256()
-    _hash_tree(digest, PACKAGE, ".py")
-    return digest.hexdigest()
+# The code an extraction depends on: the extractors and everything they import (a test holds
+# this to their import closure), and the bytes -> text step in isolate and files.
+EXTRACTION_CODE = ("extract/", "isolate.py", "records.py", "schema.py", "files.py")
+
+
+def code_digest() -> tuple[str, str]:
+    """Digests of this package's code: all of it, and the part extraction depends on (about
+    60 files, read once, in ~1 ms). Page stamps include the first, extraction keys the
+    second, so records and pages made by other code (an upgrade, a local change) are made
+    again rather than kept, and a change to rendering does not extract anything again."""
+    every, extraction = hashlib.sha256(), hashlib.sha256()
+    for relative, data in _tree(PACKAGE, ".py"):
+        every.update(data)
+        if relative.startswith(EXTRACTION_CODE):
+            extraction.update(data)
+    return every.hexdigest(), extraction.hexdigest()
 
 
 def _hash_tree(digest: Any, root: Path, suffix: str) -> None:
-    """Add every file under ``root`` whose name ends with ``suffix``, in path order, with
-    its path relative to ``root`` (``__pycache__`` folders are not entered)."""
+    for _relative, data in _tree(root, suffix):
+        digest.update(data)
+
+
+def _tree(root: Path, suffix: str) -> Iterator[tuple[str, bytes]]:
+    """Every file under ``root`` whose name ends with ``suffix``, in path order: its path
+    relative to ``root``, and that path and its bytes as they are hashed (``__pycache__``
+    folders are not entered)."""
     top = str(root)
     found: list[tuple[str, str]] = []
     for folder, children, names in os.walk(top):
@@ -158,7 +174,7 @@ def _hash_tree(digest: Any, root: Path, suffix: str) -> None:
         found += [(prefix + n, f"{folder}/{n}") for n in names if n.endswith(suffix)]
     for relative, path in sorted(found):
         with open(path, "rb") as handle:
-            digest.update(relative.encode() + b"\0" + handle.read())
+            yield relative, relative.encode() + b"\0" + handle.read()
 
 
 def _group(stage: str, doc: str) -> TaskDict:
@@ -200,11 +216,11 @@ def task_extract(graph: Graph) -> Iterator[TaskDict]:
             "basename": "extract",
             "name": chunk.name or ".",
             "actions": [(run_action, ["extract_chunk", graph.root, chunk.name, chunk.inputs,
-                                      graph.code, chunk.neighbours])],
+                                      graph.extraction_code, chunk.neighbours])],
             "file_dep": deps,
             "targets": [graph.out(layout.state_file(k, chunk.name))
                         for k in ("records", "summary")],
-            "uptodate": [stamp_changed({"code": graph.code, "schema": SCHEMA,
+            "uptodate": [stamp_changed({"code": graph.extraction_code, "schema": SCHEMA,
                                          "inputs": [i.path for i in chunk.inputs]})],
             "verbosity": 0,
         }

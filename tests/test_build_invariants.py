@@ -127,7 +127,7 @@ def test_new_tool_code_remakes_records_and_pages(site: Site,
 
     sources = sum(1 for p in site.src.rglob("*") if p.is_file())
     original = render.finish
-    monkeypatch.setattr(tasks, "code_digest", lambda: "the next release")
+    monkeypatch.setattr(tasks, "code_digest", lambda: ("the next release", "its extractors"))
     monkeypatch.setattr(render, "finish", lambda text: original(text) + "\n<!-- next -->\n")
     counts = site.build()
     assert counts.get("extracted", 0) > sources, counts  # both layers
@@ -220,6 +220,51 @@ def test_an_extraction_that_met_a_bug_is_tried_again(site: Site,
     counts = site.build()
     assert counts.get("extracted", 0) == 0 and counts.get("pages_written", 0) == 0, counts
     site.assert_clean_equal()
+
+
+def test_a_change_to_rendering_code_renders_again_and_extracts_nothing(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Extraction keys hash only the code extraction depends on: a new renderer makes
+    every page again from the records it has."""
+    from pipeline import tasks
+
+    _every, extraction = tasks.code_digest()
+    monkeypatch.setattr(tasks, "code_digest", lambda: ("a new renderer", extraction))
+    counts = site.build()
+    assert counts.get("extracted", 0) == 0, counts
+    assert counts.get("pages_unchanged", 0) > 0, counts  # rendered again, same bytes
+
+
+def test_extraction_code_covers_what_the_extractors_import() -> None:
+    """EXTRACTION_CODE must hold every module of this package that extraction imports,
+    or a change to one would leave stale records."""
+    import ast
+
+    from pipeline import tasks
+
+    package = tasks.PACKAGE
+    todo = ["isolate.py"] + [f"extract/{p.name}" for p in (package / "extract").glob("*.py")]
+    seen: set[str] = set()
+    while todo:
+        relative = todo.pop()
+        if relative in seen:
+            continue
+        seen.add(relative)
+        for node in ast.walk(ast.parse((package / relative).read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                if not name.startswith("pipeline."):
+                    continue
+                parts = name.split(".")[1:]
+                for candidate in ("/".join(parts) + ".py", "/".join(parts) + "/__init__.py"):
+                    if (package / candidate).is_file():
+                        todo.append(candidate)
+    outside = sorted(r for r in seen if not r.startswith(tasks.EXTRACTION_CODE))
+    assert outside == [], outside
 
 
 # --------------------------------------------------------------------------- minimal
