@@ -420,16 +420,21 @@ def test_libcst_validation_is_restored_after_extraction() -> None:
             libcst.Name("not a name")
 
 
-def test_overlapping_extractions_keep_validation_off_until_the_last_ends() -> None:
+def test_overlapping_extractions_keep_their_settings_until_the_last_ends() -> None:
     """Under doit's thread runner two extractions overlap: the first to finish must not turn
-    libcst's checks back on under the other."""
+    libcst's checks or the garbage collector back on under the other."""
+    import gc
+
     import libcst
 
-    first, second = extractor._unvalidated(), extractor._unvalidated()
+    assert gc.isenabled()
+    first, second = extractor._extracting(), extractor._extracting()
     first.__enter__()
     second.__enter__()
     first.__exit__(None, None, None)
     libcst.Name("not a name")  # still off: the second extraction runs
+    assert not gc.isenabled()
     second.__exit__(None, None, None)
+    assert gc.isenabled()
     with pytest.raises(libcst.CSTValidationError):
         libcst.Name("not a name")

@@ -36,15 +36,9 @@ _UNARY_RUN = re.compile(r"(?:[-+~]\s*){500}|(?:\bnot\s+){500}|(?:\blambda\b[^:\n
 def extract_python(text: str) -> Extraction:
     """Everything FORMAT.md shows for a Python file (problems in the text become notes; an
     extractor bug is caught, once for all extractors, by :func:`pipeline.extract.extract`)."""
-    collecting = gc.isenabled()
-    gc.disable()  # the trees are acyclic garbage; collection passes cost ~20% of the run
-    try:
-        with warnings.catch_warnings(), _unvalidated():
-            warnings.simplefilter("ignore")  # invalid escapes in docstrings, etc.
-            return _extract(_normalised(text))
-    finally:
-        if collecting:
-            gc.enable()
+    with warnings.catch_warnings(), _extracting():
+        warnings.simplefilter("ignore")  # invalid escapes in docstrings, etc.
+        return _extract(_normalised(text))
 
 
 _VALIDATE: Callable[[CSTNode], None] = CSTNode.__dict__["__post_init__"]
@@ -55,17 +49,23 @@ def _skip_validation(node: CSTNode) -> None:
 
 
 @contextmanager
-def _unvalidated() -> Iterator[None]:
-    """libcst checks every node it builds (``CSTNode.__post_init__`` calls ``_validate``), both
-    when the parser builds the tree and when a visit rebuilds each node it enters. The checks
-    are meant for trees built by hand: on parser output they cost about a fifth of the parse,
-    and some reject valid code (``() if 0 else(lambda:())`` raises ``TypeError`` in
-    ``_validate``; upstream issue Instagram/LibCST#1061). Extraction only reads the tree, so
-    they are off while any extraction runs in the process (counted, for doit's thread
-    runner) and back on after the last."""
+def _extracting() -> Iterator[None]:
+    """Two process-wide settings for reading trees, on while any extraction runs in the
+    process and restored after the last (counted, for doit's thread runner):
+
+    - libcst's node checks are off. libcst checks every node it builds
+      (``CSTNode.__post_init__`` calls ``_validate``), when the parser builds the tree and
+      when a visit rebuilds a node. The checks are meant for trees built by hand: on parser
+      output they cost about a fifth of the parse, and some reject valid code
+      (``() if 0 else(lambda:())`` raises ``TypeError``; upstream Instagram/LibCST#1061).
+    - The garbage collector is off: the trees are acyclic garbage, and collection passes
+      cost about 20 % of the run."""
     with _SWITCH:
+        if not _ACTIVE[0]:
+            _COLLECTING[0] = gc.isenabled()
+            gc.disable()
+            CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign,assignment]
         _ACTIVE[0] += 1
-        CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -73,10 +73,13 @@ def _unvalidated() -> Iterator[None]:
             _ACTIVE[0] -= 1
             if not _ACTIVE[0]:
                 CSTNode.__post_init__ = _VALIDATE  # type: ignore[method-assign,assignment]
+                if _COLLECTING[0]:
+                    gc.enable()
 
 
 _SWITCH = threading.Lock()
 _ACTIVE = [0]  # extractions running in this process
+_COLLECTING = [True]  # whether the collector ran before the first of them
 
 
 def _normalised(text: str) -> str:
