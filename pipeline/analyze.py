@@ -33,6 +33,15 @@ def is_test_file(path: str, extraction: Extraction) -> bool:
     return False
 
 
+def layer_role(path: str, layer: int, roles: dict[str, str], project: str,
+               mirror: str) -> tuple[str, str]:
+    """(prefix, role) of a file or folder (``path/``) of a layer: by the role map for the
+    sources, one generated role for the pages of every later layer."""
+    if layer >= 2:
+        return layout.layer_root(mirror, layer), layout.generated_role(layer)
+    return role(path, roles, project)
+
+
 def role(path: str, roles: dict[str, str], project: str) -> tuple[str, str]:
     """(matched prefix, role) for a path by its leading components, longest prefix first."""
     parts = components(path) if not path.endswith("/") else path.rstrip("/").split("/")

@@ -77,6 +77,12 @@ def layer_of(path: str, mirror: str) -> int:
     return layer
 
 
+def layer_root(mirror: str, layer: int) -> str:
+    """The folder that holds the inputs of ``layer``: ``""`` for the sources, then the
+    mirror once per layer below (``M``, ``M/M``, ...)."""
+    return "/".join([mirror] * (layer - 1))
+
+
 def generated_role(layer: int) -> str:
     """The role of an input or folder of layer ``layer`` >= 2, said one way on every page:
     layer k+1 documents the pages of layer k (FORMAT.md, section 2)."""

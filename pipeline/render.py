@@ -135,10 +135,8 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
     importers = [(p, layout.docs_link(docs, p)) for p in ctx["imported_by"]]
     is_test = analyze.is_test_file(path, ex)
     tests = [f"pytest {analyze.shell_quote(path)}::{t}" for t in ex.tests]
-    role_prefix, role = analyze.role(path, dict(site.roles), site.project)
-    if record.layer >= 2:
-        role_prefix = "/".join([site.mirror] * (record.layer - 1))
-        role = layout.generated_role(record.layer)
+    role_prefix, role = analyze.layer_role(path, record.layer, dict(site.roles), site.project,
+                                           site.mirror)
     # Only the listed siblings are looked at (a folder may hold thousands of files).
     listed = [s for s in siblings[: site.max_related + 1] if s != name][: site.max_related]
     related = [(s, layout.docs_link(docs, layout.folder_page(folder, s))) for s in listed]

@@ -49,12 +49,12 @@ def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
         "kw": link(layout.kw_page(row["path"])),
         "row": row,
     } for row in facts["files"]]
+    roles = dict(site.roles)
     subfolders = [{
         "name": posixpath.basename(child),
         "link": link(layout.folder_page(child, "index.md")),
         "count": count,
-        "role": analyze.role(child + "/", dict(site.roles), site.project)[1]
-        if layer == 1 else layout.generated_role(layer),
+        "role": analyze.layer_role(child + "/", layer, roles, site.project, site.mirror)[1],
     } for child, count in facts["subfolders"]]
     for extra in extras.get("mirror_children", []):
         subfolders.append({"name": extra["name"], "link": link(extra["index"]),
@@ -70,10 +70,8 @@ def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
     tests = facts["tests_below"]
     python_tests = [t for t in tests if t.endswith(".py")]
     parent = layout.folder_of(folder) if folder else None
-    role_prefix, role = analyze.role(folder + "/", dict(site.roles), site.project)
-    if layer >= 2:
-        role_prefix = "/".join([site.mirror] * (layer - 1))  # as on the pages' file pages
-        role = layout.generated_role(layer)
+    role_prefix, role = analyze.layer_role(folder + "/", layer, roles, site.project,
+                                           site.mirror)
     return {
         "project": site.project,
         "folder": folder,

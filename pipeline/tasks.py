@@ -231,14 +231,10 @@ def _layer_folders(graph: Graph, layer: int) -> list[str]:
     return [f for f in graph.inventory.folders() if layout.layer_of(f, mirror) == layer]
 
 
-def _layer_root(graph: Graph, layer: int) -> str:
-    return "/".join([graph.inventory.mirror] * (layer - 1))
-
-
 def _extras(graph: Graph, layer: int) -> dict[str, Any]:
     """Facts a layer's link cannot see: the next layer's root, and the global totals."""
     extras: dict[str, dict[str, Any]] = {}
-    root = _layer_root(graph, layer)
+    root = layout.layer_root(graph.inventory.mirror, layer)
     mirror = graph.inventory.mirror
     if layer < graph.config.depth:
         child = f"{root}/{mirror}" if root else mirror
