@@ -1,4 +1,5 @@
-"""Memory bounds for extraction: very large Python sources parse in a short-lived process.
+"""A file's bytes to its extraction (:func:`extract_file`), within memory bounds: very
+large Python sources parse in a short-lived process.
 
 libcst's parse tree of a source takes 300 to 1,300 times its size (800 MB for torch's
 1.4 MB ``common_methods_invocations.py``, 630 MB for the 0.5 MB of numbers in
