@@ -17,10 +17,10 @@ import orjson
 from pipeline import layout
 from pipeline.analyze import is_test_file
 from pipeline.discover import Input
-from pipeline.extract.comments import shorten
 from pipeline.files import decode, dump_state, load_json, read_bytes, sha256, write_if_changed
 from pipeline.isolate import extract_file
 from pipeline.link import DEFINING_KINDS, build_links
+from pipeline.prose import shorten
 from pipeline.prune import stats_match
 from pipeline.records import (
     SCHEMA,

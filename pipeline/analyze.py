@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from pipeline import layout
-from pipeline.markdown import plural
+from pipeline.mdtext import plural
 from pipeline.records import Extraction, FileRecord
 
 TEST_DIRS = frozenset({"test", "tests", "testing"})

@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 
 from pipeline import analyze, layout
-from pipeline import markdown as md
+from pipeline import mdtext as md
 from pipeline.filetypes import suffix_of
 from pipeline.records import KIND_SECTIONS, FileRecord, Symbol
 from pipeline.site import TEMPLATES, PageSite

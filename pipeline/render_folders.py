@@ -6,7 +6,7 @@ import posixpath
 from typing import Any
 
 from pipeline import analyze, layout
-from pipeline import markdown as md
+from pipeline import mdtext as md
 from pipeline.render import render_template
 from pipeline.site import PageSite
 

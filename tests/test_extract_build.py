@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.extract import tsnodes
-from pipeline.extract.build import (
+from pipeline.extract.build.extractor import (
     extract_bazel,
     extract_cmake,
     extract_docker,

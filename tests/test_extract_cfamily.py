@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.extract import cfamily, extract, tsnodes
-from pipeline.extract.cfamily import extract_c, extract_cpp, extract_cuda
-from pipeline.extract.cfamily_mask import mask_annotations
+from pipeline.extract import extract, tsnodes
+from pipeline.extract.cfamily import extractor as cfamily
+from pipeline.extract.cfamily.extractor import extract_c, extract_cpp, extract_cuda
+from pipeline.extract.cfamily.mask import mask_annotations
 from pipeline.records import Extraction, Finding, Symbol
 
 

@@ -10,7 +10,7 @@ from golden import CASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.extract.data import (
+from pipeline.extract.data.extractor import (
     _yaml_events,
     extract_ini,
     extract_json,

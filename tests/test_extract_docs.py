@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.extract import markdown as markdown_module
-from pipeline.extract.markdown import extract_markdown
-from pipeline.extract.rst import extract_rst
-from pipeline.extract.words import code_like, code_words, span_words
+from pipeline.extract.docs import markdown as markdown_module
+from pipeline.extract.docs.markdown import extract_markdown
+from pipeline.extract.docs.rst import extract_rst
+from pipeline.extract.docs.words import code_like, code_words, span_words
 from pipeline.records import Extraction
 
 DOCS_CASES = Path(__file__).parent / "cases" / "extract" / "docs"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extract import python as extractor
-from pipeline.extract.python import extract_python
+from pipeline.extract.python import extractor
+from pipeline.extract.python.extractor import extract_python
 from pipeline.records import Extraction, Finding, Symbol, to_dict
 
 CASES = Path(__file__).parent / "cases" / "extract" / "python"

@@ -14,7 +14,7 @@ from pipeline.errors import ConfigError
 from pipeline.files import decode, write_if_changed
 from pipeline.filetypes import file_type, suffix_of
 from pipeline.link import Resolver, build_links, module_names
-from pipeline.markdown import code, fence, prose
+from pipeline.mdtext import code, fence, prose
 
 
 def test_mirror_name_avoids_source_top_level() -> None:

@@ -18,8 +18,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     "c": ("pipeline.extract.cfamily", "extract_c"),
     "cpp": ("pipeline.extract.cfamily", "extract_cpp"),
     "cuda": ("pipeline.extract.cfamily", "extract_cuda"),
-    "markdown": ("pipeline.extract.markdown", "extract_markdown"),
-    "rst": ("pipeline.extract.rst", "extract_rst"),
+    "markdown": ("pipeline.extract.docs.markdown", "extract_markdown"),
+    "rst": ("pipeline.extract.docs.rst", "extract_rst"),
     "yaml": ("pipeline.extract.data", "extract_yaml"),
     "json": ("pipeline.extract.data", "extract_json"),
     "toml": ("pipeline.extract.data", "extract_toml"),
@@ -29,7 +29,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     "make": ("pipeline.extract.build", "extract_make"),
     "docker": ("pipeline.extract.build", "extract_docker"),
     "bazel": ("pipeline.extract.build", "extract_bazel"),
-    "text": ("pipeline.extract.text", "extract_text"),
+    "text": ("pipeline.extract.docs.text", "extract_text"),
 }
 
 

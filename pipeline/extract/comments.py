@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import re
 
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, with ``…`` when something was cut."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 # A line of decoration only (``#####``, ``# ------``, ``# ====``) separates, it says nothing.
 _RULE = re.compile(r"[-=*#~_+/\\]*")
 

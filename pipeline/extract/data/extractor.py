@@ -19,8 +19,8 @@ import yaml
 
 from pipeline.extract import failure_note
 from pipeline.extract.comments import leading_comment
-from pipeline.extract.datajson import json_keys
-from pipeline.extract.datascan import ini_keys, toml_keys
+from pipeline.extract.data.jsonkeys import json_keys
+from pipeline.extract.data.scan import ini_keys, toml_keys
 from pipeline.extract.keys import Keys, key_name
 from pipeline.records import Extraction, Note
 

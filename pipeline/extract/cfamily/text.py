@@ -7,7 +7,7 @@ import textwrap
 
 from tree_sitter import Node
 
-from pipeline.extract.comments import shorten
+from pipeline.prose import shorten
 
 _COMMENT_OR_STRING = re.compile(
     rb"(\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*')|//[^\n]*|/\*.*?\*/", re.DOTALL

@@ -2,8 +2,8 @@
 
 It walks statements only: expressions are never entered (a full libcst traversal rebuilds every
 node and costs as much as the parse), so header text is sliced from the source at the
-positions of :mod:`pipeline.extract.python_positions`, and expression-level facts come from
-:mod:`pipeline.extract.python_facts`.
+positions of :mod:`pipeline.extract.python.positions`, and expression-level facts come from
+:mod:`pipeline.extract.python.facts`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from pipeline.extract.python_model import ClassInfo, Decorator, FuncInfo, Param, TryInfo
-from pipeline.extract.python_positions import Positions
-from pipeline.extract.python_text import summary_of
+from pipeline.extract.python.model import ClassInfo, Decorator, FuncInfo, Param, TryInfo
+from pipeline.extract.python.positions import Positions
+from pipeline.extract.python.text import summary_of
 from pipeline.records import Import, Symbol
 
 _UPPER = re.compile(r"_*[A-Z][A-Z0-9_]*")

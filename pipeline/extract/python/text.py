@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from pipeline.extract.comments import shorten
+from pipeline.prose import shorten
 from pipeline.records import Example
 
 LIMIT = 120  # longest signature or value shown, "…" included

@@ -5,10 +5,10 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from pipeline.extract import tsnodes
-from pipeline.extract.cfamily_mask import looks_cuda, mask_annotations
-from pipeline.extract.cfamily_rules import TreeScan
-from pipeline.extract.cfamily_symbols import StructureCollector
-from pipeline.extract.cfamily_text import overview
+from pipeline.extract.cfamily.mask import looks_cuda, mask_annotations
+from pipeline.extract.cfamily.rules import TreeScan
+from pipeline.extract.cfamily.symbols import StructureCollector
+from pipeline.extract.cfamily.text import overview
 from pipeline.extract.tsnodes import error_nodes
 from pipeline.extract.tsnodes import line as line_of
 from pipeline.records import Extraction, Finding, Note, Symbol

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.extract import bazel, cmake, docker, failure_note, make, shell
+from pipeline.extract import failure_note
+from pipeline.extract.build import bazel, cmake, docker, make, shell
 from pipeline.extract.comments import leading_comment
 from pipeline.records import Extraction
 

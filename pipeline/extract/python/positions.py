@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import libcst as cst
 from libcst.metadata import CodeRange
 
-from pipeline.extract.python_text import LIMIT, segment, strip_comment
+from pipeline.extract.python.text import LIMIT, segment, strip_comment
 
 
 class Misaligned(Exception):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from pipeline.extract.python_facts import BUILTIN_CALLS, resolve
-from pipeline.extract.python_model import ClassInfo, Facts, FuncInfo
-from pipeline.extract.python_visitor import Gatherer
+from pipeline.extract.python.facts import BUILTIN_CALLS, resolve
+from pipeline.extract.python.model import ClassInfo, Facts, FuncInfo
+from pipeline.extract.python.visitor import Gatherer
 from pipeline.records import Finding
 
 _ABSTRACT = frozenset({"abstractmethod", "abstractproperty", "abstractclassmethod",

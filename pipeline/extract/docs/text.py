@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.extract.comments import shorten
+from pipeline.prose import shorten
 from pipeline.records import Extraction
 
 

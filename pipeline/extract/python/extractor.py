@@ -14,13 +14,13 @@ import libcst as cst
 from libcst import CSTNode
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from pipeline.extract.python_facts import CstFacts, ast_facts
-from pipeline.extract.python_model import Facts
-from pipeline.extract.python_positions import AstPositions, MetaPositions, Misaligned
-from pipeline.extract.python_recover import recover
-from pipeline.extract.python_rules import find_all
-from pipeline.extract.python_text import clean_docstring, examples_in
-from pipeline.extract.python_visitor import Gatherer
+from pipeline.extract.python.facts import CstFacts, ast_facts
+from pipeline.extract.python.model import Facts
+from pipeline.extract.python.positions import AstPositions, MetaPositions, Misaligned
+from pipeline.extract.python.recover import recover
+from pipeline.extract.python.rules import find_all
+from pipeline.extract.python.text import clean_docstring, examples_in
+from pipeline.extract.python.visitor import Gatherer
 from pipeline.records import Example, Extraction, Note
 
 LANGUAGE = "python"

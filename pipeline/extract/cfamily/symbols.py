@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from tree_sitter import Node
 
-from pipeline.extract.cfamily_names import (
+from pipeline.extract.cfamily.names import (
     final_name,
     function_target,
     is_pure_virtual,
@@ -20,9 +20,9 @@ from pipeline.extract.cfamily_names import (
     names_class,
     plain_name,
 )
-from pipeline.extract.cfamily_text import end_line_of, node_text, one_line, summary_above
-from pipeline.extract.comments import shorten
+from pipeline.extract.cfamily.text import end_line_of, node_text, one_line, summary_above
 from pipeline.extract.tsnodes import line as line_of
+from pipeline.prose import shorten
 from pipeline.records import Finding, Symbol
 
 _CLASS_KINDS = {

@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline, autolink, image, link
 from markdown_it.token import Token
 
-from pipeline.extract.words import code_words, span_words
+from pipeline.extract.docs.words import code_words, span_words
 from pipeline.records import Extraction, Import, Symbol
 
 # YAML (``---``) or TOML (``+++``) front matter: only on the very first line, and only

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 import libcst as cst
 from libcst.metadata import CodeRange
 
-from pipeline.extract.python_model import Call, Facts
-from pipeline.extract.python_visitor import canonical, dotted
+from pipeline.extract.python.model import Call, Facts
+from pipeline.extract.python.visitor import canonical, dotted
 
 # Dotted-name prefixes the rules look at (checked loosely here, exactly in the rules).
 _WATCHED = (

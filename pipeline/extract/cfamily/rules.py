@@ -10,14 +10,14 @@ from collections.abc import Callable
 from tree_sitter import Language, Node, Query, QueryCursor
 
 from pipeline.extract import tsnodes
-from pipeline.extract.cfamily_text import (
+from pipeline.extract.cfamily.text import (
     end_line_of,
     is_include_guard,
     node_text,
     summary_above,
 )
-from pipeline.extract.comments import shorten
 from pipeline.extract.tsnodes import line as line_of
+from pipeline.prose import shorten
 from pipeline.records import Finding, Import, Symbol
 
 _SHELL = ("system", "popen")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from pipeline.extract.cfamily_text import node_text, one_line
+from pipeline.extract.cfamily.text import node_text, one_line
 
 # Declarator nodes that name a function (as opposed to ``(*fp)``, a pointer variable).
 _NAME_TYPES = frozenset(

@@ -7,7 +7,7 @@ import io
 import re
 import tokenize
 
-from pipeline.extract.python_text import clean_docstring, strip_comment
+from pipeline.extract.python.text import clean_docstring, strip_comment
 from pipeline.records import Extraction, Import, Note, Symbol
 
 PARTIAL = Note("partial-parse", "structure recovered by a line scan; may be incomplete")

@@ -14,7 +14,7 @@ from typing import Any
 
 from markdown_it_pyrs import MarkdownIt
 
-from pipeline.extract.words import code_words, span_words
+from pipeline.extract.docs.words import code_words, span_words
 from pipeline.records import Extraction, Import, Symbol
 
 Node = Any  # markdown_it_pyrs.Node: name, srcmap (byte offsets), meta, children
@@ -32,7 +32,7 @@ def extract_markdown(text: str) -> Extraction:
     """Headings, fenced blocks, link targets, code-like words and the overview of a page."""
     root = _parse_quietly(text)
     if root is None:  # the compiled parser panicked: the pure-Python port reads it
-        from pipeline.extract.markdown_fallback import extract_markdown_py
+        from pipeline.extract.docs.markdown_fallback import extract_markdown_py
 
         return extract_markdown_py(text)
     return _extract(root, text)
