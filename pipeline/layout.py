@@ -15,6 +15,8 @@ import re
 from urllib.parse import quote
 
 FOLDER_PAGES = ("index.md", "doc.md", "sub.md")
+KEYWORDS_PAGE = "keywords.md"  # the global symbol index, at the root of ``O`` only
+SITE_PAGES = frozenset((*FOLDER_PAGES, KEYWORDS_PAGE))  # the pages that document no input
 KEYWORDS_KEY = "\0keywords"  # state key of keywords.md's page record (no folder is named so)
 STATE = ".pipeline"
 

@@ -18,7 +18,6 @@ from pipeline import layout
 Summary = dict[str, Any]
 PY_SUFFIXES = (".py", ".pyi")
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
-SITE_PAGES = frozenset({"index.md", "doc.md", "sub.md", "keywords.md"})
 DEFINING_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method",
                             "kernel", "namespace"})
 
@@ -144,7 +143,7 @@ class Resolver:
         if target in self.paths:
             # one string per target: a layer of pages holds millions of links to few pages
             return "repo", sys.intern(target)
-        if layer >= 2 and posixpath.basename(target) in SITE_PAGES:
+        if layer >= 2 and posixpath.basename(target) in layout.SITE_PAGES:
             return "site", ""  # a folder page of the layer below: generated, not an input
         if layer >= 2 and not target.startswith(mirror + "/"):
             return "source", ""  # the source file a page documents, outside the mirror

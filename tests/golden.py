@@ -12,6 +12,24 @@ CASES = Path(__file__).parent / "cases"
 REGEN = os.environ.get("REGEN_GOLDEN") == "1"
 
 
+def extraction_cases() -> list[Path]:
+    """The sources of the extraction cases: every file under ``cases/extract`` but the
+    expectations (``NAME.json`` beside ``NAME``) and dot-folders."""
+    root = CASES / "extract"
+    if not root.exists():
+        return []
+    return sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and not (p.suffix == ".json" and p.with_suffix("").is_file())
+        and not any(part.startswith(".") for part in p.relative_to(root).parts[:-1])
+    )
+
+
+def expectation(source: Path) -> Path:
+    """The stored extraction of an extraction case's source."""
+    return source.with_name(source.name + ".json")
+
+
 def assert_golden(expected_path: Path, actual: bytes) -> None:
     """Equal to the stored expectation, or (with REGEN_GOLDEN=1) store it."""
     if REGEN or not expected_path.exists():

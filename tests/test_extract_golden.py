@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from golden import CASES, assert_golden
+from golden import CASES, assert_golden, expectation, extraction_cases
 
 from pipeline.extract import extract
 from pipeline.files import decode, dump_json
@@ -13,11 +13,7 @@ from pipeline.filetypes import file_type
 from pipeline.records import extraction_from_dict, to_dict
 
 EXTRACT = CASES / "extract"
-SOURCES = sorted(
-    p for p in EXTRACT.rglob("*")
-    if p.is_file() and not (p.suffix == ".json" and p.with_suffix("").is_file())
-    and not any(part.startswith(".") for part in p.relative_to(EXTRACT).parts[:-1])
-) if EXTRACT.exists() else []
+SOURCES = extraction_cases()
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(EXTRACT)) for p in SOURCES])
@@ -29,4 +25,4 @@ def test_extract_case(source: Path) -> None:
     # Deterministic and round-trips through its JSON form.
     assert dump_json(to_dict(extract(text, language))) == data
     assert extraction_from_dict(to_dict(first)) == first
-    assert_golden(source.with_name(source.name + ".json"), data)
+    assert_golden(expectation(source), data)

@@ -1,4 +1,5 @@
-"""The JSON contract: every stored extraction validates against the checked-in schema."""
+"""The JSON contract: the stored extraction of every extraction case validates against the
+checked-in schema."""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from golden import CASES
+from golden import CASES, expectation, extraction_cases
 
 SCHEMA = json.loads((Path(__file__).parent / "schema/extraction.schema.json").read_text())
-EXPECTED = sorted(p for p in (CASES / "extract").rglob("*.json")
-                  if p.with_suffix("").is_file() and not p.with_suffix("").name.endswith(".json")
-                  or p.name.endswith(".json.json"))
+EXPECTED = [expectation(source) for source in extraction_cases()]
 
 
 @pytest.mark.parametrize("path", EXPECTED, ids=[str(p.relative_to(CASES)) for p in EXPECTED])
