@@ -1,4 +1,5 @@
-"""Benchmark `python -m pipeline build` on PyTorch-wheel corpora against the issue's targets."""
+"""Benchmark `python -m pipeline build` on PyTorch-wheel corpora against the targets in
+bench/README.md."""
 
 from __future__ import annotations
 
@@ -251,8 +252,8 @@ def bench_corpus(name: str, wheel: Path, workdir: Path, runs: int, cold_runs: in
 
     # Each cold build gets a folder of its own, all removed at the end: removing one output
     # before the next build leaves thousands of just-deleted inodes, which ext4's inode
-    # allocator then scans past on every file the build creates (up to 3 s of system time
-    # in one small-corpus build here), a cost of the benchmark, not of a cold build.
+    # allocator then scans past on every file the build creates (seconds of system time; see
+    # bench/README.md), a cost of the benchmark, not of a cold build.
     cold = []
     for i in range(cold_runs):
         log(f"cold build {i + 1}/{cold_runs} ...")
@@ -322,7 +323,7 @@ def bench_corpus(name: str, wheel: Path, workdir: Path, runs: int, cold_runs: in
 
 
 def target_rows(corpus: str, rows: list[Row], edit_minimal: bool) -> list[Row]:
-    """Attach the issue's targets (small corpus) or the no-op budget (torch corpus)."""
+    """Attach the targets (small corpus) or the no-op budget (torch corpus) of bench/README.md."""
     by = {r.figure: r for r in rows}
     if corpus == "small":
         judge(by["cold"], 1.0 * by["floor_parse"].median)

@@ -1,14 +1,13 @@
 """A file's bytes to its extraction (:func:`extract_file`), within memory bounds: very
 large Python sources parse in a short-lived process.
 
-libcst's parse tree of a source takes 300 to 1,300 times its size (800 MB for torch's
-1.4 MB ``common_methods_invocations.py``, 630 MB for the 0.5 MB of numbers in
-``sparse/_triton_ops_meta.py``), and the allocator keeps most of that memory after the
-tree is freed. A build worker that parsed such a file stays that large for every later
-file, and the next large one adds to it. So sources longer than :data:`ISOLATE_CHARS` are extracted
-by ``python -m pipeline.isolate`` (the whole process is returned to the system when it
-exits), and after any other large source the worker hands freed memory back with glibc's
-``malloc_trim``. The extraction is the same either way.
+libcst's parse tree of a source takes hundreds of times its size (bench/README.md), and
+the allocator keeps most of that memory after the tree is freed. A build worker that parsed
+such a file stays that large for every later file, and the next large one adds to it. So
+sources longer than :data:`ISOLATE_CHARS` are extracted by ``python -m pipeline.isolate``
+(the whole process is returned to the system when it exits), and after any other large
+source the worker hands freed memory back with glibc's ``malloc_trim``. The extraction is
+the same either way.
 """
 
 from __future__ import annotations

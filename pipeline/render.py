@@ -18,7 +18,7 @@ from pipeline.site import TEMPLATES, PageSite
 
 @functools.lru_cache(maxsize=4)
 def environment(extra: str = "") -> jinja2.Environment:
-    """One cached Environment per process (rebuilding it per page is 20x slower)."""
+    """One cached Environment per process (rebuilding it per page costs more than rendering)."""
     paths = [extra, str(TEMPLATES)] if extra else [str(TEMPLATES)]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(paths),

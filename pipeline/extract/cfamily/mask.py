@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 # Export and inlining macros (``TORCH_API``, ``C10_HOST_DEVICE``, ``PROTOBUF_FINAL``) expand to
-# attributes, but tree-sitter reads them as type names and loses the declaration around them:
-# unmasked, 58% of the torch headers have parse errors, masked, 7%. They are masked only where an
+# attributes, but tree-sitter reads them as type names and loses the declaration around them
+# (most parse errors in torch's headers; bench/README.md). They are masked only where an
 # attribute can stand (before a name, a ``:``, a ``~`` or a directive), never inside a directive
 # line (``#define TORCH_API ...`` stays a macro definition).
 _ATTRIBUTE = re.compile(

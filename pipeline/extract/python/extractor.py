@@ -59,7 +59,7 @@ def _extracting() -> Iterator[None]:
       output they cost about a fifth of the parse, and some reject valid code
       (``() if 0 else(lambda:())`` raises ``TypeError``; upstream Instagram/LibCST#1061).
     - The garbage collector is off: the trees are acyclic garbage, and collection passes
-      cost about 20 % of the run."""
+      cost a large share of the run (bench/README.md)."""
     with _SWITCH:
         if not _ACTIVE[0]:
             _COLLECTING[0] = gc.isenabled()
