@@ -38,7 +38,8 @@ Counts = dict[str, int]
 # --------------------------------------------------------------------------- extract
 
 def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
-                  neighbours: tuple[str, ...] = ()) -> Counts:
+                  neighbours: tuple[str, ...] = (),
+                  only: frozenset[str] | None = None) -> Counts:
     """Extract every input of a chunk and write its records and summaries.
 
     The chunk's state is the cache, keyed by content, language and the digest ``code`` of
@@ -47,7 +48,10 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
     undoing it or switching back to a branch extracts nothing. Inputs new to the chunk (a
     file added or removed before them moved the chunk's bounds) are looked up in the
     ``neighbours`` too. A cold build writes one records file per chunk rather than one
-    cache file per input."""
+    cache file per input.
+
+    With ``only`` (input paths), the other inputs keep the entries and summaries the chunk
+    last had, unread (an input the chunk never had is extracted: the records need it)."""
     out = Path(output)
     path = out / layout.state_file("records", chunk)
     older_path = out / layout.state_file("superseded", chunk)
@@ -58,10 +62,16 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
         for name, kind in ((n, k) for n in neighbours for k in ("records", "superseded")):
             for key, entry in _reusable(out / layout.state_file(kind, name)).items():
                 known.setdefault(key, entry)
+    kept = _kept(out, chunk, previous, inputs, only)
     records: list[dict[str, Any]] = []
     summaries: list[dict[str, Any]] = []
     extracted = 0
     for item in inputs:
+        if item.path in kept:
+            entry, summary = kept[item.path]
+            records.append(entry)
+            summaries.append(summary)
+            continue
         record, entry, fresh = _extract_one(item, code, known)
         extracted += fresh
         records.append(entry)
@@ -71,6 +81,21 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
     write_if_changed(path, _dump_records(records))
     write_if_changed(out / layout.state_file("summary", chunk), dump_state(summaries))
     return {"files": len(inputs), "extracted": extracted}
+
+
+def _kept(out: Path, chunk: str, previous: dict[str, dict[str, Any]],
+          inputs: tuple[Input, ...], only: frozenset[str] | None,
+          ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Path -> (entry, summary) the chunk last had, of the inputs outside ``only``."""
+    if only is None:
+        return {}
+    try:
+        summaries = {s["path"]: s for s in load_json(out / layout.state_file("summary", chunk))}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    entries = {e["path"]: e for e in previous.values()}
+    return {item.path: (entries[item.path], summaries[item.path]) for item in inputs
+            if item.path not in only and item.path in entries and item.path in summaries}
 
 
 def _superseded(records: list[dict[str, Any]], previous: dict[str, dict[str, Any]],
@@ -235,8 +260,10 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
 # --------------------------------------------------------------------------- render
 
 def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...],
-                 siblings: tuple[str, ...], stamp_base: str) -> Counts:
-    """Render both pages of every input of a chunk whose inputs changed."""
+                 siblings: tuple[str, ...], stamp_base: str,
+                 only: frozenset[str] | None = None) -> Counts:
+    """Render both pages of every input of a chunk whose inputs changed (with ``only``,
+    of those inputs only: the others keep their pages and manifest entries as they are)."""
     from pipeline.render import render_file_pages  # jinja2: only where pages are rendered
 
     out = Path(root)
@@ -251,6 +278,10 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
     written = unchanged = 0
     folder_stamp = sha256(dump_state([stamp_base, list(siblings)]))  # once, not per page
     for item, data in zip(inputs, records, strict=True):
+        if only is not None and item.path not in only:
+            if item.path in old:
+                manifest[item.path] = old[item.path]
+            continue
         ctx = contexts[item.path]
         # The entry's key stands for its extraction (it hashes the content and the code).
         facts = {k: v for k, v in data.items() if k != "extraction"}
@@ -290,11 +321,11 @@ def _stats(out: Path, pages: tuple[str, ...]) -> list[list[int]]:
 
 
 def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...],
-                   layer: int, stamp_base: str) -> Counts:
+                   layer: int, stamp_base: str, only: frozenset[str] | None = None) -> Counts:
     """The folder pages of one layer, rendered only for folders whose facts changed or
     whose pages are not as last written (the manifest keeps the stamp of site, templates
     and schema; per folder the facts file's size, mtime and digest, and each page's size
-    and mtime)."""
+    and mtime). With ``only``, the other folders keep their pages and entries as they are."""
     from pipeline.render_folders import render_folder_pages
 
     out = Path(root)
@@ -308,6 +339,10 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
     manifest: dict[str, Any] = {"stamp": stamp_base, "folders": {}}
     written = unchanged = 0
     for folder in folders:
+        if only is not None and folder not in only:
+            if folder in old.get("folders", {}):
+                manifest["folders"][folder] = old["folders"][folder]
+            continue
         facts_path = out / layout.state_file("folder", folder)
         info = os.stat(facts_path)
         previous = old.get("folders", {}).get(folder)

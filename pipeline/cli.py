@@ -23,6 +23,7 @@ from doit.task import Task
 from pipeline import layout, runstate
 from pipeline.config import Config, load_pyproject, make_config
 from pipeline.errors import PipelineError, UsageError
+from pipeline.only import build_only, resolve_paths, select_inputs
 from pipeline.report import Reporter, reporter_for
 from pipeline.tasks import Graph, build_graph, task_creators
 
@@ -137,8 +138,9 @@ def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
     if config.jobs > 1:
         argv += ["-n", str(config.jobs), "-P", "process"]
     if only:
+        wanted = resolve_paths(only, config.source)
         if (Path(graph.root) / layout.STATE / "doit.json").exists():
-            return _build_only(graph, select_tasks(graph, only))
+            return _build_only(graph, select_inputs(graph, wanted))
         print("note: nothing was built here yet: --only builds everything once",
               file=sys.stderr)
     code = run_doit(doit_namespace(graph, reporter, verdict_task=False), argv)
@@ -148,56 +150,11 @@ def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
     return 1 if last is not None and (last.summary.get("failed") or last.errors) else 0
 
 
-def _build_only(graph: Graph, names: list[str]) -> int:
-    """Run the selected tasks one by one, in order, none of their dependencies (doit's
-    ``--single`` honours only the first name of a selection, so each gets its own run)."""
-    totals: dict[str, int] = {}
-    with open(os.devnull, "w", encoding="utf-8") as quiet:
-        for name in names:
-            reporter = reporter_for(graph.root, graph.config.depth, {}, stream=quiet)
-            if run_doit(doit_namespace(graph, reporter), ["run", "--single", name]) != 0:
-                print(f"error: {name} failed", file=sys.stderr)
-                return 1
-            counts = reporter.last.summary.get("counts", {}) if reporter.last else {}
-            for key, value in counts.items():
-                totals[key] = totals.get(key, 0) + value
+def _build_only(graph: Graph, selected: frozenset[str]) -> int:
+    totals = build_only(graph, selected)
     print("summary (--only): " + "; ".join(f"{k.replace('_', ' ')} {v:,}"
                                            for k, v in sorted(totals.items())), file=sys.stderr)
     return 0
-
-
-def select_tasks(graph: Graph, only: list[str]) -> list[str]:
-    """Task names that rebuild the pages of the given files or folders, in every layer."""
-    source = Path(graph.config.source)
-    wanted: list[str] = []
-    for raw in only:
-        path = Path(raw)
-        absolute = path if path.is_absolute() else (Path.cwd() / path)
-        try:
-            rel = absolute.resolve().relative_to(source).as_posix()
-        except ValueError:
-            raise UsageError(f"usage error: --only {raw}: not inside the source folder") from None
-        wanted.append("" if rel == "." else rel)
-    mirror = graph.inventory.mirror
-    names: dict[int, list[str]] = {}
-    folders: set[str] = set()
-    for chunk in graph.chunks:
-        if any(w == "" or source == w or source.startswith(w + "/")
-               for source in (layout.source_of(i.path, mirror) for i in chunk.inputs)
-               for w in wanted):
-            names.setdefault(chunk.layer, []).append(chunk.name or ".")
-            folders.update(layout.parent_folders(chunk.folder))
-    if not names:
-        raise UsageError("usage error: --only matched no documented file")
-    # With doit's --single the selection runs in this order and nothing else runs.
-    ordered: list[str] = []
-    for layer in range(1, graph.config.depth + 1):
-        chunks = names.get(layer, [])
-        ordered += [f"extract:{c}" for c in chunks] + [f"link:{layer}"]
-        ordered += [f"render:{c}" for c in chunks]
-    ordered += [f"folder:{k}" for k in sorted({layout.layer_of(f, mirror) for f in folders})
-                if k <= graph.config.depth]
-    return ordered + ["keywords"]
 
 
 def command_check(config: Config) -> int:

@@ -59,6 +59,14 @@ class Graph:
     def out(self, rel: str) -> str:
         return f"{self.root}/{rel}"
 
+    def siblings(self) -> dict[str, tuple[str, ...]]:
+        """Folder -> the names of its inputs, every chunk's together (related files)."""
+        names: dict[str, list[str]] = {}
+        for chunk in self.chunks:
+            names.setdefault(chunk.folder, []).extend(
+                i.path.rsplit("/", 1)[-1] for i in chunk.inputs)
+        return {folder: tuple(found) for folder, found in names.items()}
+
 
 def build_graph(config: Config, *, root: str = "", dirty: bool = False,
                 save_cache: bool = True, strict: bool = False) -> Graph:
@@ -226,12 +234,12 @@ def task_extract(graph: Graph) -> Iterator[TaskDict]:
         }
 
 
-def _layer_folders(graph: Graph, layer: int) -> list[str]:
+def layer_folders(graph: Graph, layer: int) -> list[str]:
     mirror = graph.inventory.mirror
     return [f for f in graph.inventory.folders() if layout.layer_of(f, mirror) == layer]
 
 
-def _extras(graph: Graph, layer: int) -> dict[str, Any]:
+def extras_of(graph: Graph, layer: int) -> dict[str, Any]:
     """Facts a layer's link cannot see: the next layer's root, and the global totals."""
     extras: dict[str, dict[str, Any]] = {}
     root = layout.layer_root(graph.inventory.mirror, layer)
@@ -255,9 +263,9 @@ def task_link(graph: Graph) -> Iterator[TaskDict]:
     yield _group("link", "resolve imports, importers, folder facts")
     for layer in _layers(graph):
         chunks = tuple(c.name for c in graph.chunks if c.layer == layer)
-        folders = tuple(_layer_folders(graph, layer))
+        folders = tuple(layer_folders(graph, layer))
         binaries = graph.inventory.binaries if layer == 1 else ()
-        extras = _extras(graph, layer)
+        extras = extras_of(graph, layer)
         targets = [graph.out(layout.state_file("ctx", c)) for c in chunks]
         targets += [graph.out(layout.state_file("folder", f)) for f in folders]
         targets.append(graph.out(layout.state_file("notes", str(layer))))
@@ -281,12 +289,9 @@ def task_link(graph: Graph) -> Iterator[TaskDict]:
 def task_render(graph: Graph) -> Iterator[TaskDict]:
     """Both pages of every input of a chunk (per-file stamps skip unchanged inputs)."""
     yield _group("render", "render file pages")
-    siblings: dict[str, list[str]] = {}
+    siblings = graph.siblings()
     for chunk in graph.chunks:
-        siblings.setdefault(chunk.folder, []).extend(
-            i.path.rsplit("/", 1)[-1] for i in chunk.inputs)
-    for chunk in graph.chunks:
-        names = tuple(siblings[chunk.folder])
+        names = siblings[chunk.folder]
         yield {
             "basename": "render",
             "name": chunk.name or ".",
@@ -311,7 +316,7 @@ def task_folder(graph: Graph) -> Iterator[TaskDict]:
     folder's pages are rendered again only when its facts or its pages changed)."""
     yield _group("folder", "render folder pages")
     for layer in _layers(graph):
-        folders = tuple(_layer_folders(graph, layer))
+        folders = tuple(layer_folders(graph, layer))
         key = folders_key(layer)
         yield {
             "basename": "folder",

@@ -19,7 +19,10 @@ from buildkit import (
     contents,
     describe_bytes_difference,
     diff,
+    file_pages,
     make_tree,
+    mirror_of,
+    pages_of_pages,
     python_env,
     run_cli,
     run_main,
@@ -258,6 +261,53 @@ def test_only_rebuilds_only_the_named_files_pages(tree: Path) -> None:
     incremental = contents(snapshot(tree / "out"))
     clean = clean_build_snapshot(tree / "src", tree / "out")
     assert incremental == clean, describe_bytes_difference(incremental, clean)
+
+
+def test_only_leaves_a_stale_sibling_of_the_same_chunk_alone(tree: Path) -> None:
+    """Both files of ``pkg`` are edited; ``--only`` names one. Only its pages (every layer)
+    and the folder pages above it are written; the sibling's stay as they were, and the
+    next full build still builds it."""
+    build(tree / "src", tree / "out")
+    mirror = mirror_of(tree / "out")
+    make_tree(tree / "src", {
+        "pkg/a.py": BASE_TREE["pkg/a.py"].replace("return x + 1", "return x + 9"),
+        "pkg/b.py": BASE_TREE["pkg/b.py"].replace("return 2", "return 3"),
+    })
+    before = snapshot(tree / "out")
+    build(tree / "src", tree / "out", "--only", "src/pkg/a.py", cwd=tree)
+    change = diff(before, snapshot(tree / "out"))
+    a_pages = file_pages("pkg/a.py")
+    assert "pkg/a.py_docs.md" in change.changed
+    assert pages_of_pages(a_pages, mirror) & change.changed, sorted(change.written)
+    allowed = a_pages | pages_of_pages(a_pages, mirror) | pages_of_pages(
+        pages_of_pages(a_pages, mirror), mirror) | {"keywords.md"} | {
+        p for p in before if p.rpartition("/")[2] in ("index.md", "doc.md", "sub.md")}
+    assert change.written <= allowed, sorted(change.written - allowed)
+    assert not [p for p in change.written if "b.py" in p], sorted(change.written)
+    assert not change.removed
+    build(tree / "src", tree / "out")
+    assert "return 3" in (tree / "out/pkg/b.py_docs.md").read_text(encoding="utf-8")
+    incremental = contents(snapshot(tree / "out"))
+    clean = clean_build_snapshot(tree / "src", tree / "out")
+    assert incremental == clean, describe_bytes_difference(incremental, clean)
+
+
+@pytest.mark.parametrize("where", ["parent", "source", "inside"])
+def test_only_path_relative_to_the_source_or_the_current_folder(tree: Path, where: str) -> None:
+    build(tree / "src", tree / "out")
+    make_tree(tree / "src", {"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", "x + 7")})
+    before = snapshot(tree / "out")
+    if where == "parent":  # from SOURCE's parent, the path relative to SOURCE
+        result = run_main(["build", "src", "--output", "out", "--only", "pkg/a.py"], cwd=tree)
+    elif where == "source":
+        result = run_main(["build", ".", "--output", "../out", "--only", "pkg/a.py"],
+                          cwd=tree / "src")
+    else:  # from a folder inside SOURCE, relative to that folder
+        result = run_main(["build", "..", "--output", "../../out", "--only", "a.py"],
+                          cwd=tree / "src/pkg")
+    assert result.code == 0, result.stderr
+    change = diff(before, snapshot(tree / "out"))
+    assert "pkg/a.py_docs.md" in change.changed, sorted(change.written)
 
 
 def test_only_outside_the_source_is_a_usage_error(tree: Path) -> None:
