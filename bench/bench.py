@@ -307,7 +307,7 @@ def bench_corpus(name: str, wheel: Path, workdir: Path, runs: int, cold_runs: in
     for label, group in (("noop", noop), ("noop_touched_2", second)):
         for r, _ in group[-1:]:
             # prune:pages (like seal and failures, which print nothing) always runs by design
-            ran = [t for t in tasks_ran(r.stderr) if not t.startswith("prune:pages")]
+            ran = [t for t in tasks_ran(r.stderr) if not t.startswith("docs:prune:pages")]
             if ran:
                 log(f"anomaly: {label} ran {len(ran)} tasks: {ran[:10]}")
     failures = [ln for ln in cold[-1][0].stderr.splitlines() if ln.startswith("failed: ")]

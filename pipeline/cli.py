@@ -25,7 +25,7 @@ from pipeline.config import Config, load_pyproject, make_config
 from pipeline.errors import PipelineError, UsageError
 from pipeline.only import build_only, resolve_paths, select_inputs
 from pipeline.report import Reporter, reporter_for
-from pipeline.tasks import Graph, build_graph, task_creators
+from pipeline.tasks import NAMESPACE, STAGES, Graph, build_graph, task_creators, task_name
 
 CONFIG_KEYS = ("source", "output", "depth", "jobs", "project", "include", "exclude",
                "max_source_bytes", "max_tests", "max_related", "templates")
@@ -78,9 +78,8 @@ def doit_namespace(graph: Graph, reporter: type[Reporter],
         "backend": "pipeline",
         "check_file_uptodate": runstate.RefreshingHashChecker,
         "reporter": reporter,
-        "verbosity": 0,
-        "default_tasks": ["extract", "link", "render", "folder", "keywords", "prune", "seal"]
-        + (["failures"] if verdict_task else []),
+        "default_tasks": [NAMESPACE] if verdict_task
+        else [task_name(stage) for stage in STAGES if stage != "failures"],
     }
     return namespace
 

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from doit.reporter import ConsoleReporter
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -22,8 +23,8 @@ from rich.table import Table
 
 from pipeline import layout
 from pipeline.files import load_json
+from pipeline.tasks import NAMESPACE, STAGES, stage_of
 
-STAGES = ("extract", "link", "render", "folder", "keywords", "prune", "seal", "failures")
 ERROR_NOTES = frozenset({"syntax-error", "decode", "unreadable", "internal-error", "parse-error"})
 
 
@@ -44,11 +45,19 @@ def failed_notes(notes: list[list[Any]], strict: bool) -> list[list[Any]]:
 
 
 def _stage(task: Any) -> str:
-    return str(task.name).split(":", 1)[0]
+    return stage_of(str(task.name))
+
+
+def _ours(task: Any) -> bool:
+    """One of the build's tasks (``docs`` or ``docs:...``), not one of the project's own
+    tasks defined beside them in the same dodo.py."""
+    return task.name == NAMESPACE or bool(_stage(task))
 
 
 class Reporter:
-    """doit reporter protocol; configured through class attributes by :func:`reporter_for`."""
+    """doit reporter protocol; configured through class attributes by :func:`reporter_for`.
+    The build's tasks get progress and one summary, printed only when some of them were
+    selected; a project's own tasks in the same dodo.py are reported as doit reports them."""
 
     root = ""
     depth = 1
@@ -68,6 +77,8 @@ class Reporter:
         self.progress: Progress | None = None
         self.bars: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
+        self.others = ConsoleReporter(outstream, options)
+        self.selected = False  # some task of the build was reached
         type(self).last = self
 
     # doit calls these ------------------------------------------------------------------
@@ -75,26 +86,22 @@ class Reporter:
         for task in tasks.values():
             if task.actions and _stage(task) in STAGES:
                 self.totals[_stage(task)] += 1
-        if self.live:
-            self.progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description:<9}"), BarColumn(),
-                MofNCompleteColumn(), TextColumn("{task.fields[current]}"),
-                TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
-                transient=False)
-            for stage in STAGES:
-                if self.totals[stage]:
-                    self.bars[stage] = self.progress.add_task(stage, total=self.totals[stage],
-                                                              current="")
-            self.progress.start()
 
     def get_status(self, task: Any) -> None:
         pass
 
     def execute_task(self, task: Any) -> None:
+        if not _ours(task):
+            self.others.execute_task(task)
+            return
+        self._reached()
         if self.progress is not None and _stage(task) in self.bars:
             self.progress.update(self.bars[_stage(task)], current=task.name)
 
     def add_success(self, task: Any) -> None:
+        if not _ours(task):
+            self.others.add_success(task)
+            return
         if not task.actions or _stage(task) not in STAGES:
             return
         result = task.result if isinstance(task.result, dict) else {}
@@ -106,13 +113,24 @@ class Reporter:
             self._line(f"{task.name}{': ' + details if details else ''}")
 
     def skip_uptodate(self, task: Any) -> None:
+        if not _ours(task):
+            self.others.skip_uptodate(task)
+            return
+        self._reached()
         if task.actions and _stage(task) in STAGES:
             self._advance(task)
 
     def skip_ignore(self, task: Any) -> None:
+        if not _ours(task):
+            self.others.skip_ignore(task)
+            return
         self.skip_uptodate(task)
 
     def add_failure(self, task: Any, exception: Any) -> None:
+        if not _ours(task):
+            self.others.add_failure(task, exception)
+            return
+        self._reached()
         self._advance(task)
         if _stage(task) == "failures":  # the summary below lists the failed files
             return
@@ -131,14 +149,35 @@ class Reporter:
     def complete_run(self) -> None:
         if self.progress is not None:
             self.progress.stop()
+        self.others.complete_run()
         elapsed = time.perf_counter() - self.started
-        notes = read_notes(self.root, self.depth) if self.root else []
+        notes = read_notes(self.root, self.depth) if self.root and self.selected else []
         failed = failed_notes(notes, self.strict)
         self.summary = {"notes": notes, "failed": failed, "errors": self.errors,
                         "counts": dict(self.counts), "elapsed": elapsed}
-        self._print_summary(failed, elapsed)
+        if self.selected:
+            self._print_summary(failed, elapsed)
+        for error in self.errors:
+            self._line(f"error: {error}")
 
     # helpers ---------------------------------------------------------------------------
+    def _reached(self) -> None:
+        """The first task of the build reached: start the progress display."""
+        if self.selected:
+            return
+        self.selected = True
+        if self.live:
+            self.progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description:<9}"), BarColumn(),
+                MofNCompleteColumn(), TextColumn("{task.fields[current]}"),
+                TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
+                transient=False)
+            for stage in STAGES:
+                if self.totals[stage]:
+                    self.bars[stage] = self.progress.add_task(stage, total=self.totals[stage],
+                                                              current="")
+            self.progress.start()
+
     def _advance(self, task: Any) -> None:
         if self.progress is not None and _stage(task) in self.bars:
             self.progress.update(self.bars[_stage(task)], advance=1, current="")
@@ -170,8 +209,6 @@ class Reporter:
         for path in sorted(by_file):
             for text in by_file[path]:
                 self._line(f"failed: {path}: {text}")
-        for error in self.errors:
-            self._line(f"error: {error}")
 
     def _line(self, text: str) -> None:
         """One line as it is: never wrapped (logs are read with grep), never markup."""

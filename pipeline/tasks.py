@@ -27,6 +27,11 @@ from pipeline.schema import SCHEMA
 from pipeline.site import TEMPLATES, PageSite
 
 CHUNK = 200
+# Every task of the build is named ``docs:STAGE`` or ``docs:STAGE:NAME`` and the group task
+# ``docs`` runs them all, so that they live beside a project's own tasks in one dodo.py
+# (``task_render``, ``doit render``, ``doit lint`` stay the project's).
+NAMESPACE = "docs"
+STAGES = ("extract", "link", "render", "folder", "keywords", "prune", "seal", "failures")
 PACKAGE = Path(__file__).resolve().parent
 TaskDict = dict[str, Any]
 
@@ -185,11 +190,23 @@ def _tree(root: Path, suffix: str) -> Iterator[tuple[str, bytes]]:
             yield relative, relative.encode() + b"\0" + handle.read()
 
 
+def task_name(stage: str, name: str | None = None) -> str:
+    """doit's name of a stage's group task, or of one of its tasks."""
+    return f"{NAMESPACE}:{stage}" if name is None else f"{NAMESPACE}:{stage}:{name}"
+
+
+def stage_of(task_name: str) -> str:
+    """The stage of a docs task's name (``docs:render:a/b`` -> ``render``); ``""`` for
+    ``docs`` itself and for every task that is not one of the build's."""
+    namespace, _, rest = task_name.partition(":")
+    return rest.split(":", 1)[0] if namespace == NAMESPACE else ""
+
+
 def _group(stage: str, doc: str) -> TaskDict:
     """The task naming all of a stage's tasks. It has no action of its own: marked up to
     date, so that doit's parallel runner does not hand it to a worker process (a group
     task without dependencies is otherwise "run" on every build)."""
-    return {"basename": stage, "name": None, "doc": doc, "uptodate": [True]}
+    return {"basename": task_name(stage), "name": None, "doc": doc, "uptodate": [True]}
 
 
 def _layers(graph: Graph) -> range:
@@ -221,7 +238,7 @@ def task_extract(graph: Graph) -> Iterator[TaskDict]:
             deps = sorted({graph.out(layout.state_file("pages", graph.producer[p]))
                            for p in pages})
         yield {
-            "basename": "extract",
+            "basename": task_name("extract"),
             "name": chunk.name or ".",
             "actions": [(run_action, ["extract_chunk", graph.root, chunk.name, chunk.inputs,
                                       graph.extraction_code, chunk.neighbours])],
@@ -272,7 +289,7 @@ def task_link(graph: Graph) -> Iterator[TaskDict]:
         if layer == 1:
             targets.append(graph.out(layout.state_file("global", "")))
         yield {
-            "basename": "link",
+            "basename": task_name("link"),
             "name": str(layer),
             "actions": [(run_action, ["link_layer", graph.root, layer, chunks, folders,
                                               binaries, graph.inventory.mirror, extras])],
@@ -293,7 +310,7 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
     for chunk in graph.chunks:
         names = siblings[chunk.folder]
         yield {
-            "basename": "render",
+            "basename": task_name("render"),
             "name": chunk.name or ".",
             "actions": [(run_action, ["render_chunk", graph.root, graph.site, chunk.name,
                                                 chunk.inputs, names, graph.stamp_base])],
@@ -304,7 +321,7 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
             "uptodate": [stamp_changed({"stamp": graph.stamp_base, "siblings": list(names)}),
                          _check(prune.chunk_intact, graph.root, chunk.name,
                                 tuple(i.path for i in chunk.inputs))],
-            "task_dep": ["prune:pages"],
+            "task_dep": [task_name("prune", "pages")],
             "clean": [(_clean_chunk, [graph.root, chunk.name,
                                       tuple(i.path for i in chunk.inputs)])],
             "verbosity": 0,
@@ -319,7 +336,7 @@ def task_folder(graph: Graph) -> Iterator[TaskDict]:
         folders = tuple(layer_folders(graph, layer))
         key = folders_key(layer)
         yield {
-            "basename": "folder",
+            "basename": task_name("folder"),
             "name": str(layer),
             "actions": [(run_action, ["render_folders", graph.root, graph.site, key, folders,
                                       layer, graph.stamp_base])],
@@ -327,7 +344,7 @@ def task_folder(graph: Graph) -> Iterator[TaskDict]:
             "targets": [graph.out(layout.state_file("fpages", key))],
             "uptodate": [stamp_changed({"stamp": graph.stamp_base, "folders": list(folders)}),
                          _check(prune.folders_intact, graph.root, key, folders)],
-            "task_dep": ["prune:pages"],
+            "task_dep": [task_name("prune", "pages")],
             "clean": [(prune.remove_pages, [graph.root, [layout.folder_page(f, n) for f in folders
                                              for n in layout.FOLDER_PAGES]
                                 + [layout.state_file("fpages", key)]])],
@@ -343,11 +360,11 @@ def folders_key(layer: int) -> str:
 def task_keywords(graph: Graph) -> Iterator[TaskDict]:
     """The global A-Z symbol index."""
     yield {
-        "basename": "keywords",
+        "basename": task_name("keywords"),
         "actions": [(run_action, ["render_keywords", graph.root, graph.site])],
         "file_dep": [graph.out(layout.state_file("global", ""))],
         "targets": [graph.out(layout.state_file("fpages", layout.KEYWORDS_KEY))],
-        "task_dep": ["prune:pages"],
+        "task_dep": [task_name("prune", "pages")],
         "uptodate": [stamp_changed(graph.stamp_base),
                      _check(prune.folder_intact, graph.root, layout.KEYWORDS_KEY)],
         "clean": [(prune.remove_pages, [graph.root, ["keywords.md",
@@ -385,7 +402,7 @@ def task_prune(graph: Graph) -> Iterator[TaskDict]:
         f"{shape}\0{graph.config.depth}\0{graph.inventory.mirror}\0{CHUNK}".encode()).hexdigest()
     yield _group("prune", "remove pages and state that no task produces")
     yield {
-        "basename": "prune",
+        "basename": task_name("prune"),
         "name": "pages",
         "actions": [(run_prune, [prune.prune_pages, graph.root, graph])],
         # checked on every build: a stray file is found and removed (a missing or
@@ -394,10 +411,10 @@ def task_prune(graph: Graph) -> Iterator[TaskDict]:
         "verbosity": 0,
     }
     yield {
-        "basename": "prune",
+        "basename": task_name("prune"),
         "name": "state",
         "actions": [(run_prune, [prune.prune_state, graph.root, graph])],
-        "task_dep": ["render", "folder", "keywords"],
+        "task_dep": [task_name(s) for s in ("render", "folder", "keywords")],
         "uptodate": [stamp_changed(digest), not graph.dirty],
         "verbosity": 0,
     }
@@ -406,9 +423,9 @@ def task_prune(graph: Graph) -> Iterator[TaskDict]:
 def task_seal(graph: Graph) -> Iterator[TaskDict]:
     """Mark the run finished, so the next one knows nothing was left half-written."""
     yield {
-        "basename": "seal",
+        "basename": task_name("seal"),
         "actions": [(runstate.seal_run, [graph.root])],
-        "task_dep": ["prune"],
+        "task_dep": [task_name("prune")],
         # every stage action removes the mark, so it is missing exactly when a task ran
         "uptodate": [_check(runstate.is_sealed, graph.root)],
         "verbosity": 0,
@@ -419,10 +436,10 @@ def task_seal(graph: Graph) -> Iterator[TaskDict]:
 def task_failures(graph: Graph) -> Iterator[TaskDict]:
     """Fail the run (exit 1) when a file could not be read or parsed; its pages exist."""
     yield {
-        "basename": "failures",
+        "basename": task_name("failures"),
         "actions": [(run_prune, [prune.report_failures, graph.root, graph.config.depth,
                                  graph.strict])],
-        "task_dep": ["seal"],
+        "task_dep": [task_name("seal")],
         # runs (and fails the build) only when some file failed
         "uptodate": [_check(prune.no_failures, graph.root, graph.config.depth, graph.strict)],
         "verbosity": 0,
@@ -437,23 +454,23 @@ def _clean_chunk(root: str, chunk: str, paths: tuple[str, ...]) -> None:
 
 
 
-GENERATORS: dict[str, Callable[[Graph], Iterator[TaskDict]]] = {
-    "task_extract": task_extract,
-    "task_link": task_link,
-    "task_render": task_render,
-    "task_folder": task_folder,
-    "task_keywords": task_keywords,
-    "task_prune": task_prune,
-    "task_seal": task_seal,
-    "task_failures": task_failures,
-}
+GENERATORS: tuple[Callable[[Graph], Iterator[TaskDict]], ...] = (
+    task_extract, task_link, task_render, task_folder, task_keywords, task_prune, task_seal,
+    task_failures)
+
+
+def task_docs(graph: Graph) -> Iterator[TaskDict]:
+    """document the source tree (runs every docs:... task)"""
+    for generator in GENERATORS:
+        yield from generator(graph)
+    yield {"basename": NAMESPACE, "actions": None, "doc": task_docs.__doc__,
+           "task_dep": [task_name(stage) for stage in STAGES], "uptodate": [True]}
 
 
 def task_creators(graph: Graph) -> dict[str, Callable[[], Iterator[TaskDict]]]:
-    """``task_*`` callables for doit's loader, bound to one graph."""
-    def bind(generator: Callable[[Graph], Iterator[TaskDict]]) -> Callable[[], Iterator[TaskDict]]:
-        def creator() -> Iterator[TaskDict]:
-            return generator(graph)
-        creator.__doc__ = generator.__doc__
-        return creator
-    return {name: bind(generator) for name, generator in GENERATORS.items()}
+    """The one ``task_docs`` creator for doit's loader, bound to one graph: a dodo.py that
+    adds it beside its own ``task_*`` creators loses none of them."""
+    def creator() -> Iterator[TaskDict]:
+        return task_docs(graph)
+    creator.__doc__ = task_docs.__doc__
+    return {"task_docs": creator}

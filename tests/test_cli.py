@@ -366,7 +366,9 @@ def test_doit_list_works_and_writes_nothing(tree: Path) -> None:
     done = _doit(tree, "list", "source=src", "output=out")
     assert done.returncode == 0, done.stderr
     names = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
-    assert {"extract", "link", "render", "folder", "keywords", "prune"} <= names
+    assert {"docs", "docs:extract", "docs:link", "docs:render", "docs:folder", "docs:keywords",
+            "docs:prune"} <= names
+    assert not names & {"extract", "link", "render", "folder", "keywords", "prune"}
     assert sorted(p.name for p in tree.iterdir()) == ["src"], "doit list wrote files"
 
 

@@ -317,7 +317,7 @@ def _damaged_state_case(tmp_path: Path, damage: str) -> None:
     build(src, out)
     make_tree(src, {"sub/c.md": "# C\n"})
     if damage == "doit.json":
-        (out / STATE / "doit.json").write_bytes(b'{"extract:.": {"truncated')
+        (out / STATE / "doit.json").write_bytes(b'{"docs:extract:.": {"truncated')
     else:
         (out / STATE / "version").write_text("someone-else 99\n", encoding="utf-8")
     result = build(src, out)

@@ -1,0 +1,90 @@
+"""The docs tasks in a project's own dodo.py: one ``docs`` namespace beside the project's
+tasks (none replaces another), and the build summary printed only when docs tasks ran."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from buildkit import BASE_TREE, contents, make_tree, python_env, run_cli, snapshot
+
+# A monorepo's dodo.py with tasks named like the build's stages. The docs come in first, as
+# README shows, so that the project's own DOIT_CONFIG keys extend the build's.
+TEAM_DODO = '''
+from pipeline.cli import dodo_namespace
+
+globals().update(dodo_namespace())
+DOIT_CONFIG = {**DOIT_CONFIG, "default_tasks": ["lint", "docs"]}
+
+
+def task_render():
+    """the project's own render"""
+    return {"actions": ["echo own-render > rendered.txt"], "targets": ["rendered.txt"]}
+
+
+def task_lint():
+    """the project's own lint"""
+    return {"actions": ["echo own-lint > linted.txt"], "targets": ["linted.txt"]}
+'''
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Path:
+    make_tree(tmp_path / "src", BASE_TREE)
+    (tmp_path / "dodo.py").write_text(TEAM_DODO, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pipeline]\nsource = "src"\noutput = "out"\n', encoding="utf-8")
+    return tmp_path
+
+
+def _doit(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    doit = Path(sys.executable).with_name("doit")
+    return subprocess.run([str(doit), *args], cwd=folder, env=python_env(),
+                          capture_output=True, text=True, timeout=180)
+
+
+def _pages(folder: Path) -> list[str]:
+    return sorted(p for p in snapshot(folder / "out") if p.endswith(".md")) \
+        if (folder / "out").is_dir() else []
+
+
+def test_docs_tasks_have_one_namespace_beside_the_projects_tasks(team: Path) -> None:
+    listed = _doit(team, "list", "--all")
+    assert listed.returncode == 0, listed.stderr
+    names = {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
+    assert {"render", "lint", "docs"} <= names
+    stages = {"docs:extract", "docs:link", "docs:render", "docs:folder", "docs:keywords",
+              "docs:prune", "docs:seal", "docs:failures"}
+    assert stages <= names
+    assert not {n for n in names if n not in {"render", "lint"} and not n.startswith("docs")}
+
+
+def test_the_projects_own_task_runs_alone_without_the_docs_summary(team: Path) -> None:
+    done = _doit(team, "lint")
+    assert done.returncode == 0, done.stderr
+    assert (team / "linted.txt").read_text(encoding="utf-8") == "own-lint\n"
+    assert ".  lint" in done.stdout  # reported as doit reports it
+    assert "summary" not in done.stderr and "summary" not in done.stdout
+    assert _pages(team) == [], "doit lint built the docs"
+    own = _doit(team, "render")
+    assert own.returncode == 0, own.stderr
+    assert (team / "rendered.txt").read_text(encoding="utf-8") == "own-render\n"
+    assert _pages(team) == [], "the project's render ran the docs render"
+
+
+def test_doit_docs_builds_the_same_pages_as_the_cli(team: Path) -> None:
+    expected_run = run_cli(["build"], cwd=team)
+    assert expected_run.returncode in (0, 1), expected_run.stderr
+    expected = contents(snapshot(team / "out"))
+    shutil.rmtree(team / "out")
+    done = _doit(team, "docs")
+    assert done.returncode in (0, 1), done.stderr
+    assert "summary: " in done.stderr
+    assert contents(snapshot(team / "out")) == expected
+    assert not (team / "linted.txt").exists() and not (team / "rendered.txt").exists()
+    both = _doit(team)  # default_tasks: the project's lint, then the docs (up to date)
+    assert both.returncode in (0, 1), both.stderr
+    assert (team / "linted.txt").exists() and "summary: " in both.stderr
