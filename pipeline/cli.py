@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -112,12 +113,14 @@ def run_doit(namespace: dict[str, Any], argv: list[str]) -> int:
 
 
 def _discovered(graph: Graph) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for item in graph.inventory.inputs:
-        key = "sources" if item.layer == 1 else f"pages, layer {item.layer}"
-        counts[key] = counts.get(key, 0) + 1
-    counts["binary files"] = len(graph.inventory.binaries)
-    counts["symlinks (not followed)"] = len(graph.inventory.skipped_links)
+    """What discovery found, as the summary names it, in the order it prints it."""
+    layers = Counter(item.layer for item in graph.inventory.inputs)
+    counts = {"source files documented": layers.get(1, 0)}
+    for layer in range(2, graph.config.depth + 1):
+        suffix = "" if graph.config.depth == 2 else f" (layer {layer})"
+        counts[f"pages of pages documented{suffix}"] = layers.get(layer, 0)
+    counts["binary files skipped"] = len(graph.inventory.binaries)
+    counts["symlinks not followed"] = len(graph.inventory.skipped_links)
     return counts
 
 

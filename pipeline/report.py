@@ -67,7 +67,10 @@ class Reporter:
     last: Reporter | None = None
 
     def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
-        self.console = Console(file=self.console_file or sys.stderr, highlight=False)
+        # Task names hold paths: rich must print them as written (``:fire:`` is no emoji,
+        # ``[b]`` no markup, a number no highlight), everywhere this console prints.
+        self.console = Console(file=self.console_file or sys.stderr, highlight=False,
+                               markup=False, emoji=False)
         self.live = self.console.is_terminal
         self.started = time.perf_counter()
         self.counts: Counter[str] = Counter()
@@ -169,7 +172,7 @@ class Reporter:
         if self.live:
             self.progress = Progress(
                 SpinnerColumn(), TextColumn("{task.description:<9}"), BarColumn(),
-                MofNCompleteColumn(), TextColumn("{task.fields[current]}"),
+                MofNCompleteColumn(), TextColumn("{task.fields[current]}", markup=False),
                 TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
                 transient=False)
             for stage in STAGES:
@@ -183,7 +186,7 @@ class Reporter:
             self.progress.update(self.bars[_stage(task)], advance=1, current="")
 
     def _print_summary(self, failed: list[list[Any]], elapsed: float) -> None:
-        rows = [(f"inputs discovered ({k})", v) for k, v in sorted(self.discovered.items())]
+        rows = list(self.discovered.items())
         rows += [
             ("files extracted", self.counts.get("extracted", 0)),
             ("pages written", self.counts.get("pages_written", 0)),
@@ -212,7 +215,7 @@ class Reporter:
 
     def _line(self, text: str) -> None:
         """One line as it is: never wrapped (logs are read with grep), never markup."""
-        self.console.print(text, markup=False, soft_wrap=True)
+        self.console.print(text, soft_wrap=True)
 
 
 def reporter_for(root: str, depth: int, discovered: dict[str, int], strict: bool = False,
