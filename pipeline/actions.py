@@ -27,7 +27,9 @@ from pipeline.records import (
     Extraction,
     FileRecord,
     Note,
+    NoteRow,
     extraction_from_dict,
+    note_order,
     to_dict,
 )
 from pipeline.site import PageSite
@@ -248,8 +250,8 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
     for folder in folders:
         facts = dict(links.folders[folder], extras=extras.get(folder, {}))
         written += write_if_changed(out / layout.state_file("folder", folder), dump_state(facts))
-    failures = sorted([s["path"], kind, line, message] for s in summaries
-                      for kind, message, line in s["notes"])
+    failures = sorted((NoteRow(s["path"], kind, message, line) for s in summaries
+                       for kind, message, line in s["notes"]), key=note_order)
     written += write_if_changed(out / layout.state_file("notes", str(layer)), dump_state(failures))
     if layer == 1:
         data = {"keywords": links.keywords, "files": len(summaries)}

@@ -215,4 +215,4 @@ def report_failures(output: str, depth: int, strict: bool) -> Any:
 def _failed(output: str, depth: int, strict: bool) -> set[str]:
     from pipeline.report import failed_notes, read_notes
 
-    return {note[0] for note in failed_notes(read_notes(output, depth), strict)}
+    return {note.path for note in failed_notes(read_notes(output, depth), strict)}

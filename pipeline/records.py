@@ -87,6 +87,17 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True)
+class NoteRow:
+    """A note of one input, as the build's failure list holds it: the :class:`Note`'s fields
+    after the input's path."""
+
+    path: str
+    kind: str
+    message: str
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Extraction:
     """What one extractor found in one text; independent of the file's path."""
 
@@ -145,6 +156,16 @@ def extraction_from_dict(data: dict[str, Any]) -> Extraction:
         else:
             values[name] = value
     return Extraction(**values)
+
+
+def note_rows_from_list(data: list[dict[str, Any]]) -> list[NoteRow]:
+    """Rebuild the rows of a notes file from their :func:`to_dict` form."""
+    return [NoteRow(**row) for row in data]
+
+
+def note_order(row: NoteRow) -> tuple[str, str, int, str]:
+    """The order of a notes file: by path, then kind, line and message."""
+    return row.path, row.kind, row.line, row.message
 
 
 def _tuples(item: dict[str, Any]) -> dict[str, Any]:

@@ -23,25 +23,27 @@ from rich.table import Table
 
 from pipeline import layout
 from pipeline.files import load_json
+from pipeline.records import NoteRow, note_rows_from_list
 from pipeline.tasks import NAMESPACE, STAGES, stage_of
 
 ERROR_NOTES = frozenset({"syntax-error", "decode", "unreadable", "internal-error", "parse-error"})
 
 
-def read_notes(root: str, depth: int) -> list[list[Any]]:
-    """Every per-file note of the last link of each layer: [path, kind, line, message]."""
-    notes: list[list[Any]] = []
+def read_notes(root: str, depth: int) -> list[NoteRow]:
+    """Every per-file note of the last link of each layer."""
+    notes: list[NoteRow] = []
     for layer in range(1, depth + 1):
         try:
-            notes.extend(load_json(Path(root) / layout.state_file("notes", str(layer))))
-        except (OSError, ValueError):
+            data = load_json(Path(root) / layout.state_file("notes", str(layer)))
+            notes.extend(note_rows_from_list(data))
+        except (OSError, ValueError, TypeError):
             continue
     return notes
 
 
-def failed_notes(notes: list[list[Any]], strict: bool) -> list[list[Any]]:
+def failed_notes(notes: list[NoteRow], strict: bool) -> list[NoteRow]:
     """The notes that fail a build: errors, or every note under ``--strict``."""
-    return [n for n in notes if strict or n[1] in ERROR_NOTES]
+    return [n for n in notes if strict or n.kind in ERROR_NOTES]
 
 
 def _stage(task: Any) -> str:
@@ -185,7 +187,7 @@ class Reporter:
         if self.progress is not None and _stage(task) in self.bars:
             self.progress.update(self.bars[_stage(task)], advance=1, current="")
 
-    def _print_summary(self, failed: list[list[Any]], elapsed: float) -> None:
+    def _print_summary(self, failed: list[NoteRow], elapsed: float) -> None:
         rows = list(self.discovered.items())
         rows += [
             ("files extracted", self.counts.get("extracted", 0)),
@@ -193,7 +195,7 @@ class Reporter:
             ("pages unchanged", self.counts.get("pages_unchanged", 0)),
             ("pages removed", self.counts.get("pages_removed", 0)),
             ("tasks run", self.counts.get("tasks_run", 0)),
-            ("files with failures", len({f[0] for f in failed})),
+            ("files with failures", len({f.path for f in failed})),
         ]
         if self.live:
             table = Table(title="Build summary", show_header=True, header_style="bold")
@@ -207,8 +209,9 @@ class Reporter:
             self._line("summary: " + "; ".join(f"{n} {v:,}" for n, v in rows)
                        + f"; time {elapsed:.2f} s")
         by_file: dict[str, list[str]] = defaultdict(list)
-        for path, kind, line, message in failed:
-            by_file[path].append(f"{kind}" + (f" (line {line})" if line else "") + f": {message}")
+        for note in failed:
+            by_file[note.path].append(
+                note.kind + (f" (line {note.line})" if note.line else "") + f": {note.message}")
         for path in sorted(by_file):
             for text in by_file[path]:
                 self._line(f"failed: {path}: {text}")

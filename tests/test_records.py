@@ -1,0 +1,38 @@
+"""The typed records after extraction: their JSON form and the readers that rebuild them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from buildkit import build, make_tree
+
+from pipeline import layout
+from pipeline.files import load_json
+from pipeline.records import NoteRow, note_order, note_rows_from_list, to_dict
+from pipeline.report import failed_notes, read_notes
+
+
+def test_note_rows_round_trip_and_sort_by_path_kind_line_message() -> None:
+    rows = [NoteRow("b.py", "syntax-error", "bad", 3), NoteRow("a.py", "truncated", "cut", 0),
+            NoteRow("a.py", "decode", "z", 9), NoteRow("a.py", "decode", "y", 9)]
+    ordered = sorted(rows, key=note_order)
+    assert [(r.path, r.message) for r in ordered] == [
+        ("a.py", "y"), ("a.py", "z"), ("a.py", "cut"), ("b.py", "bad")]
+    data = [to_dict(r) for r in ordered]
+    assert data[0] == {"path": "a.py", "kind": "decode", "message": "y", "line": 9}
+    assert note_rows_from_list(data) == ordered
+
+
+def test_a_failed_file_is_one_named_row_in_the_notes_and_the_summary(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", {"bad.py": "def f(:\n    pass\n", "ok.py": "x = 1\n"})
+    result = build(tmp_path / "src", tmp_path / "out", "--depth", "1")
+    assert result.code == 1
+    notes = read_notes(str(tmp_path / "out"), 1)
+    failed = failed_notes(notes, strict=False)
+    assert [(n.path, n.kind) for n in failed] == [("bad.py", "syntax-error")]
+    assert failed[0].line == 1 and failed[0].message
+    assert result.summary["failed"] == failed
+    assert f"failed: bad.py: syntax-error (line 1): {failed[0].message}" in result.stderr
+    stored = load_json(tmp_path / "out" / layout.state_file("notes", "1"))
+    assert stored == [to_dict(n) for n in notes]
+    assert list(stored[0]) == ["path", "kind", "message", "line"]
