@@ -19,7 +19,7 @@ from pipeline.analyze import is_test_file
 from pipeline.discover import Input
 from pipeline.files import decode, dump_state, load_json, read_bytes, sha256, write_if_changed
 from pipeline.isolate import extract_file
-from pipeline.link import DEFINING_KINDS, build_links
+from pipeline.link import build_links, is_defining
 from pipeline.prose import shorten
 from pipeline.prune import stats_match
 from pipeline.records import (
@@ -199,7 +199,7 @@ def load_record(entry: dict[str, Any]) -> FileRecord:
 
 def _summary(record: FileRecord, item: Input) -> dict[str, Any]:
     ex = record.extraction
-    defines = [[s.kind, s.name] for s in ex.symbols if s.kind in DEFINING_KINDS]
+    defines = [[s.kind, s.name] for s in ex.symbols if is_defining(s.kind, ex.language)]
     top = [[kind, name] for kind, name in defines
            if kind in ("class", "struct", "function", "kernel") and "." not in name
            and not name.startswith("_")]

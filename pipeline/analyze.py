@@ -112,7 +112,7 @@ def purpose(record: FileRecord, type_name: str, project: str) -> list[str]:
 def definition_counts(extraction: Extraction) -> str:
     """``3 classes, 12 functions and 27 methods`` from the symbols, or ''."""
     order = ("namespace", "class", "struct", "enum", "function", "method", "kernel", "macro",
-             "constant", "key", "heading", "target")
+             "constant", "variable", "key", "heading", "target")
     counts = {kind: 0 for kind in order}
     for symbol in extraction.symbols:
         if symbol.kind in counts:

@@ -20,6 +20,13 @@ PY_SUFFIXES = (".py", ".pyi")
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 DEFINING_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method",
                             "kernel", "namespace"})
+# Python's module-level and class-level bindings are names people look up too.
+PYTHON_NAME_KINDS = frozenset({"constant", "variable", "attribute"})
+
+
+def is_defining(kind: str, language: str) -> bool:
+    """Whether a symbol of this kind is listed in the symbol indexes (keywords.md, sub.md)."""
+    return kind in DEFINING_KINDS or (language == "python" and kind in PYTHON_NAME_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +198,7 @@ def build_links(summaries: list[Summary], folders: list[str],
         }
     facts = folder_facts(summaries, folders, binaries, importers)
     keywords = sorted(
-        ([name, kind, s["path"]] for s in summaries for kind, name in s["defines"]
-         if kind in DEFINING_KINDS),
+        ([name, kind, s["path"]] for s in summaries for kind, name in s["defines"]),
         key=symbol_order,
     )
     return Links(contexts, facts, keywords)
@@ -221,7 +227,7 @@ def folder_facts(summaries: list[Summary], folders: list[str],
     # Post-order accumulation: deepest folders first.
     for folder in sorted(folders, key=lambda f: (f.count("/") + (1 if f else 0)), reverse=True):
         symbols = [[name, kind, s["path"]] for s in direct.get(folder, [])
-                   for kind, name in s["defines"] if kind in DEFINING_KINDS]
+                   for kind, name in s["defines"]]
         symbols += [[_module_word(s["path"]), "module", s["path"]] for s in direct.get(folder, [])]
         tests = [s["path"] for s in direct.get(folder, []) if s["is_test"]]
         count = len(direct.get(folder, []))

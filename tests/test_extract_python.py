@@ -146,13 +146,53 @@ def test_constants_attributes_and_cuts() -> None:
                 LOCAL = 1
     ''')
     assert (found["MAX"].signature, found["MAX"].value) == ("MAX: int = 3", "3")
-    assert "A" in found and "B" in found and "lower" not in found and "LOCAL" not in found
+    assert "A" in found and "B" in found and "LOCAL" not in found
+    assert (found["lower"].kind, found["MAX"].kind) == ("variable", "constant")
     table = found["TABLE"]
     assert len(table.signature) <= 120 and table.signature.endswith("…")
     assert len(table.value) <= 120 and table.value.startswith("[0, 1, 2")
     assert found["NAME"].value == '"héllo wörld"'
     assert found["C.radius"].signature == "radius: float = 1.0"
     assert found["C.x"].kind == found["C.y"].kind == "attribute"
+
+
+def test_every_module_level_binding_once_with_its_line() -> None:
+    found = symbols('''
+        import logging
+        __all__ = ["log"]
+        log = logging.getLogger(__name__)
+        ops: _Ops = _Ops()
+        SM80OrLater = True
+        a, (b, *c) = 1, (2, 3)
+        for i in range(3):
+            log = None
+        with open("f") as fh:
+            pass
+        try:
+            pass
+        except OSError as err:
+            pass
+        counter += 1
+        class K:
+            attr = 1
+            annotated: int
+            def f(self):
+                local = 1
+    ''')
+    lines = {name: (s.kind, s.line) for name, s in found.items()
+             if s.kind in ("variable", "constant", "attribute")}
+    assert lines == {
+        "__all__": ("variable", 3), "log": ("variable", 4), "ops": ("variable", 5),
+        "SM80OrLater": ("variable", 6), "a": ("variable", 7), "b": ("variable", 7),
+        "c": ("variable", 7), "i": ("variable", 8), "fh": ("variable", 10),
+        "err": ("variable", 14), "counter": ("variable", 16), "K.attr": ("attribute", 18),
+        "K.annotated": ("attribute", 19),
+    }
+    assert found["__all__"].value == '["log"]'
+
+
+def test_type_alias_is_a_module_level_name() -> None:
+    assert symbols("type Vector = list[float]\n")["Vector"].value == "list[float]"
 
 
 def test_exports() -> None:

@@ -144,6 +144,10 @@ class Positions:
         """Exception types of the ``try`` last taken ("" for a bare ``except``)."""
         raise NotImplementedError
 
+    def handler_lines(self) -> list[int]:
+        """Lines of the ``except`` clauses of the ``try`` last taken."""
+        raise NotImplementedError
+
     def statement_text(self) -> str:
         """The small statement last taken, as one cut line."""
         raise NotImplementedError
@@ -223,6 +227,9 @@ class AstPositions(Positions):
     def handler_texts(self) -> list[str]:
         handlers = getattr(self._last, "handlers", ())
         return [self._wrapped(h.type) if h.type is not None else "" for h in handlers]
+
+    def handler_lines(self) -> list[int]:
+        return [handler.lineno for handler in getattr(self._last, "handlers", ())]
 
     def statement_text(self) -> str:
         return self._text(self._last, LIMIT)
@@ -378,6 +385,10 @@ class MetaPositions(Positions):
     def handler_texts(self) -> list[str]:
         handlers = getattr(self._last, "handlers", ())
         return [self._text(h.type) if h.type is not None else "" for h in handlers]
+
+    def handler_lines(self) -> list[int]:
+        handlers = getattr(self._last, "handlers", ())
+        return [self._ranges[handler].start.line for handler in handlers]
 
     def statement_text(self) -> str:
         return self._text(self._last, LIMIT)

@@ -92,11 +92,13 @@ def _is_main(test: cst.BaseExpression) -> bool:
 
 
 def _targets(node: cst.BaseExpression) -> list[str]:
-    """Plain names bound by an assignment target (``A``, ``A, B``)."""
+    """Names bound by an assignment target (``A``, ``A, (B, *C)``; not ``a.b`` or ``a[i]``)."""
     if isinstance(node, cst.Name):
         return [node.value]
     if isinstance(node, (cst.Tuple, cst.List)):
-        return [e.value.value for e in node.elements if isinstance(e.value, cst.Name)]
+        return [name for element in node.elements for name in _targets(element.value)]
+    if isinstance(node, cst.StarredElement):
+        return _targets(node.value)
     return []
 
 
@@ -127,6 +129,7 @@ class Gatherer(cst.CSTVisitor):
         self.docstrings: list[tuple[str, str, int]] = []  # (owner, value, first line)
         self._scopes: list[_Scope] = []
         self._module_loops: list[int] = []
+        self._bound: set[str] = set()  # qualified names already listed as constant/variable
     # -- traversal -------------------------------------------------------------------------
 
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -306,6 +309,8 @@ class Gatherer(cst.CSTVisitor):
             depth = max(len(loops), self.deep_loops.get(loops[0], (0, ""))[0])
             self.deep_loops[loops[0]] = (depth, self.scope_name())
         assert isinstance(node, (cst.For, cst.While))
+        if isinstance(node, cst.For):
+            self._bind_names(_targets(node.target), line, line)
         self._suite(node.body)
         if node.orelse is not None:
             self._suite(node.orelse.body)
@@ -315,9 +320,12 @@ class Gatherer(cst.CSTVisitor):
         assert isinstance(node, (cst.Try, cst.TryStar))
         line, _ = self.pos.take(node)
         handlers = tuple(self.pos.handler_texts())
+        handler_lines = self.pos.handler_lines()
         self.tries.append(TryInfo(line, self.scope_name(), handlers))
         self._suite(node.body)
-        for handler in node.handlers:
+        for handler, at in zip(node.handlers, handler_lines, strict=True):
+            if handler.name is not None:
+                self._bind_names(_targets(handler.name.name), at, at)
             self._suite(handler.body)
         for block in (node.orelse, node.finalbody):
             if block is not None:
@@ -329,6 +337,9 @@ class Gatherer(cst.CSTVisitor):
         line, _ = self.pos.take(node)
         if node.asynchronous is not None:
             self.async_statements.append((line, "async with", self.scope_name()))
+        for item in node.items:
+            if item.asname is not None:
+                self._bind_names(_targets(item.asname.name), line, line)
         self._suite(node.body)
         return False
 
@@ -388,31 +399,42 @@ class Gatherer(cst.CSTVisitor):
         self.aliases.setdefault(local, target)
 
     def _assign(self, node: cst.CSTNode, line: int, end: int) -> None:
-        assert isinstance(node, (cst.Assign, cst.AnnAssign))
+        assert isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.TypeAlias))
         if self._scopes and self._scopes[-1].kind != "class":
             return
         if isinstance(node, cst.Assign):
             names = [name for target in node.targets for name in _targets(target.target)]
+        elif isinstance(node, cst.TypeAlias):
+            names = [node.name.value]
         else:
             names = _targets(node.target)
-        if not self._scopes:
-            if "__all__" in names and node.value is not None:
-                found = _strings(node.value)
-                if found is not None:
-                    self.exports = found
-            names = [name for name in names if _UPPER.fullmatch(name)]
-            kind, prefix = "constant", ""
-        else:
-            kind, prefix = "attribute", self._scopes[-1].qualname + "."
+        if not self._scopes and "__all__" in names and isinstance(node, (cst.Assign,
+                                                                          cst.AnnAssign)):
+            found = _strings(node.value) if node.value is not None else None
+            if found is not None:
+                self.exports = found
         if names:
-            statement, value = self.pos.statement_text(), self.pos.value_text()
-            for name in names:
-                self.symbols.append(
-                    Symbol(kind, prefix + name, line, end, statement, value=value)
-                )
+            self._bind_names(names, line, end, self.pos.statement_text(), self.pos.value_text())
+
+    def _bind_names(self, names: list[str], line: int, end: int, statement: str = "",
+                    value: str = "") -> None:
+        """Module-level and class-level bindings, each listed once (its first binding)."""
+        if self._scopes and self._scopes[-1].kind != "class":
+            return
+        prefix = self._scopes[-1].qualname + "." if self._scopes else ""
+        for name in names:
+            if prefix + name in self._bound:
+                continue
+            self._bound.add(prefix + name)
+            if prefix:
+                kind = "attribute"
+            else:
+                kind = "constant" if _UPPER.fullmatch(name) else "variable"
+            self.symbols.append(Symbol(kind, prefix + name, line, end, statement, value=value))
 
     def _aug_assign(self, node: cst.CSTNode, line: int, end: int) -> None:
         assert isinstance(node, cst.AugAssign)
+        self._assign(node, line, end)
         target = node.target
         if (not self._scopes and isinstance(target, cst.Name) and target.value == "__all__"
                 and isinstance(node.operator, cst.AddAssign)):
@@ -463,6 +485,7 @@ _SMALL: dict[type[cst.CSTNode], Callable[[Gatherer, cst.CSTNode, int, int], None
     cst.Assign: Gatherer._assign,
     cst.AnnAssign: Gatherer._assign,
     cst.AugAssign: Gatherer._aug_assign,
+    cst.TypeAlias: Gatherer._assign,
     cst.Expr: Gatherer._expr,
     cst.Return: Gatherer._return,
 }
