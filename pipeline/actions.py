@@ -17,7 +17,7 @@ import orjson
 from pipeline import layout
 from pipeline.analyze import is_test_file
 from pipeline.discover import Input
-from pipeline.files import decode, dump_state, load_json, read_bytes, sha256, write_if_changed
+from pipeline.files import decode, dump_state, read_bytes, sha256, write_if_changed
 from pipeline.isolate import extract_file
 from pipeline.link import build_links, is_defining
 from pipeline.prose import shorten
@@ -33,6 +33,7 @@ from pipeline.records import (
     to_dict,
 )
 from pipeline.site import PageSite
+from pipeline.stateio import load_state, save_encoded, save_state, unpack
 
 Counts = dict[str, int]
 
@@ -80,8 +81,8 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
         summaries.append(_summary(record, item))
     languages = {item.path: item.type.language for item in inputs}
     _write_or_remove(older_path, _superseded(records, previous, older, languages, code))
-    write_if_changed(path, _dump_records(records))
-    write_if_changed(out / layout.state_file("summary", chunk), dump_state(summaries))
+    save_encoded(path, _dump_records(records))
+    save_state(out / layout.state_file("summary", chunk), summaries)
     return {"files": len(inputs), "extracted": extracted}
 
 
@@ -92,7 +93,7 @@ def _kept(out: Path, chunk: str, previous: dict[str, dict[str, Any]],
     if only is None:
         return {}
     try:
-        summaries = {s["path"]: s for s in load_json(out / layout.state_file("summary", chunk))}
+        summaries = {s["path"]: s for s in load_state(out / layout.state_file("summary", chunk))}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
     entries = {e["path"]: e for e in previous.values()}
@@ -128,7 +129,7 @@ def _key(language: str, code: str, digest: str) -> str:
 
 def _write_or_remove(path: Path, entries: list[dict[str, Any]]) -> None:
     if entries:
-        write_if_changed(path, _dump_records(entries))
+        save_encoded(path, _dump_records(entries))
         return
     try:
         os.unlink(path)
@@ -147,7 +148,7 @@ def _reusable(path: Path) -> dict[str, dict[str, Any]]:
     """Key -> entry of the records at ``path`` (none when missing or unreadable), but for
     extractions that met an extractor bug: those are tried again."""
     try:
-        entries = load_json(path)
+        entries = load_state(path)
         return {e["key"]: e for e in entries
                 if not any(n["kind"] == "internal-error" for n in e["extraction"]["notes"])}
     except (OSError, ValueError, KeyError, TypeError):
@@ -236,7 +237,7 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
     summaries: list[dict[str, Any]] = []
     by_chunk: dict[str, list[str]] = {}
     for chunk in chunks:
-        items = load_json(out / layout.state_file("summary", chunk))
+        items = load_state(out / layout.state_file("summary", chunk))
         for item in items:  # compact: a layer of pages holds millions of links (half the memory)
             item["imports"] = [(kind, sys.intern(module), tuple(names), level)
                                for kind, module, names, level in item["imports"]]
@@ -246,16 +247,16 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
     written = 0
     for chunk, paths in by_chunk.items():
         ctx = {p: links.contexts[p] for p in paths}
-        written += write_if_changed(out / layout.state_file("ctx", chunk), dump_state(ctx))
+        written += save_state(out / layout.state_file("ctx", chunk), ctx)
     for folder in folders:
         facts = dict(links.folders[folder], extras=extras.get(folder, {}))
-        written += write_if_changed(out / layout.state_file("folder", folder), dump_state(facts))
+        written += save_state(out / layout.state_file("folder", folder), facts)
     failures = sorted((NoteRow(s["path"], kind, message, line) for s in summaries
                        for kind, message, line in s["notes"]), key=note_order)
-    written += write_if_changed(out / layout.state_file("notes", str(layer)), dump_state(failures))
+    written += save_state(out / layout.state_file("notes", str(layer)), failures)
     if layer == 1:
         data = {"keywords": links.keywords, "files": len(summaries)}
-        written += write_if_changed(out / layout.state_file("global", ""), dump_state(data))
+        written += save_state(out / layout.state_file("global", ""), data)
     return {"state_written": written}
 
 
@@ -269,11 +270,11 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
     from pipeline.render import render_file_pages  # jinja2: only where pages are rendered
 
     out = Path(root)
-    records = load_json(out / layout.state_file("records", chunk))
-    contexts = load_json(out / layout.state_file("ctx", chunk))
+    records = load_state(out / layout.state_file("records", chunk))
+    contexts = load_state(out / layout.state_file("ctx", chunk))
     manifest_path = out / layout.state_file("pages", chunk)
     try:
-        old = load_json(manifest_path)
+        old = load_state(manifest_path)
     except (OSError, ValueError):
         old = {}
     manifest: dict[str, Any] = {}
@@ -309,7 +310,7 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
             else:
                 unchanged += 1
         manifest[item.path] = {"stamp": stamp, "stat": _stats(out, (docs, kw))}
-    write_if_changed(manifest_path, dump_state(manifest))
+    save_state(manifest_path, manifest)
     return {"pages_written": written, "pages_unchanged": unchanged}
 
 
@@ -333,7 +334,7 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
     out = Path(root)
     manifest_path = out / layout.state_file("fpages", key)
     try:
-        old = load_json(manifest_path)
+        old = load_state(manifest_path)
     except (OSError, ValueError):
         old = {}
     if old.get("stamp") != stamp_base:
@@ -362,7 +363,7 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
                 unchanged += len(previous["pages"])
                 continue
         data = read_bytes(facts_path) if data is None else data
-        facts = orjson.loads(data)
+        facts = orjson.loads(unpack(data))
         pages = render_folder_pages(facts, site, layer, facts.get("extras", {}))
         for path, text in pages.items():
             if write_if_changed(out / path, text.encode("utf-8")):
@@ -373,7 +374,7 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
         manifest["folders"][folder] = {
             "facts": [info.st_size, info.st_mtime_ns, sha256(data)],
             "pages": dict(zip(names, _stats(out, names), strict=True))}
-    write_if_changed(manifest_path, dump_state(manifest))
+    save_state(manifest_path, manifest)
     return {"pages_written": written, "pages_unchanged": unchanged}
 
 
@@ -381,9 +382,9 @@ def render_keywords(root: str, site: PageSite) -> Counts:
     from pipeline.render_folders import render_keywords_page
 
     out = Path(root)
-    data = load_json(out / layout.state_file("global", ""))
+    data = load_state(out / layout.state_file("global", ""))
     text = render_keywords_page(data["keywords"], site, data["files"])
     written = int(write_if_changed(out / "keywords.md", text.encode("utf-8")))
-    write_if_changed(out / layout.state_file("fpages", layout.KEYWORDS_KEY),
-                     dump_state({"keywords.md": _stats(out, ("keywords.md",))[0]}))
+    save_state(out / layout.state_file("fpages", layout.KEYWORDS_KEY),
+               {"keywords.md": _stats(out, ("keywords.md",))[0]})
     return {"pages_written": written, "pages_unchanged": 1 - written}

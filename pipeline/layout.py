@@ -167,9 +167,18 @@ def neighbour_chunks(folder: str, names: list[str], index: int) -> tuple[str, ..
     return (folder, *before, f"{folder}#{index + 1}")
 
 
+# State kinds kept as plain JSON: the page manifests and the notes, read by every no-op
+# build's checks and summary (small; decompressing them would cost the no-op path time and
+# the zstd import).
+PLAIN_STATE = frozenset({"pages", "fpages", "notes"})
+
+
 def state_file(kind: str, name: str) -> str:
-    """Path under ``O`` of one state file (records, summary, ctx, folder facts, manifest)."""
-    return f"{STATE}/{kind}/{_state_digest(name)}.json"
+    """Path under ``O`` of one state file (records, summary, ctx, folder facts, manifest):
+    zstd-compressed JSON (``.json.zst``, see :mod:`pipeline.stateio`) but for the kinds in
+    :data:`PLAIN_STATE`."""
+    suffix = ".json" if kind in PLAIN_STATE else ".json.zst"
+    return f"{STATE}/{kind}/{_state_digest(name)}{suffix}"
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -13,7 +13,7 @@ from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
 
 from pipeline import layout
-from pipeline.files import load_json
+from pipeline.stateio import load_state
 
 if TYPE_CHECKING:
     from pipeline.tasks import Graph
@@ -86,7 +86,7 @@ def chunk_intact(output: str, chunk: str, paths: tuple[str, ...]) -> bool:
     manifest lists every input, and each page has the size and mtime its render recorded
     (a missing or hand-edited page fails it). One stat per page, no read."""
     try:
-        manifest = load_json(f"{output}/{layout.state_file('pages', chunk)}")
+        manifest = load_state(f"{output}/{layout.state_file('pages', chunk)}")
     except (OSError, ValueError):
         return False
     for path in paths:
@@ -99,7 +99,7 @@ def chunk_intact(output: str, chunk: str, paths: tuple[str, ...]) -> bool:
 def folder_intact(output: str, key: str) -> bool:
     """The keywords task's check: every page it wrote is as it wrote it."""
     try:
-        manifest = load_json(f"{output}/{layout.state_file('fpages', key)}")
+        manifest = load_state(f"{output}/{layout.state_file('fpages', key)}")
     except (OSError, ValueError):
         return False
     return bool(manifest) and stats_match(output, tuple(manifest), list(manifest.values()))
@@ -109,7 +109,7 @@ def folders_intact(output: str, key: str, folders: tuple[str, ...]) -> bool:
     """A layer's folder task's check (with its facts files' digests): the manifest lists
     every folder, and every page is as it was written."""
     try:
-        manifest = load_json(f"{output}/{layout.state_file('fpages', key)}")
+        manifest = load_state(f"{output}/{layout.state_file('fpages', key)}")
     except (OSError, ValueError):
         return False
     entries = manifest.get("folders", {})

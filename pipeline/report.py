@@ -22,8 +22,8 @@ from rich.progress import (
 from rich.table import Table
 
 from pipeline import layout
-from pipeline.files import load_json
 from pipeline.records import NoteRow, note_rows_from_list
+from pipeline.stateio import load_state
 from pipeline.tasks import NAMESPACE, STAGES, stage_of
 
 ERROR_NOTES = frozenset({"syntax-error", "decode", "unreadable", "internal-error", "parse-error"})
@@ -34,7 +34,7 @@ def read_notes(root: str, depth: int) -> list[NoteRow]:
     notes: list[NoteRow] = []
     for layer in range(1, depth + 1):
         try:
-            data = load_json(Path(root) / layout.state_file("notes", str(layer)))
+            data = load_state(Path(root) / layout.state_file("notes", str(layer)))
             notes.extend(note_rows_from_list(data))
         except (OSError, ValueError, TypeError):
             continue

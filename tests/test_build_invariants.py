@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
-import orjson
 import pytest
 from buildkit import (
     BASE_TREE,
@@ -32,6 +31,8 @@ from buildkit import (
     snapshot,
 )
 from golden import CASES, REGEN, assert_golden
+
+from pipeline.stateio import load_state
 
 PROJECT = "src"  # the source folder's name: the default project name
 
@@ -160,7 +161,7 @@ def test_undoing_an_edit_or_switching_back_extracts_nothing(site: Site) -> None:
         site.write("pkg/a.py", BASE_TREE["pkg/a.py"] + f"\n# version {number}\n")
         site.build()
     for kept in (site.out / STATE / "superseded").iterdir():
-        paths = [e["path"] for e in orjson.loads(kept.read_bytes())]
+        paths = [e["path"] for e in load_state(kept)]
         assert len(paths) == len(set(paths)), paths
     site.assert_clean_equal()
 

@@ -1,0 +1,80 @@
+"""State files under ``OUT/.pipeline``: compact JSON, zstd-compressed, read and written here.
+
+JSON state compresses about ten times (records, contexts and folder facts repeat the same
+keys and names), so a CI cache restores a tenth of the bytes. A file is compressed when its
+name ends with ``.zst`` (:func:`pipeline.layout.state_file` decides per kind). Compression
+is deterministic for one level and library version, so write-if-changed still compares
+bytes, and an unchanged file keeps its mtime. Data that does not start with zstd's magic
+number is read as plain JSON. ``zstandard`` is imported only where something is compressed
+or decompressed: a no-op build reads plain manifests only.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import orjson
+
+from pipeline.files import dump_state, read_bytes, write_if_changed
+
+LEVEL = 3
+MAGIC = b"\x28\xb5\x2f\xfd"
+MAX_BYTES = 1 << 31  # a decompressed state file or cache entry is never larger than this
+_LOCAL = threading.local()  # zstd contexts are not safe to share between threads
+
+
+def _compressor() -> Any:
+    found = getattr(_LOCAL, "compressor", None)
+    if found is None:
+        import zstandard
+
+        found = _LOCAL.compressor = zstandard.ZstdCompressor(level=LEVEL)
+    return found
+
+
+def _decompressor() -> Any:
+    found = getattr(_LOCAL, "decompressor", None)
+    if found is None:
+        import zstandard
+
+        found = _LOCAL.decompressor = zstandard.ZstdDecompressor()
+    return found
+
+
+def pack(data: bytes) -> bytes:
+    """Compressed bytes (the frame records the content size)."""
+    return _compressor().compress(data)
+
+
+def unpack(data: bytes, limit: int = MAX_BYTES) -> bytes:
+    """The bytes :func:`pack` was given; plain bytes pass through. Raises ``ValueError`` on
+    a corrupt frame or one that would decompress past ``limit``."""
+    if not data.startswith(MAGIC):
+        return data
+    import zstandard
+
+    try:
+        data = _decompressor().decompress(data, max_output_size=limit)
+    except zstandard.ZstdError as error:
+        raise ValueError(f"corrupt compressed data: {error}") from None
+    if len(data) > limit:
+        raise ValueError(f"compressed data holds more than {limit} bytes")
+    return data
+
+
+def save_state(path: str | os.PathLike[str], data: Any) -> bool:
+    """Write ``data`` as stable JSON, compressed when the name ends with ``.zst``, only
+    when it changed (see :func:`pipeline.files.write_if_changed`)."""
+    return save_encoded(path, dump_state(data))
+
+
+def save_encoded(path: str | os.PathLike[str], encoded: bytes) -> bool:
+    """Like :func:`save_state`, for JSON already encoded."""
+    return write_if_changed(path, pack(encoded) if str(path).endswith(".zst") else encoded)
+
+
+def load_state(path: str | os.PathLike[str]) -> Any:
+    """A state file's data (raises ``OSError``, or ``ValueError`` when it is not JSON)."""
+    return orjson.loads(unpack(read_bytes(path)))

@@ -1,0 +1,58 @@
+"""State files: compressed JSON where the layout says so, plain manifests, corrupt data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from buildkit import BASE_TREE, STATE, build, make_tree
+
+from pipeline import layout
+from pipeline.stateio import MAGIC, load_state, pack, save_state, unpack
+
+
+def test_round_trip_and_plain_passthrough(tmp_path: Path) -> None:
+    data = {"b": [1, 2, "ü"], "a": {"x": None}}
+    packed = tmp_path / "x.json.zst"
+    plain = tmp_path / "x.json"
+    assert save_state(packed, data) and save_state(plain, data)
+    assert packed.read_bytes().startswith(MAGIC)
+    assert plain.read_bytes() == b'{"a":{"x":null},"b":[1,2,"\xc3\xbc"]}\n'
+    assert load_state(packed) == load_state(plain) == data
+    assert not save_state(packed, data), "unchanged data must not be written again"
+    assert unpack(b"[1]") == b"[1]"
+
+
+def test_corrupt_or_oversized_data_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        unpack(MAGIC + b"\x00garbage")
+    with pytest.raises(ValueError):
+        unpack(pack(b"x" * 10_000), limit=100)
+
+
+def test_build_state_is_compressed_but_manifests(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, BASE_TREE)
+    build(src, out)
+    state = out / STATE
+    for kind in ("records", "summary", "ctx", "folder", "global"):
+        files = list((state / kind).iterdir())
+        assert files and all(f.name.endswith(".json.zst") for f in files), kind
+        assert all(f.read_bytes().startswith(MAGIC) for f in files), kind
+    for kind in layout.PLAIN_STATE:
+        files = list((state / kind).iterdir())
+        assert files and all(f.read_bytes()[:1] in (b"{", b"[") for f in files), kind
+
+
+def test_noop_build_never_imports_zstandard(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, BASE_TREE)
+    build(src, out)
+    script = ("import sys\nfrom pipeline.cli import main\n"
+              f"code = main(['build', {str(src)!r}, '--output', {str(out)!r}])\n"
+              "print('zstandard' in sys.modules, code)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.stdout.split() == ["False", "0"], done.stderr
