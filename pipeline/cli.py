@@ -10,7 +10,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 
 from doit.cmd_base import TaskLoader2
 from doit.doit_cmd import DoitMain
-from doit.loader import generate_tasks
 from doit.task import Task
 
 from pipeline import layout, runstate
@@ -26,7 +24,15 @@ from pipeline.config import Config, load_pyproject, make_config
 from pipeline.errors import PipelineError, UsageError
 from pipeline.only import build_only, resolve_paths, select_inputs
 from pipeline.report import Reporter, reporter_for
-from pipeline.tasks import NAMESPACE, STAGES, Graph, build_graph, task_creators, task_name
+from pipeline.tasks import (
+    NAMESPACE,
+    STAGES,
+    Graph,
+    build_graph,
+    doit_tasks,
+    task_creators,
+    task_name,
+)
 
 CONFIG_KEYS = ("source", "output", "depth", "jobs", "project", "include", "exclude",
                "max_source_bytes", "max_tests", "max_related", "templates")
@@ -54,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--jobs", type=int, default=None)
             sub.add_argument("--only", nargs="+", default=None, metavar="PATH")
             sub.add_argument("--strict", action="store_true")
+        if name == "check":
+            sub.add_argument("--full", action="store_true",
+                             help="render every page again instead of trusting the build state")
     return parser
 
 
@@ -101,11 +110,7 @@ class GraphLoader(TaskLoader2):  # type: ignore[misc]
         return dict(self.namespace.get("DOIT_CONFIG", {}))
 
     def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Task]:
-        tasks: list[Task] = []
-        for name, creator in self.namespace.items():
-            if name.startswith("task_"):
-                tasks.extend(generate_tasks(name[len("task_"):], creator(), creator.__doc__))
-        return tasks
+        return doit_tasks(self.namespace)
 
 
 def run_doit(namespace: dict[str, Any], argv: list[str]) -> int:
@@ -159,63 +164,16 @@ def _build_only(graph: Graph, selected: frozenset[str]) -> int:
     return 0
 
 
-def command_check(config: Config) -> int:
-    """Build into a scratch folder and compare with the output; never writes to it."""
-    output = Path(config.output)
-    with tempfile.TemporaryDirectory(prefix="pipeline-check-") as scratch_parent:
-        scratch = Path(scratch_parent) / output.name
-        _link_records(output, scratch)
-        graph = build_graph(config, root=str(scratch), dirty=True, save_cache=False)
+def command_check(config: Config, full: bool) -> int:
+    """List what a build would change in the output (see :mod:`pipeline.check`)."""
+    from pipeline.check import check_output, report
+
+    def run(graph: Graph) -> None:
         with open(os.devnull, "w", encoding="utf-8") as quiet:
             reporter = reporter_for(graph.root, config.depth, {}, stream=quiet)
             run_doit(doit_namespace(graph, reporter), ["run"])
-        expected = _page_files(scratch)
-        actual = _page_files(output)
-        stale = sorted(p for p in expected.keys() & actual.keys()
-                       if (scratch / p).read_bytes() != (output / p).read_bytes())
-        missing = sorted(expected.keys() - actual.keys())
-        orphan = sorted(actual.keys() - expected.keys())
-    for label, paths in (("stale", stale), ("missing", missing), ("orphan", orphan)):
-        for path in paths:
-            print(f"{label}: {path}")
-    if stale or missing or orphan:
-        print(f"check: {len(stale)} stale, {len(missing)} missing, {len(orphan)} orphan pages",
-              file=sys.stderr)
-        return 1
-    print(f"check: {config.output} is up to date ({len(expected):,} pages)", file=sys.stderr)
-    return 0
 
-
-def _link_records(output: Path, scratch: Path) -> None:
-    """Give the scratch build the output's records (hard links; the build replaces files,
-    never writes into them), which serve as its extraction cache: what is unchanged is
-    not extracted again."""
-    records = output / layout.STATE / "records"
-    target = scratch / layout.STATE / "records"
-    target.mkdir(parents=True, exist_ok=True)
-    if not records.is_dir():
-        return
-    for entry in records.iterdir():
-        if entry.is_file() and not entry.is_symlink():
-            try:
-                os.link(entry, target / entry.name)
-            except OSError:
-                shutil.copyfile(entry, target / entry.name)
-
-
-def _page_files(root: Path) -> dict[str, None]:
-    pages: dict[str, None] = {}
-    if not root.is_dir():
-        return pages
-    for directory, dirs, files in os.walk(root):
-        rel = Path(directory).relative_to(root).as_posix()
-        if rel == layout.STATE or rel.startswith(layout.STATE + "/"):
-            dirs[:] = []
-            continue
-        dirs[:] = [d for d in dirs if not (rel == "." and d == layout.STATE)]
-        for name in files:
-            pages[name if rel == "." else f"{rel}/{name}"] = None
-    return pages
+    return report(check_output(config, full, run), config.output)
 
 
 def command_clean(config: Config) -> int:
@@ -242,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "build":
             return command_build(config, args.only, args.strict)
         if args.command == "check":
-            return command_check(config)
+            return command_check(config, args.full)
         return command_clean(config)
     except PipelineError as error:
         print(str(error), file=sys.stderr)

@@ -467,6 +467,17 @@ def task_docs(graph: Graph) -> Iterator[TaskDict]:
            "task_dep": [task_name(stage) for stage in STAGES], "uptodate": [True]}
 
 
+def doit_tasks(creators: dict[str, Callable[[], Iterator[TaskDict]]]) -> list[Any]:
+    """doit's Task objects of ``task_*`` creators, in the creators' order."""
+    from doit.loader import generate_tasks
+
+    tasks: list[Any] = []
+    for name, creator in creators.items():
+        if name.startswith("task_"):
+            tasks.extend(generate_tasks(name[len("task_"):], creator(), creator.__doc__))
+    return tasks
+
+
 def task_creators(graph: Graph) -> dict[str, Callable[[], Iterator[TaskDict]]]:
     """The one ``task_docs`` creator for doit's loader, bound to one graph: a dodo.py that
     adds it beside its own ``task_*`` creators loses none of them."""

@@ -216,6 +216,68 @@ def test_build_repairs_folders_and_links_put_into_the_output(tree: Path) -> None
     assert _check(tree)[0] == 0
 
 
+def _tamper(tree: Path, how: str) -> str:
+    """One change to a built tree; returns the line ``check`` must print for it."""
+    out = tree / "out"
+    if how == "stale":
+        make_tree(tree / "src", {"notes.txt": "plain notes, edited\n"})
+        return "stale: notes.txt_docs.md"
+    if how == "missing":
+        (out / "docs/guide.md_kw.md").unlink()
+        return "missing: docs/guide.md_kw.md"
+    if how == "orphan":
+        (out / "pkg/stray.md").write_text("# stray\n", encoding="utf-8")
+        return "orphan: pkg/stray.md"
+    page = out / "pkg/b.py_docs.md"  # hand-edited in place: same size, new bytes and mtime
+    data = page.read_bytes()
+    page.write_bytes(data[:-2] + b"X\n")
+    return "stale: pkg/b.py_docs.md"
+
+
+@pytest.mark.parametrize("how", ["stale", "missing", "orphan", "hand-edited"])
+def test_fast_check_lists_each_difference_as_the_full_check_does(
+        tree: Path, how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.check import would_run
+    from pipeline.cli import load_config
+    from pipeline.tasks import build_graph
+
+    build(tree / "src", tree / "out")
+    line = _tamper(tree, how)
+    before = _full_snapshot(tree / "out")
+    monkeypatch.chdir(tree)
+    config = load_config({"source": "src", "output": "out"})
+    assert would_run(build_graph(config, save_cache=False)) is not None
+    code, lines, _ = _check(tree)
+    assert code == 1 and line in lines, lines
+    if how != "stale":  # an edited source also changes its folder's and its layer-2 pages
+        assert lines == [line]
+    assert _full_snapshot(tree / "out") == before, "check wrote to the output folder"
+    full = run_main(["check", "src", "--output", "out", "--full"], cwd=tree)
+    assert (full.code, full.stdout.split("\n")[:-1]) == (1, lines)
+    build(tree / "src", tree / "out")
+    assert _check(tree)[:2] == (0, [])
+
+
+def test_an_up_to_date_check_builds_nothing(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to date, the check is the build state's verdict: no scratch build runs, and a
+    touched source (same bytes, new mtime) does not make it run either."""
+    import pipeline.check
+
+    build(tree / "src", tree / "out")
+    os.utime(tree / "src/pkg/a.py", ns=(1, 1))
+
+    def no_scratch_build(*args: object) -> None:
+        raise AssertionError("an up-to-date check built into a scratch folder")
+
+    monkeypatch.setattr(pipeline.check, "_seed", no_scratch_build)
+    monkeypatch.setattr(pipeline.check, "_link_records", no_scratch_build)
+    before = _full_snapshot(tree / "out")
+    code, lines, stderr = _check(tree)
+    assert (code, lines) == (0, []), stderr
+    assert "up to date" in stderr
+    assert _full_snapshot(tree / "out") == before
+
+
 def test_check_of_a_never_built_output_reports_missing_pages(tree: Path) -> None:
     code, lines, _ = _check(tree)
     assert code == 1
