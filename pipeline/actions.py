@@ -7,7 +7,6 @@ reporter adds up (and that survives ``-P process``).
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,12 @@ from pipeline.records import (
     Extraction,
     FileRecord,
     Note,
+    Definition,
     NoteRow,
+    Summary,
     extraction_from_dict,
     note_order,
+    summary_from_dict,
     to_dict,
 )
 from pipeline.site import PageSite
@@ -67,7 +69,7 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
                 known.setdefault(key, entry)
     kept = _kept(out, chunk, previous, inputs, only)
     records: list[dict[str, Any]] = []
-    summaries: list[dict[str, Any]] = []
+    summaries: list[Summary] = []
     extracted = 0
     for item in inputs:
         if item.path in kept:
@@ -88,12 +90,13 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
 
 def _kept(out: Path, chunk: str, previous: dict[str, dict[str, Any]],
           inputs: tuple[Input, ...], only: frozenset[str] | None,
-          ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+          ) -> dict[str, tuple[dict[str, Any], Summary]]:
     """Path -> (entry, summary) the chunk last had, of the inputs outside ``only``."""
     if only is None:
         return {}
     try:
-        summaries = {s["path"]: s for s in load_state(out / layout.state_file("summary", chunk))}
+        summaries = {s.path: s for s in map(summary_from_dict,
+                                            load_state(out / layout.state_file("summary", chunk)))}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
     entries = {e["path"]: e for e in previous.values()}
@@ -198,26 +201,26 @@ def load_record(entry: dict[str, Any]) -> FileRecord:
     return _record(entry, extraction_from_dict(entry["extraction"]))
 
 
-def _summary(record: FileRecord, item: Input) -> dict[str, Any]:
+def _summary(record: FileRecord, item: Input) -> Summary:
     ex = record.extraction
-    defines = [[s.kind, s.name] for s in ex.symbols if is_defining(s.kind, ex.language)]
-    top = [[kind, name] for kind, name in defines
-           if kind in ("class", "struct", "function", "kernel") and "." not in name
-           and not name.startswith("_")]
-    return {
-        "path": record.path,
-        "layer": record.layer,
-        "language": ex.language,
-        "type": item.type.name,
-        "lines": record.lines,
-        "description": _description(ex, item.type.name),
-        "imports": [[i.kind, i.module, list(i.names), i.level] for i in ex.imports],
-        "defines": defines,
-        "top": top,
-        "is_test": is_test_file(record.path, ex),
-        "has_main": ex.has_main,
-        "notes": [[n.kind, n.message, n.line] for n in ex.notes],
-    }
+    defines = tuple(Definition(s.name, s.kind) for s in ex.symbols
+                    if is_defining(s.kind, ex.language))
+    top = tuple(d for d in defines if d.kind in ("class", "struct", "function", "kernel")
+                and "." not in d.name and not d.name.startswith("_"))
+    return Summary(
+        path=record.path,
+        layer=record.layer,
+        language=ex.language,
+        type=item.type.name,
+        lines=record.lines,
+        description=_description(ex, item.type.name),
+        is_test=is_test_file(record.path, ex),
+        has_main=ex.has_main,
+        imports=tuple((i.kind, i.module, i.names, i.level) for i in ex.imports),
+        defines=defines,
+        top=top,
+        notes=ex.notes,
+    )
 
 
 def _description(ex: Extraction, type_name: str) -> str:
@@ -234,15 +237,13 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
                extras: dict[str, Any]) -> Counts:
     """Link one layer: per-chunk contexts, per-folder facts, and (layer 1) the symbol index."""
     out = Path(output)
-    summaries: list[dict[str, Any]] = []
+    summaries: list[Summary] = []
     by_chunk: dict[str, list[str]] = {}
     for chunk in chunks:
-        items = load_state(out / layout.state_file("summary", chunk))
-        for item in items:  # compact: a layer of pages holds millions of links (half the memory)
-            item["imports"] = [(kind, sys.intern(module), tuple(names), level)
-                               for kind, module, names, level in item["imports"]]
+        data = load_state(out / layout.state_file("summary", chunk))
+        items = [summary_from_dict(s) for s in data]
         summaries.extend(items)
-        by_chunk[chunk] = [s["path"] for s in items]
+        by_chunk[chunk] = [s.path for s in items]
     links = build_links(summaries, list(folders), list(binaries), mirror)
     written = 0
     for chunk, paths in by_chunk.items():
@@ -251,8 +252,8 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
     for folder in folders:
         facts = dict(links.folders[folder], extras=extras.get(folder, {}))
         written += save_state(out / layout.state_file("folder", folder), facts)
-    failures = sorted((NoteRow(s["path"], kind, message, line) for s in summaries
-                       for kind, message, line in s["notes"]), key=note_order)
+    failures = sorted((NoteRow(s.path, n.kind, n.message, n.line) for s in summaries
+                       for n in s.notes), key=note_order)
     written += save_state(out / layout.state_file("notes", str(layer)), failures)
     if layer == 1:
         data = {"keywords": links.keywords, "files": len(summaries)}

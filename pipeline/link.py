@@ -14,8 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pipeline import layout
-
-Summary = dict[str, Any]
+from pipeline.records import Summary
 PY_SUFFIXES = (".py", ".pyi")
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 DEFINING_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method",
@@ -160,14 +159,14 @@ class Resolver:
 def resolve(summary: Summary, resolver: Resolver) -> list[tuple[str, str]]:
     """(group, target) for every import of one file, in order."""
     out: list[tuple[str, str]] = []
-    for item in summary["imports"]:
+    for item in summary.imports:
         kind = item[0]
-        if kind in ("import", "from") and summary["language"] == "python":
-            out.append(resolver.python(summary["path"], item))
+        if kind in ("import", "from") and summary.language == "python":
+            out.append(resolver.python(summary.path, item))
         elif kind in ("include", "system-include"):
-            out.append(resolver.include(summary["path"], item))
+            out.append(resolver.include(summary.path, item))
         elif kind == "link":
-            out.append(resolver.link(summary["path"], item))
+            out.append(resolver.link(summary.path, item))
         else:
             out.append(("other", ""))
     return out
@@ -176,19 +175,19 @@ def resolve(summary: Summary, resolver: Resolver) -> list[tuple[str, str]]:
 def build_links(summaries: list[Summary], folders: list[str],
                 binaries: list[tuple[str, int]], mirror: str) -> Links:
     """Every cross-file fact of one layer from its summaries (pure)."""
-    summaries = sorted(summaries, key=lambda s: s["path"])
-    layer = summaries[0]["layer"] if summaries else 1  # one layer is linked at a time
-    resolver = Resolver([s["path"] for s in summaries], mirror, layer)
-    resolved = {s["path"]: resolve(s, resolver) for s in summaries}
+    summaries = sorted(summaries, key=lambda s: s.path)
+    layer = summaries[0].layer if summaries else 1  # one layer is linked at a time
+    resolver = Resolver([s.path for s in summaries], mirror, layer)
+    resolved = {s.path: resolve(s, resolver) for s in summaries}
     importers: dict[str, set[str]] = defaultdict(set)
     for path, targets in resolved.items():
         for _group, target in targets:
             if target and target != path:
                 importers[target].add(path)
-    tests = {s["path"] for s in summaries if s["is_test"]}
+    tests = {s.path for s in summaries if s.is_test}
     contexts: dict[str, dict[str, Any]] = {}
     for summary in summaries:
-        path = summary["path"]
+        path = summary.path
         by = sorted(importers.get(path, ()))
         contexts[path] = {
             "module": resolver.modules.get(path, ""),
@@ -198,7 +197,7 @@ def build_links(summaries: list[Summary], folders: list[str],
         }
     facts = folder_facts(summaries, folders, binaries, importers)
     keywords = sorted(
-        ([name, kind, s["path"]] for s in summaries for kind, name in s["defines"]),
+        ([d.name, d.kind, s.path] for s in summaries for d in s.defines),
         key=symbol_order,
     )
     return Links(contexts, facts, keywords)
@@ -210,7 +209,7 @@ def folder_facts(summaries: list[Summary], folders: list[str],
     """Per folder: its files, subfolders, binaries, tests and every symbol below it."""
     direct: dict[str, list[Summary]] = defaultdict(list)
     for summary in summaries:
-        direct[layout.folder_of(summary["path"])].append(summary)
+        direct[layout.folder_of(summary.path)].append(summary)
     children: dict[str, list[str]] = defaultdict(list)
     folder_set = set(folders)
     for folder in folders:
@@ -226,10 +225,10 @@ def folder_facts(summaries: list[Summary], folders: list[str],
     counts_below: dict[str, int] = {}
     # Post-order accumulation: deepest folders first.
     for folder in sorted(folders, key=lambda f: (f.count("/") + (1 if f else 0)), reverse=True):
-        symbols = [[name, kind, s["path"]] for s in direct.get(folder, [])
-                   for kind, name in s["defines"]]
-        symbols += [[_module_word(s["path"]), "module", s["path"]] for s in direct.get(folder, [])]
-        tests = [s["path"] for s in direct.get(folder, []) if s["is_test"]]
+        symbols = [[d.name, d.kind, s.path] for s in direct.get(folder, [])
+                   for d in s.defines]
+        symbols += [[_module_word(s.path), "module", s.path] for s in direct.get(folder, [])]
+        tests = [s.path for s in direct.get(folder, []) if s.is_test]
         count = len(direct.get(folder, []))
         for child in children.get(folder, []):
             symbols += below.get(child, [])
@@ -240,18 +239,18 @@ def folder_facts(summaries: list[Summary], folders: list[str],
         counts_below[folder] = count
     facts: dict[str, dict[str, Any]] = {}
     for folder in folders:
-        files = sorted(direct.get(folder, []), key=lambda s: s["path"])
+        files = sorted(direct.get(folder, []), key=lambda s: s.path)
         types: dict[str, int] = defaultdict(int)
         for s in files:
-            types[s["type"]] += 1
+            types[s.type] += 1
         facts[folder] = {
             "folder": folder,
-            "files": [_file_row(s, len(importers.get(s["path"], ()))) for s in files],
+            "files": [_file_row(s, len(importers.get(s.path, ()))) for s in files],
             "subfolders": [[child, counts_below.get(child, 0)]
                            for child in sorted(children.get(folder, []))],
             "binaries": sorted(binary_by.get(folder, [])),
             "types": sorted(types.items()),
-            "lines": sum(s["lines"] for s in files),
+            "lines": sum(s.lines for s in files),
             "files_below": counts_below.get(folder, 0),
             "symbols": sorted(below.get(folder, []), key=symbol_order),
             "tests_below": sorted(tests_below.get(folder, [])),
@@ -265,12 +264,12 @@ def _module_word(path: str) -> str:
 
 def _file_row(summary: Summary, importer_count: int) -> dict[str, Any]:
     return {
-        "path": summary["path"],
-        "type": summary["type"],
-        "lines": summary["lines"],
-        "description": summary["description"],
-        "is_test": summary["is_test"],
-        "has_main": summary["has_main"],
+        "path": summary.path,
+        "type": summary.type,
+        "lines": summary.lines,
+        "description": summary.description,
+        "is_test": summary.is_test,
+        "has_main": summary.has_main,
         "imported_by": importer_count,
-        "top": summary["top"],
+        "top": [[d.kind, d.name] for d in summary.top],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +139,38 @@ _NESTED: dict[str, Any] = {
 }
 
 
+# One dependency as linking sees it: (kind, module, names, level), an Import's fields without
+# its lines. A plain tuple, not a record: a layer of pages holds millions of them.
+ImportRef = tuple[str, str, tuple[str, ...], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A symbol as linking and the folder pages see it: its name and kind."""
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What linking and the folder pages need of one input (extract writes it, link reads
+    it): a digest of its :class:`FileRecord`."""
+
+    path: str
+    layer: int
+    language: str
+    type: str  # the file type's name: ``Python Source Code``
+    lines: int
+    description: str  # one line for folder indexes
+    is_test: bool
+    has_main: bool
+    imports: tuple[ImportRef, ...] = ()
+    defines: tuple[Definition, ...] = ()  # symbols of the defining kinds, in file order
+    top: tuple[Definition, ...] = ()  # the public top-level classes and functions among them
+    notes: tuple[Note, ...] = ()
+
+
 def to_dict(record: Any) -> Any:
     """A record as plain JSON-ready data (dataclasses become dicts in field order, tuples
     become lists), through orjson's native dataclass encoding."""
@@ -156,6 +189,21 @@ def extraction_from_dict(data: dict[str, Any]) -> Extraction:
         else:
             values[name] = value
     return Extraction(**values)
+
+
+def summary_from_dict(data: dict[str, Any]) -> Summary:
+    """Rebuild a :class:`Summary` from its JSON form (module names interned: the pages of a
+    layer link to few distinct targets)."""
+    return Summary(
+        path=data["path"], layer=data["layer"], language=data["language"], type=data["type"],
+        lines=data["lines"], description=data["description"], is_test=data["is_test"],
+        has_main=data["has_main"],
+        imports=tuple((kind, sys.intern(module), tuple(names), level)
+                      for kind, module, names, level in data["imports"]),
+        defines=tuple(Definition(**d) for d in data["defines"]),
+        top=tuple(Definition(**d) for d in data["top"]),
+        notes=tuple(Note(**n) for n in data["notes"]),
+    )
 
 
 def note_rows_from_list(data: list[dict[str, Any]]) -> list[NoteRow]:

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 from buildkit import build, make_tree
 
 from pipeline import layout
-from pipeline.files import load_json
-from pipeline.records import NoteRow, note_order, note_rows_from_list, to_dict
+from pipeline.files import dump_state
+from pipeline.records import (
+    Definition,
+    Note,
+    NoteRow,
+    Summary,
+    note_order,
+    note_rows_from_list,
+    summary_from_dict,
+    to_dict,
+)
 from pipeline.report import failed_notes, read_notes
+from pipeline.stateio import load_state
 
 
 def test_note_rows_round_trip_and_sort_by_path_kind_line_message() -> None:
@@ -33,6 +44,19 @@ def test_a_failed_file_is_one_named_row_in_the_notes_and_the_summary(tmp_path: P
     assert failed[0].line == 1 and failed[0].message
     assert result.summary["failed"] == failed
     assert f"failed: bad.py: syntax-error (line 1): {failed[0].message}" in result.stderr
-    stored = load_json(tmp_path / "out" / layout.state_file("notes", "1"))
+    stored = load_state(tmp_path / "out" / layout.state_file("notes", "1"))
     assert stored == [to_dict(n) for n in notes]
     assert list(stored[0]) == ["path", "kind", "message", "line"]
+
+
+def test_summaries_round_trip_with_named_definitions() -> None:
+    summary = Summary(
+        path="g/circle.py", layer=1, language="python", type="Python Source Code", lines=9,
+        description="Circles.", is_test=False, has_main=True,
+        imports=(("from", ".base", ("Shape",), 1),),
+        defines=(Definition("Circle", "class"), Definition("Circle.area", "method")),
+        top=(Definition("Circle", "class"),), notes=(Note("truncated", "cut", 0),))
+    data = to_dict(summary)
+    assert data["defines"][1] == {"name": "Circle.area", "kind": "method"}
+    assert data["notes"] == [{"kind": "truncated", "message": "cut", "line": 0}]
+    assert summary_from_dict(orjson.loads(dump_state(summary))) == summary

@@ -15,6 +15,7 @@ from pipeline.files import decode, write_if_changed
 from pipeline.filetypes import file_type, suffix_of
 from pipeline.link import Resolver, build_links, module_names
 from pipeline.mdtext import code, fence, prose
+from pipeline.records import Definition, ImportRef, Summary
 
 
 def test_mirror_name_avoids_source_top_level() -> None:
@@ -139,17 +140,18 @@ def test_resolver() -> None:
     assert resolver.link("docs/a.md", ["link", "https://x.org"])[0] == "external"
 
 
-def _summary(path: str, imports: list[list[object]], defines: list[list[str]]) -> dict[str, object]:
-    return {"path": path, "layer": 1, "language": "python", "type": "Python Source Code",
-            "lines": 3, "description": "", "imports": imports, "defines": defines, "top": [],
-            "is_test": path.startswith("tests/"), "has_main": False, "notes": []}
+def _summary(path: str, imports: tuple[ImportRef, ...] = (),
+             defines: tuple[Definition, ...] = ()) -> Summary:
+    return Summary(path=path, layer=1, language="python", type="Python Source Code", lines=3,
+                   description="", is_test=path.startswith("tests/"), has_main=False,
+                   imports=imports, defines=defines)
 
 
 def test_build_links_imported_by_and_tests() -> None:
     summaries = [
-        _summary("g/__init__.py", [], []),
-        _summary("g/circle.py", [], [["class", "Circle"]]),
-        _summary("tests/test_circle.py", [["from", "g.circle", ["Circle"], 0]], []),
+        _summary("g/__init__.py"),
+        _summary("g/circle.py", defines=(Definition("Circle", "class"),)),
+        _summary("tests/test_circle.py", imports=(("from", "g.circle", ("Circle",), 0),)),
     ]
     links = build_links(summaries, ["", "g", "tests"], [], "out")
     ctx = links.contexts["g/circle.py"]
