@@ -8,7 +8,16 @@ from pathlib import Path
 
 from pipeline import layout
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+def _default_templates() -> Path:
+    """The page templates: ``pipeline/templates/`` where the package is installed from a
+    wheel, else the checkout's top-level ``templates/`` (an editable install, a clone)."""
+    package = Path(__file__).resolve().parent
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
+
+
+TEMPLATES = _default_templates()
 
 
 @dataclass(frozen=True, slots=True)
