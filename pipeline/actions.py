@@ -13,20 +13,20 @@ from typing import Any
 
 import orjson
 
-from pipeline import layout
+from pipeline import layout, state
 from pipeline.analyze import is_test_file
 from pipeline.discover import Input
 from pipeline.files import decode, dump_state, read_bytes, sha256, write_if_changed
+from pipeline.graph import Counts
 from pipeline.isolate import extract_file
 from pipeline.link import build_links, is_defining
 from pipeline.prose import shorten
-from pipeline.prune import stats_match
 from pipeline.records import (
     SCHEMA,
+    Definition,
     Extraction,
     FileRecord,
     Note,
-    Definition,
     NoteRow,
     Summary,
     extraction_from_dict,
@@ -35,10 +35,7 @@ from pipeline.records import (
     to_dict,
 )
 from pipeline.site import PageSite
-from pipeline.stateio import load_state, save_encoded, save_state, unpack
-
-Counts = dict[str, int]
-
+from pipeline.stateio import load_state, load_state_or, save_encoded, save_state, unpack
 
 # --------------------------------------------------------------------------- extract
 
@@ -58,14 +55,14 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
     With ``only`` (input paths), the other inputs keep the entries and summaries the chunk
     last had, unread (an input the chunk never had is extracted: the records need it)."""
     out = Path(output)
-    path = out / layout.state_file("records", chunk)
-    older_path = out / layout.state_file("superseded", chunk)
+    path = out / state.path("records", chunk)
+    older_path = out / state.path("superseded", chunk)
     previous, older = _reusable(path), _reusable(older_path)
     known = {**older, **previous}
     had = {entry["path"] for entry in previous.values()}
     if any(item.path not in had for item in inputs):
         for name, kind in ((n, k) for n in neighbours for k in ("records", "superseded")):
-            for key, entry in _reusable(out / layout.state_file(kind, name)).items():
+            for key, entry in _reusable(out / state.path(kind, name)).items():
                 known.setdefault(key, entry)
     kept = _kept(out, chunk, previous, inputs, only)
     records: list[dict[str, Any]] = []
@@ -84,7 +81,7 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
     languages = {item.path: item.type.language for item in inputs}
     _write_or_remove(older_path, _superseded(records, previous, older, languages, code))
     save_encoded(path, _dump_records(records))
-    save_state(out / layout.state_file("summary", chunk), summaries)
+    save_state(out / state.path("summary", chunk), summaries)
     return {"files": len(inputs), "extracted": extracted}
 
 
@@ -96,7 +93,7 @@ def _kept(out: Path, chunk: str, previous: dict[str, dict[str, Any]],
         return {}
     try:
         summaries = {s.path: s for s in map(summary_from_dict,
-                                            load_state(out / layout.state_file("summary", chunk)))}
+                                            load_state(out / state.path("summary", chunk)))}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
     entries = {e["path"]: e for e in previous.values()}
@@ -151,10 +148,9 @@ def _reusable(path: Path) -> dict[str, dict[str, Any]]:
     """Key -> entry of the records at ``path`` (none when missing or unreadable), but for
     extractions that met an extractor bug: those are tried again."""
     try:
-        entries = load_state(path)
-        return {e["key"]: e for e in entries
+        return {e["key"]: e for e in load_state_or(path, [])
                 if not any(n["kind"] == "internal-error" for n in e["extraction"]["notes"])}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return {}
 
 
@@ -240,7 +236,7 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
     summaries: list[Summary] = []
     by_chunk: dict[str, list[str]] = {}
     for chunk in chunks:
-        data = load_state(out / layout.state_file("summary", chunk))
+        data = load_state(out / state.path("summary", chunk))
         items = [summary_from_dict(s) for s in data]
         summaries.extend(items)
         by_chunk[chunk] = [s.path for s in items]
@@ -248,16 +244,16 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
     written = 0
     for chunk, paths in by_chunk.items():
         ctx = {p: links.contexts[p] for p in paths}
-        written += save_state(out / layout.state_file("ctx", chunk), ctx)
+        written += save_state(out / state.path("ctx", chunk), ctx)
     for folder in folders:
         facts = dict(links.folders[folder], extras=extras.get(folder, {}))
-        written += save_state(out / layout.state_file("folder", folder), facts)
+        written += save_state(out / state.path("folder", folder), facts)
     failures = sorted((NoteRow(s.path, n.kind, n.message, n.line) for s in summaries
                        for n in s.notes), key=note_order)
-    written += save_state(out / layout.state_file("notes", str(layer)), failures)
+    written += save_state(out / state.path("notes", str(layer)), failures)
     if layer == 1:
         data = {"keywords": links.keywords, "files": len(summaries)}
-        written += save_state(out / layout.state_file("global", ""), data)
+        written += save_state(out / state.path("global", ""), data)
     return {"state_written": written}
 
 
@@ -271,20 +267,16 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
     from pipeline.render import render_file_pages  # jinja2: only where pages are rendered
 
     out = Path(root)
-    records = load_state(out / layout.state_file("records", chunk))
-    contexts = load_state(out / layout.state_file("ctx", chunk))
-    manifest_path = out / layout.state_file("pages", chunk)
-    try:
-        old = load_state(manifest_path)
-    except (OSError, ValueError):
-        old = {}
-    manifest: dict[str, Any] = {}
+    records = load_state(out / state.path("records", chunk))
+    contexts = load_state(out / state.path("ctx", chunk))
+    old = state.load_manifest(root, "pages", chunk)["entries"]
+    entries: dict[str, Any] = {}
     written = unchanged = 0
     folder_stamp = sha256(dump_state([stamp_base, list(siblings)]))  # once, not per page
     for item, data in zip(inputs, records, strict=True):
         if only is not None and item.path not in only:
             if item.path in old:
-                manifest[item.path] = old[item.path]
+                entries[item.path] = old[item.path]
             continue
         ctx = contexts[item.path]
         # The entry's key stands for its extraction (it hashes the content and the code).
@@ -292,9 +284,8 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
         stamp = sha256(dump_state([folder_stamp, facts, ctx]))
         docs, kw = layout.file_pages(item.path)
         previous = old.get(item.path)
-        if previous and previous["stamp"] == stamp \
-                and stats_match(root, (docs, kw), previous.get("stat", [])):
-            manifest[item.path] = previous
+        if previous and previous["stamp"] == stamp and state.entry_intact(root, previous):
+            entries[item.path] = previous
             unchanged += 2
             continue
         record = load_record(data)
@@ -310,18 +301,9 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
                 written += 1
             else:
                 unchanged += 1
-        manifest[item.path] = {"stamp": stamp, "stat": _stats(out, (docs, kw))}
-    save_state(manifest_path, manifest)
+        entries[item.path] = {"stamp": stamp, "pages": state.page_stats(root, (docs, kw))}
+    save_state(out / state.path("pages", chunk), state.manifest("", entries))
     return {"pages_written": written, "pages_unchanged": unchanged}
-
-
-def _stats(out: Path, pages: tuple[str, ...]) -> list[list[int]]:
-    """(size, mtime) of pages as written: the next build's check for hand-edited pages."""
-    stats = []
-    for page in pages:
-        info = os.stat(out / page)
-        stats.append([info.st_size, info.st_mtime_ns])
-    return stats
 
 
 def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...],
@@ -333,34 +315,27 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
     from pipeline.render_folders import render_folder_pages
 
     out = Path(root)
-    manifest_path = out / layout.state_file("fpages", key)
-    try:
-        old = load_state(manifest_path)
-    except (OSError, ValueError):
-        old = {}
-    if old.get("stamp") != stamp_base:
-        old = {}
-    manifest: dict[str, Any] = {"stamp": stamp_base, "folders": {}}
+    loaded = state.load_manifest(root, "folder-pages", key)
+    old = loaded["entries"] if loaded["stamp"] == stamp_base else {}
+    entries: dict[str, Any] = {}
     written = unchanged = 0
     for folder in folders:
         if only is not None and folder not in only:
-            if folder in old.get("folders", {}):
-                manifest["folders"][folder] = old["folders"][folder]
+            if folder in old:
+                entries[folder] = old[folder]
             continue
-        facts_path = out / layout.state_file("folder", folder)
+        facts_path = out / state.path("folder", folder)
         info = os.stat(facts_path)
-        previous = old.get("folders", {}).get(folder)
+        previous = old.get(folder)
         data = None
         if previous is not None:
-            size, mtime, digest = previous["facts"]
-            if (info.st_size, info.st_mtime_ns) != (size, mtime):
+            digest = previous["stamp"]
+            if [info.st_size, info.st_mtime_ns] != previous["facts"]:
                 data = read_bytes(facts_path)
                 if sha256(data) != digest:
                     previous = None
-            if previous is not None and stats_match(root, tuple(previous["pages"]),
-                                                    list(previous["pages"].values())):
-                manifest["folders"][folder] = {
-                    **previous, "facts": [info.st_size, info.st_mtime_ns, digest]}
+            if previous is not None and state.entry_intact(root, previous):
+                entries[folder] = {**previous, "facts": [info.st_size, info.st_mtime_ns]}
                 unchanged += len(previous["pages"])
                 continue
         data = read_bytes(facts_path) if data is None else data
@@ -371,11 +346,9 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
                 written += 1
             else:
                 unchanged += 1
-        names = tuple(sorted(pages))
-        manifest["folders"][folder] = {
-            "facts": [info.st_size, info.st_mtime_ns, sha256(data)],
-            "pages": dict(zip(names, _stats(out, names), strict=True))}
-    save_state(manifest_path, manifest)
+        entries[folder] = {"stamp": sha256(data), "facts": [info.st_size, info.st_mtime_ns],
+                           "pages": state.page_stats(root, sorted(pages))}
+    save_state(out / state.path("folder-pages", key), state.manifest(stamp_base, entries))
     return {"pages_written": written, "pages_unchanged": unchanged}
 
 
@@ -383,9 +356,9 @@ def render_keywords(root: str, site: PageSite) -> Counts:
     from pipeline.render_folders import render_keywords_page
 
     out = Path(root)
-    data = load_state(out / layout.state_file("global", ""))
+    data = load_state(out / state.path("global", ""))
     text = render_keywords_page(data["keywords"], site, data["files"])
     written = int(write_if_changed(out / "keywords.md", text.encode("utf-8")))
-    save_state(out / layout.state_file("fpages", layout.KEYWORDS_KEY),
-               {"keywords.md": _stats(out, ("keywords.md",))[0]})
+    entry = {"stamp": "", "pages": state.page_stats(root, ("keywords.md",))}
+    save_state(out / state.path("keyword-pages", ""), state.manifest("", {"": entry}))
     return {"pages_written": written, "pages_unchanged": 1 - written}

@@ -23,9 +23,11 @@ from typing import Any
 
 import orjson
 
-from pipeline import layout, runstate
+from pipeline import layout, runstate, state
 from pipeline.config import Config
-from pipeline.tasks import Graph, build_graph, doit_tasks, task_creators, task_name
+from pipeline.graph import Graph, build_graph
+from pipeline.overrides import RefreshingHashChecker, doit_tasks
+from pipeline.tasks import task_creators, task_name
 
 # Tasks whose running writes no page: the run's bookkeeping and the state folder's pruning.
 NO_PAGES = frozenset({task_name("prune", "state"), task_name("seal"), task_name("failures")})
@@ -52,12 +54,10 @@ def check_output(config: Config, full: bool, run: Callable[[Graph], Any]) -> Dif
     """The differences between the output and what a build would leave; ``run`` builds a
     graph (doit, quietly)."""
     output = Path(config.output)
-    if not full and (output / layout.STATE / "doit.json").is_file():
+    if not full and os.path.isfile(runstate.database(str(output))):
         graph = build_graph(config, save_cache=False)
         if would_run(graph) is None:
-            from pipeline.prune import expected_pages
-
-            return Differences(pages=sum(1 for _ in expected_pages(graph)))
+            return Differences(pages=sum(1 for _ in state.expected_pages(graph)))
     parent = output.parent if os.access(output.parent, os.W_OK) else None
     with tempfile.TemporaryDirectory(prefix=".pipeline-check-", dir=parent) as scratch_parent:
         scratch = Path(scratch_parent) / output.name
@@ -79,8 +79,8 @@ def would_run(graph: Graph) -> str | None:
 
     tasks = doit_tasks(task_creators(graph))
     by_name = {task.name: task for task in tasks}
-    database = Dependency(StateDB, graph.out(f"{layout.STATE}/doit.json"),
-                          checker_cls=runstate.RefreshingHashChecker)
+    database = Dependency(StateDB, runstate.database(graph.root),
+                          checker_cls=RefreshingHashChecker)
     for task in tasks:
         if task.name in NO_PAGES or not task.actions:
             continue

@@ -15,24 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from doit.cmd_base import TaskLoader2
 from doit.doit_cmd import DoitMain
-from doit.task import Task
 
 from pipeline import layout, runstate
 from pipeline.config import Config, load_pyproject, make_config
 from pipeline.errors import PipelineError, UsageError
+from pipeline.graph import Graph, build_graph
 from pipeline.only import build_only, resolve_paths, select_inputs
+from pipeline.overrides import GraphLoader, RefreshingHashChecker
 from pipeline.report import Reporter, reporter_for
-from pipeline.tasks import (
-    NAMESPACE,
-    STAGES,
-    Graph,
-    build_graph,
-    doit_tasks,
-    task_creators,
-    task_name,
-)
+from pipeline.tasks import NAMESPACE, STAGES, task_creators, task_name
 
 CONFIG_KEYS = ("source", "output", "depth", "jobs", "project", "include", "exclude",
                "max_source_bytes", "max_tests", "max_related", "templates")
@@ -84,33 +76,14 @@ def doit_namespace(graph: Graph, reporter: type[Reporter],
     worker process just to fail."""
     namespace: dict[str, Any] = dict(task_creators(graph))
     namespace["DOIT_CONFIG"] = {
-        "dep_file": graph.out(f"{layout.STATE}/doit.json"),
+        "dep_file": runstate.database(graph.root),
         "backend": "pipeline",
-        "check_file_uptodate": runstate.RefreshingHashChecker,
+        "check_file_uptodate": RefreshingHashChecker,
         "reporter": reporter,
         "default_tasks": [NAMESPACE] if verdict_task
         else [task_name(stage) for stage in STAGES if stage != "failures"],
     }
     return namespace
-
-
-class GraphLoader(TaskLoader2):  # type: ignore[misc]
-    """doit's task loader for a namespace of ``task_*`` creators and ``DOIT_CONFIG``,
-    taken in the namespace's order. doit's own namespace loader orders creators by the
-    line they are defined on, read from their source: a few ms of every no-op build."""
-
-    def __init__(self, namespace: dict[str, Any]) -> None:
-        super().__init__()
-        self.namespace = namespace
-
-    def setup(self, opt_values: dict[str, Any]) -> None:
-        """Nothing to set up: the namespace is given."""
-
-    def load_doit_config(self) -> dict[str, Any]:
-        return dict(self.namespace.get("DOIT_CONFIG", {}))
-
-    def load_tasks(self, cmd: Any, pos_args: list[str]) -> list[Task]:
-        return doit_tasks(self.namespace)
 
 
 def run_doit(namespace: dict[str, Any], argv: list[str]) -> int:
@@ -146,7 +119,7 @@ def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
         argv += ["-n", str(config.jobs), "-P", "process"]
     if only:
         wanted = resolve_paths(only, config.source)
-        if (Path(graph.root) / layout.STATE / "doit.json").exists():
+        if os.path.exists(runstate.database(graph.root)):
             return _build_only(graph, select_inputs(graph, wanted))
         print("note: nothing was built here yet: --only builds everything once",
               file=sys.stderr)

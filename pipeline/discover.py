@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import layout, runstate
+from pipeline import layout, overrides
 from pipeline.config import Config
-from pipeline.files import SNIFF_BYTES, dump_state, load_json, looks_binary, write_if_changed
+from pipeline.files import SNIFF_BYTES, dump_state, looks_binary, write_if_changed
 from pipeline.filetypes import PAGE, FileType, file_type
+from pipeline.stateio import load_state_or
 
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache",
@@ -190,20 +191,17 @@ def _sniff(path: str, info: os.stat_result) -> bool:
         head = os.read(fd, SNIFF_BYTES)
         if looks_binary(head):
             return True
-        digest = hashlib.new(runstate.HASH, head)
+        digest = hashlib.new(overrides.HASH, head)
         while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)
     except OSError:
         return True
     finally:
         os.close(fd)
-    runstate.remember_digest(path, info.st_size, info.st_mtime_ns, digest.hexdigest())
+    overrides.remember_digest(path, info.st_size, info.st_mtime_ns, digest.hexdigest())
     return False
 
 
 def _load_cache(path: Path) -> dict[str, list[int]]:
-    try:
-        data = load_json(path)
-    except (OSError, ValueError):
-        return {}
+    data = load_state_or(path, {})
     return data if isinstance(data, dict) else {}

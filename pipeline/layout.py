@@ -17,7 +17,6 @@ from urllib.parse import quote
 FOLDER_PAGES = ("index.md", "doc.md", "sub.md")
 KEYWORDS_PAGE = "keywords.md"  # the global symbol index, at the root of ``O`` only
 SITE_PAGES = frozenset((*FOLDER_PAGES, KEYWORDS_PAGE))  # the pages that document no input
-KEYWORDS_KEY = "\0keywords"  # state key of keywords.md's page record (no folder is named so)
 STATE = ".pipeline"
 
 
@@ -170,7 +169,7 @@ def neighbour_chunks(folder: str, names: list[str], index: int) -> tuple[str, ..
 # State kinds kept as plain JSON: the page manifests and the notes, read by every no-op
 # build's checks and summary (small; decompressing them would cost the no-op path time and
 # the zstd import).
-PLAIN_STATE = frozenset({"pages", "fpages", "notes"})
+PLAIN_STATE = frozenset({"pages", "folder-pages", "keyword-pages", "notes"})
 
 
 def state_file(kind: str, name: str) -> str:

@@ -3,8 +3,9 @@ they affect, rebuilt and nothing else.
 
 The stage actions run here in process, each told which inputs or folders to make again;
 the other inputs of the same chunks keep their records and pages as they were, stale or
-not. doit's dependency database is left alone, so the next full build still sees every
-change this run did not build, and builds it.
+not. Every task whose files it writes is struck from doit's database first
+(``runstate.begin_task``), so the next full build runs those tasks again and builds every
+change this run did not.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline import layout, runstate
+from pipeline import layout, runstate, state
 from pipeline.errors import UsageError
-from pipeline.tasks import Chunk, Graph, extras_of, folders_key, layer_folders
-
-Counts = dict[str, int]
+from pipeline.graph import Chunk, Counts, Graph
+from pipeline.tasks import extras_of, task_name
 
 
 def resolve_paths(raw_paths: list[str], source: str, cwd: str = "") -> list[str]:
@@ -73,7 +73,6 @@ def build_only(graph: Graph, selected: frozenset[str]) -> Counts:
     of their folders and parents, then the global keyword index."""
     from pipeline import actions
 
-    runstate.unseal(graph.root)
     totals: Counts = {}
     chunks_of: dict[int, list[Chunk]] = {}
     folders_of: dict[int, set[str]] = {}
@@ -87,23 +86,29 @@ def build_only(graph: Graph, selected: frozenset[str]) -> Counts:
     for layer in range(1, graph.config.depth + 1):
         chunks = chunks_of.get(layer, [])
         for chunk in chunks:
+            runstate.begin_task(graph.root, task_name("extract", chunk.name or "."))
             _add(totals, actions.extract_chunk(graph.root, chunk.name, chunk.inputs,
                                                graph.extraction_code, chunk.neighbours,
                                                selected))
         if chunks:
             names = tuple(c.name for c in graph.chunks if c.layer == layer)
             binaries = graph.inventory.binaries if layer == 1 else ()
-            actions.link_layer(graph.root, layer, names, tuple(layer_folders(graph, layer)),
+            runstate.begin_task(graph.root, task_name("link", str(layer)))
+            actions.link_layer(graph.root, layer, names, tuple(graph.layer_folders(layer)),
                                binaries, mirror, extras_of(graph, layer))
         for chunk in chunks:
+            runstate.begin_task(graph.root, task_name("render", chunk.name or "."))
             _add(totals, actions.render_chunk(graph.root, graph.site, chunk.name, chunk.inputs,
                                               siblings[chunk.folder], graph.stamp_base,
                                               selected))
     for layer in range(1, graph.config.depth + 1):
         if layer in folders_of:
+            runstate.begin_task(graph.root, task_name("folder", str(layer)))
             _add(totals, actions.render_folders(
-                graph.root, graph.site, folders_key(layer), tuple(layer_folders(graph, layer)),
-                layer, graph.stamp_base, frozenset(folders_of[layer])))
+                graph.root, graph.site, state.layer_key("folder-pages", layer),
+                tuple(graph.layer_folders(layer)), layer, graph.stamp_base,
+                frozenset(folders_of[layer])))
+    runstate.begin_task(graph.root, task_name("keywords"))
     _add(totals, actions.render_keywords(graph.root, graph.site))
     return totals
 

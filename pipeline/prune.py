@@ -1,4 +1,5 @@
-"""Keeping the output folder to exactly what the build produces, and the run's verdict.
+"""Keeping the output folder to exactly what the build produces (:mod:`pipeline.state`
+says what that is), and the run's verdict.
 
 These actions and their checks run on every build, so this module imports no parser and
 no template engine: a no-op build runs the checks in the main process and starts nothing.
@@ -7,19 +8,11 @@ no template engine: a no-op build runs the checks in the main process and starts
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from stat import S_ISREG
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pipeline import layout
-from pipeline.stateio import load_state
-
-if TYPE_CHECKING:
-    from pipeline.tasks import Graph
-
-Counts = dict[str, int]
-KEEP_STATE = frozenset({"doit.json", "lock", "discover.json", "clean", "version"})
+from pipeline import layout, state
+from pipeline.graph import Counts, Graph
 
 
 def no_strays(output: str, graph: Graph) -> bool:
@@ -29,7 +22,7 @@ def no_strays(output: str, graph: Graph) -> bool:
     their render tasks do that); an expected folder that is a symlink, or a page name held
     by anything but a regular file, is left to :func:`prune_pages` (which never follows
     links) or to the render task that owns the page."""
-    for folder, (files, subdirs) in _expected_tree(graph).items():
+    for folder, (files, subdirs) in state.expected_tree(graph).items():
         path = f"{output}/{folder}" if folder else output
         try:
             present = set(os.listdir(path))
@@ -47,94 +40,11 @@ def no_strays(output: str, graph: Graph) -> bool:
     return True
 
 
-def expected_pages(graph: Graph) -> Iterator[str]:
-    """Every page path under O that some task writes."""
-    for folder, (files, _subdirs) in _expected_tree(graph).items():
-        yield from (layout.folder_page(folder, name) for name in files)
-
-
-def _expected_tree(graph: Graph) -> dict[str, tuple[set[str], set[str]]]:
-    """Folder under O -> (names of the pages it holds, names of its subfolders), parents
-    before children: the one statement of which pages a build writes."""
-    depth, mirror = graph.config.depth, graph.inventory.mirror
-    folders = [f for f in graph.inventory.folders() if layout.layer_of(f, mirror) <= depth]
-    tree: dict[str, tuple[set[str], set[str]]] = {f: (set(), set()) for f in folders}
-    for folder in folders:
-        tree[folder][0].update(layout.FOLDER_PAGES)
-        if folder:
-            parent, _, name = folder.rpartition("/")
-            tree.setdefault(parent, (set(), set()))[1].add(name)
-    tree.setdefault("", (set(), set()))[0].add("keywords.md")
-    for chunk in graph.chunks:
-        names = tree.setdefault(chunk.folder, (set(), set()))[0]
-        for item in chunk.inputs:
-            name = item.path.rpartition("/")[2]
-            names.update(layout.file_pages(name))
-    return dict(sorted(tree.items(), key=lambda kv: (kv[0].count("/") + bool(kv[0]), kv[0])))
-
-
 def prune_pages(output: str, graph: Graph) -> Counts:
     """Before rendering: remove every file under O, outside the state folder, that no task
     produces (pages of deleted inputs, stray files, temp files of a killed run)."""
-    from pipeline.tasks import expected_outputs
-
-    return {"pages_removed": _prune(Path(output), expected_outputs(graph), skip_state=True)}
-
-
-def chunk_intact(output: str, chunk: str, paths: tuple[str, ...]) -> bool:
-    """A render task's up-to-date check (with its inputs' digests): the chunk's page
-    manifest lists every input, and each page has the size and mtime its render recorded
-    (a missing or hand-edited page fails it). One stat per page, no read."""
-    try:
-        manifest = load_state(f"{output}/{layout.state_file('pages', chunk)}")
-    except (OSError, ValueError):
-        return False
-    for path in paths:
-        entry = manifest.get(path)
-        if entry is None or not stats_match(output, layout.file_pages(path), entry["stat"]):
-            return False
-    return True
-
-
-def folder_intact(output: str, key: str) -> bool:
-    """The keywords task's check: every page it wrote is as it wrote it."""
-    try:
-        manifest = load_state(f"{output}/{layout.state_file('fpages', key)}")
-    except (OSError, ValueError):
-        return False
-    return bool(manifest) and stats_match(output, tuple(manifest), list(manifest.values()))
-
-
-def folders_intact(output: str, key: str, folders: tuple[str, ...]) -> bool:
-    """A layer's folder task's check (with its facts files' digests): the manifest lists
-    every folder, and every page is as it was written."""
-    try:
-        manifest = load_state(f"{output}/{layout.state_file('fpages', key)}")
-    except (OSError, ValueError):
-        return False
-    entries = manifest.get("folders", {})
-    for folder in folders:
-        entry = entries.get(folder)
-        if entry is None:
-            return False
-        pages = entry["pages"]
-        if not stats_match(output, tuple(pages), list(pages.values())):
-            return False
-    return True
-
-
-def stats_match(output: str, pages: tuple[str, ...], stats: list[list[int]]) -> bool:
-    """Each page is a regular file with the recorded [size, mtime_ns]."""
-    if len(pages) != len(stats):
-        return False
-    for page, (size, mtime) in zip(pages, stats, strict=True):
-        try:
-            info = os.lstat(f"{output}/{page}")  # plain strings: run for every page
-        except OSError:
-            return False
-        if info.st_size != size or info.st_mtime_ns != mtime or not S_ISREG(info.st_mode):
-            return False
-    return True
+    return {"pages_removed": _prune(Path(output), state.expected_outputs(graph),
+                                    skip_state=True)}
 
 
 def remove_pages(output: str, pages: list[str]) -> None:
@@ -148,13 +58,9 @@ def remove_pages(output: str, pages: list[str]) -> None:
 
 def prune_state(output: str, graph: Graph) -> Counts:
     """Remove state files no task produces."""
-    from pipeline.tasks import expected_outputs
-
-    out = Path(output)
-    expected = set(expected_outputs(graph))
-    _prune(out / layout.STATE, {p[len(layout.STATE) + 1:] for p in expected
-                                if p.startswith(layout.STATE + "/")} | KEEP_STATE,
-           skip_state=False)
+    prefix = len(layout.STATE) + 1
+    kept = {p[prefix:] for p in state.expected_state(graph)} | set(state.FILES)
+    _prune(Path(output) / layout.STATE, kept, skip_state=False)
     return {}
 
 
@@ -202,8 +108,9 @@ def no_failures(output: str, depth: int, strict: bool) -> bool:
     return not _failed(output, depth, strict)
 
 
-def report_failures(output: str, depth: int, strict: bool) -> Any:
-    """A TaskFailed naming how many files failed, or None when none did."""
+def failure_verdict(output: str, depth: int, strict: bool) -> Any:
+    """The ``failures`` task's action (it writes nothing): a TaskFailed naming how many
+    files failed, or None when none did."""
     from doit.exceptions import TaskFailed
 
     failed = _failed(output, depth, strict)

@@ -1,16 +1,15 @@
-"""Run bookkeeping under ``OUT/.pipeline``: the lock, the state check, the clean marker,
-and doit's file checker that refreshes stored mtimes."""
+"""Run bookkeeping under ``OUT/.pipeline``: the lock, the state check, the seal, and the
+start of every task that writes (see :mod:`pipeline.state` for what lives there)."""
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import shutil
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from doit.dependency import DatabaseException, MD5Checker
+from doit.dependency import DatabaseException
 
 from pipeline import layout
 from pipeline.errors import LockedError
@@ -18,12 +17,18 @@ from pipeline.files import write_if_changed
 from pipeline.schema import SCHEMA
 from pipeline.statedb import read_database
 
-STATE_VERSION = f"pipeline-state {SCHEMA}\n"
+STATE_FORMAT = 2  # the layout of the state folder (2: one manifest format)
+STATE_VERSION = f"pipeline-state {SCHEMA} {STATE_FORMAT}\n"
 _HELD: list[IO[str]] = []
 
 
 def state_dir(output: str) -> Path:
     return Path(output) / layout.STATE
+
+
+def database(output: str) -> str:
+    """doit's dependency database (its journal is beside it)."""
+    return f"{output}/{layout.STATE}/doit.json"
 
 
 def acquire_lock(output: str) -> None:
@@ -64,14 +69,14 @@ def check_state(output: str) -> list[str]:
                     shutil.rmtree(child, ignore_errors=True)
                 else:
                     child.unlink(missing_ok=True)
-    database = directory / "doit.json"
+    snapshot = Path(database(output))
     try:
-        read_database(str(database), hand_over=True)  # parsed once: doit's backend takes it
+        read_database(str(snapshot), hand_over=True)  # parsed once: doit's backend takes it
     except FileNotFoundError:
         pass
     except (OSError, DatabaseException):
-        messages.append(f"dependency database {database} is corrupt; rebuilt")
-        database.unlink(missing_ok=True)
+        messages.append(f"dependency database {snapshot} is corrupt; rebuilt")
+        snapshot.unlink(missing_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
     write_if_changed(version, STATE_VERSION.encode())
     return messages
@@ -82,8 +87,8 @@ def is_sealed(output: str) -> bool:
     return os.path.exists(f"{output}/{layout.STATE}/clean")
 
 
-def unseal(output: str) -> None:
-    """Remove the mark before a task writes anything (every stage action calls this)."""
+def begin_task(output: str, task: str) -> None:
+    """Before a task writes anything (every writing action calls this): remove the seal."""
     try:
         os.unlink(f"{output}/{layout.STATE}/clean")
     except FileNotFoundError:
@@ -92,50 +97,5 @@ def unseal(output: str) -> None:
 
 def seal_run(output: str) -> dict[str, int]:
     """Mark the run as finished (the last task, run only when some task ran)."""
-    marker = state_dir(output) / "clean"
-    marker.write_text("ok\n", encoding="utf-8")
+    write_if_changed(state_dir(output) / "clean", b"ok\n")
     return {}
-
-
-# path -> (size, mtime_ns, digest) of files this process has just read whole (discovery
-# reads every file whose size or mtime moved), so the checker need not read them again.
-_DIGESTS: dict[str, tuple[int, int, str]] = {}
-HASH = "sha256"  # faster than md5 where the CPU has SHA extensions (bench/README.md)
-
-
-def remember_digest(path: str, size: int, mtime_ns: int, digest: str) -> None:
-    _DIGESTS[path] = (size, mtime_ns, digest)
-
-
-def _digest(path: str, info: os.stat_result) -> str:
-    known = _DIGESTS.get(path)
-    if known is not None and known[0] == info.st_size and known[1] == info.st_mtime_ns:
-        return known[2]
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, HASH).hexdigest()
-
-
-class RefreshingHashChecker(MD5Checker):  # type: ignore[misc]
-    """doit's MD5 checker with SHA-256 digests, and a file whose mtime moved while its
-    bytes did not gets its stored mtime refreshed, so one ``touch`` (a fresh checkout)
-    costs one re-hash, not one on every later run; the digest discovery took this run is
-    reused. The stored state is a list held by the database, updated in place and saved
-    with it at the end of the run."""
-
-    def check_modified(self, file_path: str, file_stat: os.stat_result, state: Any) -> bool:
-        timestamp, size, stored = state
-        if file_stat.st_mtime == timestamp:
-            return False
-        if file_stat.st_size != size:
-            return True
-        if stored != _digest(file_path, file_stat):
-            return True
-        if isinstance(state, list):
-            state[0] = file_stat.st_mtime
-        return False
-
-    def get_state(self, dep: str, current_state: Any) -> Any:
-        info = os.stat(dep)
-        if current_state and current_state[0] == info.st_mtime:
-            return None
-        return info.st_mtime, info.st_size, _digest(dep, info)

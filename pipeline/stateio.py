@@ -78,3 +78,12 @@ def save_encoded(path: str | os.PathLike[str], encoded: bytes) -> bool:
 def load_state(path: str | os.PathLike[str]) -> Any:
     """A state file's data (raises ``OSError``, or ``ValueError`` when it is not JSON)."""
     return orjson.loads(unpack(read_bytes(path)))
+
+
+def load_state_or(path: str | os.PathLike[str], default: Any) -> Any:
+    """A state file's data, or ``default`` when it is missing, unreadable or not JSON (state
+    is a cache: what cannot be read is made again)."""
+    try:
+        return orjson.loads(unpack(read_bytes(path)))
+    except (OSError, ValueError):
+        return default

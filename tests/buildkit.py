@@ -81,12 +81,7 @@ def _release_locks() -> None:
     """
     from pipeline import runstate
 
-    held = getattr(runstate, "_HELD", None)
-    if isinstance(held, list):
-        for handle in held:
-            with contextlib.suppress(OSError):
-                handle.close()
-        held.clear()
+    runstate.release_locks()
 
 
 @contextlib.contextmanager

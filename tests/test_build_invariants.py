@@ -124,11 +124,11 @@ def test_new_tool_code_remakes_records_and_pages(site: Site,
     """Records and pages are keyed by the digest of the tool's code: after an upgrade whose
     renderer writes differently, every file is extracted again and every page rewritten,
     the next run is a no-op, and the output equals a clean build by the new code."""
-    from pipeline import render, tasks
+    from pipeline import graph, render
 
     sources = sum(1 for p in site.src.rglob("*") if p.is_file())
     original = render.finish
-    monkeypatch.setattr(tasks, "code_digest", lambda: ("the next release", "its extractors"))
+    monkeypatch.setattr(graph, "code_digest", lambda: ("the next release", "its extractors"))
     monkeypatch.setattr(render, "finish", lambda text: original(text) + "\n<!-- next -->\n")
     counts = site.build()
     assert counts.get("extracted", 0) > sources, counts  # both layers
@@ -173,9 +173,9 @@ def test_moving_chunk_bounds_extracts_only_new_files(tmp_path: Path, change: str
     """A folder's inputs are cut into chunks of ``CHUNK``: a file added or removed early in
     the folder moves every later file into another chunk, and those are not extracted
     again (their extractions are found in the neighbouring chunks' records)."""
-    from pipeline import tasks
+    from pipeline import graph
 
-    monkeypatch.setattr(tasks, "CHUNK", 3)
+    monkeypatch.setattr(graph, "CHUNK", 3)
     src, out = tmp_path / "src", tmp_path / "out"
     count = 3 if change == "grow past one chunk" else 8
     make_tree(src, {f"d/f{i}.txt": f"text {i}\n" for i in range(1, count + 1)})
@@ -227,10 +227,10 @@ def test_a_change_to_rendering_code_renders_again_and_extracts_nothing(
         site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     """Extraction keys hash only the code extraction depends on: a new renderer makes
     every page again from the records it has."""
-    from pipeline import tasks
+    from pipeline import graph
 
-    _every, extraction = tasks.code_digest()
-    monkeypatch.setattr(tasks, "code_digest", lambda: ("a new renderer", extraction))
+    _every, extraction = graph.code_digest()
+    monkeypatch.setattr(graph, "code_digest", lambda: ("a new renderer", extraction))
     counts = site.build()
     assert counts.get("extracted", 0) == 0, counts
     assert counts.get("pages_unchanged", 0) > 0, counts  # rendered again, same bytes
@@ -241,9 +241,9 @@ def test_extraction_code_covers_what_the_extractors_import() -> None:
     or a change to one would leave stale records."""
     import ast
 
-    from pipeline import tasks
+    from pipeline import graph
 
-    package = tasks.PACKAGE
+    package = graph.PACKAGE
     todo = ["isolate.py"] + [f"extract/{p.name}" for p in (package / "extract").glob("*.py")]
     seen: set[str] = set()
     while todo:
@@ -264,7 +264,7 @@ def test_extraction_code_covers_what_the_extractors_import() -> None:
                 for candidate in ("/".join(parts) + ".py", "/".join(parts) + "/__init__.py"):
                     if (package / candidate).is_file():
                         todo.append(candidate)
-    outside = sorted(r for r in seen if not r.startswith(tasks.EXTRACTION_CODE))
+    outside = sorted(r for r in seen if not r.startswith(graph.EXTRACTION_CODE))
     assert outside == [], outside
 
 

@@ -239,7 +239,7 @@ def test_fast_check_lists_each_difference_as_the_full_check_does(
         tree: Path, how: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline.check import would_run
     from pipeline.cli import load_config
-    from pipeline.tasks import build_graph
+    from pipeline.graph import build_graph
 
     build(tree / "src", tree / "out")
     line = _tamper(tree, how)

@@ -195,15 +195,15 @@ class SmallChunkMachine(PipelineMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from pipeline import tasks
+        from pipeline import graph
 
-        self.saved_chunk = tasks.CHUNK
-        tasks.CHUNK = 2
+        self.saved_chunk = graph.CHUNK
+        graph.CHUNK = 2
 
     def teardown(self) -> None:
-        from pipeline import tasks
+        from pipeline import graph
 
-        tasks.CHUNK = self.saved_chunk
+        graph.CHUNK = self.saved_chunk
         super().teardown()
 
 
