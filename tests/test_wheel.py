@@ -3,6 +3,7 @@ same pages as the checkout, run from a folder outside the repository."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -24,8 +25,12 @@ def _build_wheel(tmp_path: Path) -> Path:
     for name in ("pipeline", "templates"):
         shutil.copytree(REPO / name, project / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
+    # The test extra's setuptools builds it offline; an environment installed before that
+    # pin (setuptools < 70.1 has no bdist_wheel) lets pip fetch the build backend instead.
+    offline = importlib.util.find_spec("setuptools.command.bdist_wheel") is not None
+    isolation = ["--no-build-isolation", "--no-index"] if offline else []
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation,
          "-q", "-w", str(tmp_path / "dist"), str(project)],
         capture_output=True, text=True, timeout=120, env=python_env())
     assert done.returncode == 0, done.stderr
