@@ -191,6 +191,7 @@ def test_conversion_and_operator_names() -> None:
         ("method", "A::operator bool", 2),
         ("method", "A::operator+=", 3),
         ("function", "operator==", 4),
+        ("function", "swap", 5),  # a friend declaration declares a namespace function
         ("method", "A::operator bool", 7),
     ]
     assert [f.line for f in _finding(extraction, "Operator overloading")] == [2, 3, 4, 7]
@@ -240,7 +241,8 @@ def test_extern_c_blocks_and_preprocessor_branches_are_walked() -> None:
         '#ifdef __cplusplus\n}\n#endif\n'
     )
     names = [name for _, name, _ in _symbols(extract_cpp(code))]
-    assert names == ["c_api", "fast", "slow"]
+    # one branch of a chain, as a compiler without FAST defined sees it
+    assert names == ["c_api", "slow"]
 
 
 # -- CUDA -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from pipeline.extract import tsnodes
+from pipeline.extract.cfamily.conditionals import select_branches
 from pipeline.extract.cfamily.mask import looks_cuda, mask_annotations
 from pipeline.extract.cfamily.rules import TreeScan
 from pipeline.extract.cfamily.symbols import StructureCollector
@@ -37,7 +38,9 @@ def extract_cuda(text: str) -> Extraction:
 def _extract(text: str, language: str, grammar: str) -> Extraction:
     # Offsets are byte offsets into this encoding; lone surrogates cannot be encoded and are
     # replaced, which keeps every offset consistent with the bytes parsed.
-    source = text.encode("utf-8", "replace")
+    # One branch of each conditional is parsed (the others are blank, lines kept), and the
+    # symbols' text is read from that, so no signature holds a directive.
+    source = select_branches(text.encode("utf-8", "replace"), cplusplus=language != "c")
     parsed = mask_annotations(source)
     grammar, root, errors = _parse(parsed, grammar)
     structure = StructureCollector(source, parsed)

@@ -13,14 +13,15 @@ _ATTRIBUTE = re.compile(
     rb"\b(?:[A-Z][A-Z0-9]*_)+"
     rb"(?:API|EXPORT|IMPORT|VISIBILITY|HIDDEN|INLINE(?:_NODEBUG|_UNLESS_MOBILE)?|NOINLINE"
     rb"|HOST_DEVICE|DEVICE|HOST|RESTRICT|CONSTEXPR(?:_STRING)?|INTRINSIC|CONST|FINAL(?:_CLASS)?"
-    rb"|NODISCARD|UNUSED|DEPRECATED)\b"
+    rb"|NODISCARD|UNUSED|DEPRECATED|API_ENUM|ERASE)\b"
     rb"(?=[ \t\n]+[A-Za-z_:~#])"
 )
 # The same names found from their last word: a scan for a leading upper-case name tries every
 # position and costs a third of a parse; this one jumps to the rare ``_API``-like endings.
 _ATTRIBUTE_END = re.compile(
     rb"_(?:API|EXPORT|IMPORT|VISIBILITY|HIDDEN|INLINE|NODEBUG|MOBILE|NOINLINE|DEVICE|HOST"
-    rb"|RESTRICT|CONSTEXPR|STRING|INTRINSIC|CONST|FINAL|CLASS|NODISCARD|UNUSED|DEPRECATED)\b"
+    rb"|RESTRICT|CONSTEXPR|STRING|INTRINSIC|CONST|FINAL|CLASS|NODISCARD|UNUSED|DEPRECATED|ENUM"
+    rb"|ERASE)\b"
 )
 _NAME_TAIL = re.compile(rb"[A-Z][A-Z0-9_]*\Z")
 _IDENTIFIER_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -36,6 +37,19 @@ _ANNOTATION_WORDS = (b"DEPRECATED", b"DIAGNOSTIC", b"LAUNCH_BOUNDS", b"PRAGMA")
 # tree-sitter-cpp 0.23 cannot parse an empty braced default argument (``T x = {}``) and inserts a
 # phantom type name; ``0 `` has the same length and parses as the plain default it stands for.
 _EMPTY_BRACES_DEFAULT = re.compile(rb"=[ \t]*(\{\})(?=[ \t]*[,)])")
+
+# tree-sitter-cpp 0.23 reads ``= delete;`` of a template as a delete expression that
+# swallows the next member; blanked, ``T to() const;`` is a plain declaration (the signature,
+# read from the source, keeps its ``= delete``).
+_DELETED_OR_DEFAULTED = re.compile(rb"=[ \t]*(?:delete|default)(?=[ \t]*;)")
+_TEMPLATE_HEAD = re.compile(rb"\btemplate[ \t\n]*<")
+
+# The file's own specifier macros: ``#define NAME`` or ``#define NAME virtual``.
+_LOCAL_DEFINE = re.compile(rb"(?m)^[ \t]*#[ \t]*define[ \t]+([A-Z][A-Z0-9_]*)(?![(\w])([^\n]*)")
+_SPECIFIERS = frozenset(
+    {b"virtual", b"inline", b"static", b"constexpr", b"explicit", b"override", b"final",
+     b"noexcept", b"__forceinline", b"__inline__", b"__inline", b"extern"}
+)
 
 _STRING = re.compile(rb"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'")
 _OPEN, _CLOSE, _DQUOTE, _SQUOTE, _SEMI, _LBRACE = 40, 41, 34, 39, 59, 123
@@ -64,7 +78,11 @@ def mask_annotations(source: bytes) -> bytes:
         end = _balanced_end(source, match.end() - 1)
         if end > 0 and not _in_directive(source, start):
             spans.append((start, end))
+    spans += _local_attribute_spans(source)
     defaults = [match.start(1) for match in _EMPTY_BRACES_DEFAULT.finditer(source)]
+    if b"= delete" in source or b"= default" in source or b"=delete" in source:
+        spans += [match.span() for match in _DELETED_OR_DEFAULTED.finditer(source)
+                  if _in_template(source, match.start())]
     if not spans and not defaults:
         return source
     masked = bytearray(source)
@@ -88,6 +106,31 @@ def _attribute_spans(source: bytes) -> list[tuple[int, int]]:
         if match is not None and match.end() == ending.end():
             spans.append(match.span())
     return spans
+
+
+def _local_attribute_spans(source: bytes) -> list[tuple[int, int]]:
+    """Uses of the file's own object-like macros that stand for specifiers or nothing
+    (``#define TENSORIMPL_MAYBE_VIRTUAL virtual``), outside directives."""
+    if b"define" not in source:
+        return []
+    values: dict[bytes, bool] = {}
+    for match in _LOCAL_DEFINE.finditer(source):
+        words = match.group(2).split()
+        fits = all(word in _SPECIFIERS for word in words)
+        values[match.group(1)] = values.get(match.group(1), True) and fits
+    names = [name for name, fits in values.items() if fits]
+    if not names:
+        return []
+    uses = re.compile(rb"\b(?:" + b"|".join(re.escape(n) for n in names) + rb")\b")
+    return [match.span() for match in uses.finditer(source)
+            if not _in_directive(source, match.start())]
+
+
+def _in_template(source: bytes, position: int) -> bool:
+    """Whether the statement ending at ``position`` is a template declaration."""
+    start = max(source.rfind(b";", 0, position), source.rfind(b"{", 0, position),
+                source.rfind(b"}", 0, position))
+    return _TEMPLATE_HEAD.search(source, start + 1, position) is not None
 
 
 def _in_directive(source: bytes, position: int) -> bool:

@@ -140,7 +140,8 @@ class StructureCollector:
         qualified = _join(scope.prefix, written)
         if body is None:
             return qualified  # a forward declaration names a class without defining it
-        plain = plain_name(name_node, self.source) if name_node is not None else written
+        # ``struct ivalue::Await`` defines ``Await`` of namespace ``ivalue``
+        plain = plain_name(final_name(name_node), self.source) if name_node else written
         self._classes.add(plain)
         bases = tuple(
             self._text(base)
@@ -203,13 +204,14 @@ class StructureCollector:
         return self._function(node, target, scope) if target is not None else ""
 
     def _friend(self, node: Node, scope: _Scope) -> str:
-        # A friend defined in a class body (a "hidden friend") is a function of the enclosing
-        # namespace; a friend declaration only points at a function declared elsewhere.
+        # A friend function declared in a class body is a function of the enclosing namespace
+        # too (``friend bool operator==(const A&, const A&);``): listed where it is declared.
         for child in node.named_children:
-            if child.type == "function_definition":
+            if child.type in ("function_definition", "declaration"):
                 outer = _Scope(prefix=scope.namespace, namespace=scope.namespace,
-                               template=scope.template, depth=scope.depth)
-                return self._function_definition(child, outer)
+                               template=scope.template or node, depth=scope.depth)
+                handler = _HANDLERS[child.type]
+                return handler(self, child, outer)
         return ""
 
     def _function(self, node: Node, target: Node, scope: _Scope) -> str:

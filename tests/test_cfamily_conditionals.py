@@ -1,0 +1,121 @@
+"""Preprocessor branches: one branch of each chain is parsed, as a compiler would see it."""
+
+from __future__ import annotations
+
+from pipeline.extract.cfamily.conditionals import select_branches
+from pipeline.extract.cfamily.extractor import extract_c, extract_cpp
+
+# The shape of c10/core/TensorImpl.h: an export macro between ``struct`` and the name, and a
+# conditional inside a member declaration.
+TENSOR_IMPL = """\
+#pragma once
+#ifdef C10_DISABLE_TENSORIMPL_EXTENSIBILITY
+#define TENSORIMPL_MAYBE_VIRTUAL
+#else
+#define TENSORIMPL_MAYBE_VIRTUAL virtual
+#endif
+
+namespace c10 {
+
+struct C10_API TensorImpl : public c10::intrusive_ptr_target {
+  TensorImpl() = delete;
+#ifdef DEBUG
+  virtual
+#else
+  TENSORIMPL_MAYBE_VIRTUAL
+#endif
+  bool has_storage() const;
+
+  template <typename T>
+  T to() const = delete;
+  int64_t dim() const;
+  friend bool operator==(const TensorImpl& a, const TensorImpl& b);
+};
+
+namespace detail {
+int helper();
+} // namespace detail
+} // namespace c10
+"""
+
+
+def _names(code: str) -> list[tuple[str, str]]:
+    return [(s.kind, s.name) for s in extract_cpp(code).symbols]
+
+
+def test_a_conditional_inside_a_member_keeps_the_class_and_its_scope() -> None:
+    extraction = extract_cpp(TENSOR_IMPL)
+    names = [(s.kind, s.name) for s in extraction.symbols]
+    assert names == [
+        ("macro", "TENSORIMPL_MAYBE_VIRTUAL"),
+        ("macro", "TENSORIMPL_MAYBE_VIRTUAL"),
+        ("namespace", "c10"),
+        ("struct", "c10::TensorImpl"),
+        ("method", "c10::TensorImpl::TensorImpl"),
+        ("method", "c10::TensorImpl::has_storage"),
+        ("method", "c10::TensorImpl::to"),
+        ("method", "c10::TensorImpl::dim"),
+        ("function", "c10::operator=="),
+        ("namespace", "c10::detail"),
+        ("function", "c10::detail::helper"),
+    ]
+    signatures = {s.name: s.signature for s in extraction.symbols}
+    assert signatures["c10::TensorImpl::has_storage"] == "bool has_storage() const"
+    assert signatures["c10::TensorImpl::TensorImpl"] == "TensorImpl() = delete"
+    assert signatures["c10::TensorImpl::to"] == "template <typename T> T to() const = delete"
+    assert not any("#" in s.signature for s in extraction.symbols if s.kind != "macro")
+    assert extraction.notes == ()
+
+
+def test_branches_are_chosen_as_an_unconfigured_compiler_would() -> None:
+    code = (
+        "#if defined(_WIN32) || defined(__APPLE__)\nint windows_or_mac();\n"
+        "#elif __cplusplus >= 201402L\nint modern();\n#else\nint old();\n#endif\n"
+        "#ifndef C10_MOBILE\nint full();\n#else\nint mobile();\n#endif\n"
+        "#define LEVEL 2\n#if LEVEL > 1 && !defined(NDEBUG_X)\nint level_two();\n#endif\n"
+        "#if 0\nint dead();\n#endif\n"
+        "#ifdef __CUDACC__\nint cuda_only();\n#endif\n"  # a lone block: kept, it only adds
+    )
+    assert [name for kind, name in _names(code) if kind == "function"] == [
+        "modern", "full", "level_two", "cuda_only",
+    ]
+
+
+def test_directives_of_unchosen_branches_are_still_extracted() -> None:
+    code = (
+        "#ifdef _WIN32\n#include <windows.h>\n#define SEP '\\\\'\nint w();\n"
+        "#else\n#include <unistd.h>\n#define SEP '/'\n#endif\n"
+    )
+    extraction = extract_c(code)
+    assert [(i.module, i.line) for i in extraction.imports] == [("windows.h", 2), ("unistd.h", 6)]
+    assert [(s.kind, s.name, s.line) for s in extraction.symbols] == [
+        ("macro", "SEP", 3), ("macro", "SEP", 7),
+    ]
+
+
+def test_blanking_keeps_offsets_lines_and_comments() -> None:
+    source = (
+        b"#ifndef GUARD_H\n#define GUARD_H\n/* #if 1 in a comment */\n"
+        b"#if FOO\nint a;\n#else\nint b;\n#endif\n#endif\n"
+    )
+    selected = select_branches(source)
+    assert len(selected) == len(source)
+    assert selected.count(b"\n") == source.count(b"\n")
+    assert b"GUARD_H" not in selected  # the include guard is not a macro of the file
+    assert b"/* #if 1 in a comment */" in selected
+    assert b"int a;" not in selected and b"int b;" in selected
+    assert b"#" not in selected.replace(b"/* #if 1 in a comment */", b"")
+
+
+def test_an_include_guard_keeps_the_overview_below_it() -> None:
+    code = "#ifndef A_H\n#define A_H\n// Adds numbers.\nint add(int, int);\n#endif\n"
+    extraction = extract_cpp(code)
+    assert extraction.overview == "Adds numbers."
+    assert [s.kind for s in extraction.symbols] == ["function"]
+
+
+def test_unbalanced_and_odd_conditions_never_fail() -> None:
+    for code in ("#endif\nint a();\n", "#if (\nint a();\n#endif\n", "#if 1/0\nint a();\n#endif\n",
+                 "#else\nint a();\n", "#if X(\nint a();\n"):
+        selected = select_branches(code.encode())
+        assert len(selected) == len(code)
