@@ -29,6 +29,7 @@ from pipeline.records import (
     Note,
     NoteRow,
     Summary,
+    context_from_dict,
     extraction_from_dict,
     note_order,
     summary_from_dict,
@@ -293,8 +294,8 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
             text = decode(read_bytes(item.disk)).text
         except OSError:
             text = ""
-        docs_text, kw_text = render_file_pages(record, ctx, text, site, item.type.name,
-                                               item.type.fence, list(siblings))
+        docs_text, kw_text = render_file_pages(record, context_from_dict(ctx), text, site,
+                                               item.type.name, item.type.fence, list(siblings))
         docs_bytes, kw_bytes = docs_text.encode("utf-8"), kw_text.encode("utf-8")
         for page, content in ((docs, docs_bytes), (kw, kw_bytes)):
             if write_if_changed(out / page, content):

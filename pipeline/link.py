@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pipeline import layout
-from pipeline.records import Summary
+from pipeline.records import Context, Resolved, Summary
 PY_SUFFIXES = (".py", ".pyi")
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 DEFINING_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method",
@@ -32,7 +32,7 @@ def is_defining(kind: str, language: str) -> bool:
 class Links:
     """The result of linking one layer."""
 
-    contexts: dict[str, dict[str, Any]]  # file path -> context
+    contexts: dict[str, Context]  # file path -> context
     folders: dict[str, dict[str, Any]]  # folder -> facts
     keywords: list[list[str]]  # [name, kind, path] sorted, for the global index
 
@@ -156,9 +156,9 @@ class Resolver:
         return "unresolved", ""
 
 
-def resolve(summary: Summary, resolver: Resolver) -> list[tuple[str, str]]:
+def resolve(summary: Summary, resolver: Resolver) -> list[Resolved]:
     """(group, target) for every import of one file, in order."""
-    out: list[tuple[str, str]] = []
+    out: list[Resolved] = []
     for item in summary.imports:
         kind = item[0]
         if kind in ("import", "from") and summary.language == "python":
@@ -185,16 +185,13 @@ def build_links(summaries: list[Summary], folders: list[str],
             if target and target != path:
                 importers[target].add(path)
     tests = {s.path for s in summaries if s.is_test}
-    contexts: dict[str, dict[str, Any]] = {}
+    contexts: dict[str, Context] = {}
     for summary in summaries:
         path = summary.path
-        by = sorted(importers.get(path, ()))
-        contexts[path] = {
-            "module": resolver.modules.get(path, ""),
-            "imports": resolved[path],  # (group, target) pairs: the same JSON as lists
-            "imported_by": by,
-            "tested_by": [p for p in by if p in tests],
-        }
+        by = tuple(sorted(importers.get(path, ())))
+        contexts[path] = Context(module=resolver.modules.get(path, ""),
+                                 imports=tuple(resolved[path]), imported_by=by,
+                                 tested_by=tuple(p for p in by if p in tests))
     facts = folder_facts(summaries, folders, binaries, importers)
     keywords = sorted(
         ([d.name, d.kind, s.path] for s in summaries for d in s.defines),

@@ -171,6 +171,21 @@ class Summary:
     notes: tuple[Note, ...] = ()
 
 
+# Where one dependency leads: (group, target path or ""); group is "stdlib", "repo", ...
+Resolved = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The cross-file facts of one input that its pages show (link writes it, render reads
+    it)."""
+
+    module: str  # dotted module name of a Python file, else ""
+    imports: tuple[Resolved, ...] = ()  # one per import of the extraction, in its order
+    imported_by: tuple[str, ...] = ()  # paths of the inputs that import this one, sorted
+    tested_by: tuple[str, ...] = ()  # the test files among them
+
+
 def to_dict(record: Any) -> Any:
     """A record as plain JSON-ready data (dataclasses become dicts in field order, tuples
     become lists), through orjson's native dataclass encoding."""
@@ -204,6 +219,13 @@ def summary_from_dict(data: dict[str, Any]) -> Summary:
         top=tuple(Definition(**d) for d in data["top"]),
         notes=tuple(Note(**n) for n in data["notes"]),
     )
+
+
+def context_from_dict(data: dict[str, Any]) -> Context:
+    """Rebuild a :class:`Context` from its JSON form."""
+    return Context(module=data["module"],
+                   imports=tuple((group, target) for group, target in data["imports"]),
+                   imported_by=tuple(data["imported_by"]), tested_by=tuple(data["tested_by"]))
 
 
 def note_rows_from_list(data: list[dict[str, Any]]) -> list[NoteRow]:

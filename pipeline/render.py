@@ -12,7 +12,7 @@ import jinja2
 from pipeline import analyze, layout
 from pipeline import mdtext as md
 from pipeline.filetypes import suffix_of
-from pipeline.records import KIND_SECTIONS, FileRecord, Symbol
+from pipeline.records import KIND_SECTIONS, Context, FileRecord, Symbol
 from pipeline.site import TEMPLATES, PageSite
 
 
@@ -113,7 +113,7 @@ def structure_title(section: str, language: str) -> str:
     return section
 
 
-def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite,
+def file_view(record: FileRecord, ctx: Context, text: str, site: PageSite,
               type_name: str, fence_language: str, siblings: list[str]) -> dict[str, Any]:
     """Everything the two file templates print, computed once."""
     path = record.path
@@ -131,8 +131,8 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
             f"{'is' if count == 1 else 'are'} shown as U+FFFD.")
     groups = _structure(record.extraction.symbols, ex.language)
     links = _import_rows(record, ctx, docs)
-    tested_by = [(p, layout.docs_link(docs, p)) for p in ctx["tested_by"]]
-    importers = [(p, layout.docs_link(docs, p)) for p in ctx["imported_by"]]
+    tested_by = [(p, layout.docs_link(docs, p)) for p in ctx.tested_by]
+    importers = [(p, layout.docs_link(docs, p)) for p in ctx.imported_by]
     is_test = analyze.is_test_file(path, ex)
     tests = [f"pytest {analyze.shell_quote(path)}::{t}" for t in ex.tests]
     role_prefix, role = analyze.layer_role(path, record.layer, dict(site.roles), site.project,
@@ -182,7 +182,7 @@ def file_view(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite
     }
 
 
-def render_file_pages(record: FileRecord, ctx: dict[str, Any], text: str, site: PageSite,
+def render_file_pages(record: FileRecord, ctx: Context, text: str, site: PageSite,
                       type_name: str, fence_language: str, siblings: list[str]
                       ) -> tuple[str, str]:
     """The ``N_docs.md`` and ``N_kw.md`` pages of one input."""
@@ -265,9 +265,9 @@ GROUP_TITLES = {
 }
 
 
-def _import_rows(record: FileRecord, ctx: dict[str, Any], docs: str) -> list[dict[str, Any]]:
+def _import_rows(record: FileRecord, ctx: Context, docs: str) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
-    for item, (group, target) in zip(record.extraction.imports, ctx["imports"], strict=True):
+    for item, (group, target) in zip(record.extraction.imports, ctx.imports, strict=True):
         lines = (f"line {item.line}" if item.end_line in (0, item.line)
                  else f"lines {item.line}–{item.end_line}")
         groups.setdefault(group, []).append({
@@ -304,7 +304,7 @@ def _findings(findings: tuple[Any, ...]) -> dict[str, list[dict[str, Any]]]:
 
 # --------------------------------------------------------------------------- keyword pages
 
-def keyword_sections(record: FileRecord, ctx: dict[str, Any],
+def keyword_sections(record: FileRecord, ctx: Context,
                      view: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``###`` sections of a keyword page: every keyword with its place in the docs."""
     docs = "./" + view["docs_page"]
@@ -318,7 +318,7 @@ def keyword_sections(record: FileRecord, ctx: dict[str, Any],
         anchor = anchors.get("Classes") if owner else anchors.get(title, "code-structure")
         sections.setdefault(section, []).append(
             (symbol.name, f"Code Structure, line {symbol.line}", f"{docs}#{anchor}"))
-    module = ctx.get("module", "")
+    module = ctx.module
     for item in record.extraction.imports:
         section = {"include": "Includes", "system-include": "Includes", "link": "Links"}.get(
             item.kind, "Imports")

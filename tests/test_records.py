@@ -10,10 +10,12 @@ from buildkit import build, make_tree
 from pipeline import layout
 from pipeline.files import dump_state
 from pipeline.records import (
+    Context,
     Definition,
     Note,
     NoteRow,
     Summary,
+    context_from_dict,
     note_order,
     note_rows_from_list,
     summary_from_dict,
@@ -60,3 +62,12 @@ def test_summaries_round_trip_with_named_definitions() -> None:
     assert data["defines"][1] == {"name": "Circle.area", "kind": "method"}
     assert data["notes"] == [{"kind": "truncated", "message": "cut", "line": 0}]
     assert summary_from_dict(orjson.loads(dump_state(summary))) == summary
+
+
+def test_contexts_round_trip_by_name() -> None:
+    context = Context(module="g.circle", imports=(("repo", "g/base.py"), ("stdlib", "")),
+                      imported_by=("g/__init__.py", "tests/test_circle.py"),
+                      tested_by=("tests/test_circle.py",))
+    data = orjson.loads(dump_state({"g/circle.py": context}))["g/circle.py"]
+    assert list(data) == ["module", "imports", "imported_by", "tested_by"]
+    assert context_from_dict(data) == context

@@ -15,7 +15,7 @@ from pipeline.files import decode, write_if_changed
 from pipeline.filetypes import file_type, suffix_of
 from pipeline.link import Resolver, build_links, module_names
 from pipeline.mdtext import code, fence, prose
-from pipeline.records import Definition, ImportRef, Summary
+from pipeline.records import Context, Definition, ImportRef, Summary
 
 
 def test_mirror_name_avoids_source_top_level() -> None:
@@ -155,8 +155,8 @@ def test_build_links_imported_by_and_tests() -> None:
     ]
     links = build_links(summaries, ["", "g", "tests"], [], "out")
     ctx = links.contexts["g/circle.py"]
-    assert ctx["imported_by"] == ["tests/test_circle.py"]
-    assert ctx["tested_by"] == ["tests/test_circle.py"]
+    assert ctx == Context(module="g.circle", imported_by=("tests/test_circle.py",),
+                          tested_by=("tests/test_circle.py",))
     assert links.folders[""]["files_below"] == 3
     assert ["Circle", "class", "g/circle.py"] in links.folders[""]["symbols"]
     assert links.keywords == [["Circle", "class", "g/circle.py"]]
