@@ -17,7 +17,7 @@ from typing import Any
 
 from doit.doit_cmd import DoitMain
 
-from pipeline import layout, runstate
+from pipeline import layout, runner, runstate
 from pipeline.config import Config, load_pyproject, make_config
 from pipeline.errors import PipelineError, UsageError
 from pipeline.graph import Graph, build_graph
@@ -87,6 +87,7 @@ def doit_namespace(graph: Graph, reporter: type[Reporter],
 
 
 def run_doit(namespace: dict[str, Any], argv: list[str]) -> int:
+    runner.install()
     return int(DoitMain(GraphLoader(namespace), config_filenames=()).run(argv))
 
 
@@ -196,4 +197,5 @@ def dodo_namespace() -> dict[str, Any]:
     except PipelineError as error:
         print(str(error), file=sys.stderr)
         raise SystemExit(error.exit_code) from None
+    runner.install()
     return doit_namespace(graph, reporter_for(graph.root, config.depth, _discovered(graph)))
