@@ -31,6 +31,8 @@ from pipeline.records import (
     Summary,
     context_from_dict,
     extraction_from_dict,
+    folder_facts_from_dict,
+    keyword_row_from_dict,
     note_order,
     summary_from_dict,
     to_dict,
@@ -247,7 +249,7 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
         ctx = {p: links.contexts[p] for p in paths}
         written += save_state(out / state.path("ctx", chunk), ctx)
     for folder in folders:
-        facts = dict(links.folders[folder], extras=extras.get(folder, {}))
+        facts = {"facts": links.folders[folder], "extras": extras.get(folder, {})}
         written += save_state(out / state.path("folder", folder), facts)
     failures = sorted((NoteRow(s.path, n.kind, n.message, n.line) for s in summaries
                        for n in s.notes), key=note_order)
@@ -340,8 +342,9 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
                 unchanged += len(previous["pages"])
                 continue
         data = read_bytes(facts_path) if data is None else data
-        facts = orjson.loads(unpack(data))
-        pages = render_folder_pages(facts, site, layer, facts.get("extras", {}))
+        stored = orjson.loads(unpack(data))
+        pages = render_folder_pages(folder_facts_from_dict(stored["facts"]), site, layer,
+                                    stored["extras"])
         for path, text in pages.items():
             if write_if_changed(out / path, text.encode("utf-8")):
                 written += 1
@@ -358,7 +361,8 @@ def render_keywords(root: str, site: PageSite) -> Counts:
 
     out = Path(root)
     data = load_state(out / state.path("global", ""))
-    text = render_keywords_page(data["keywords"], site, data["files"])
+    rows = [keyword_row_from_dict(row) for row in data["keywords"]]
+    text = render_keywords_page(rows, site, data["files"])
     written = int(write_if_changed(out / "keywords.md", text.encode("utf-8")))
     entry = {"stamp": "", "pages": state.page_stats(root, ("keywords.md",))}
     save_state(out / state.path("keyword-pages", ""), state.manifest("", {"": entry}))

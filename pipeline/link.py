@@ -14,7 +14,15 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pipeline import layout
-from pipeline.records import Context, Resolved, Summary
+from pipeline.records import (
+    Context,
+    FileRow,
+    FolderFacts,
+    KeywordRow,
+    Resolved,
+    Subfolder,
+    Summary,
+)
 PY_SUFFIXES = (".py", ".pyi")
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 DEFINING_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method",
@@ -33,13 +41,13 @@ class Links:
     """The result of linking one layer."""
 
     contexts: dict[str, Context]  # file path -> context
-    folders: dict[str, dict[str, Any]]  # folder -> facts
-    keywords: list[list[str]]  # [name, kind, path] sorted, for the global index
+    folders: dict[str, FolderFacts]  # folder -> facts
+    keywords: list[KeywordRow]  # in symbol order, for the global index
 
 
-def symbol_order(row: list[str]) -> tuple[str, str, str, str]:
-    """Sort key of a ``[name, kind, path]`` row: A-Z ignoring case, then path, then kind."""
-    return row[0].casefold(), row[0], row[2], row[1]
+def symbol_order(row: KeywordRow) -> tuple[str, str, str, str]:
+    """Sort key of a symbol index: A-Z ignoring case, then path, then kind."""
+    return row.name.casefold(), row.name, row.path, row.kind
 
 
 def module_names(paths: list[str]) -> dict[str, str]:
@@ -192,17 +200,16 @@ def build_links(summaries: list[Summary], folders: list[str],
         contexts[path] = Context(module=resolver.modules.get(path, ""),
                                  imports=tuple(resolved[path]), imported_by=by,
                                  tested_by=tuple(p for p in by if p in tests))
-    facts = folder_facts(summaries, folders, binaries, importers)
-    keywords = sorted(
-        ([d.name, d.kind, s.path] for s in summaries for d in s.defines),
-        key=symbol_order,
-    )
+    defined = {s.path: [KeywordRow(d.name, d.kind, s.path) for d in s.defines]
+               for s in summaries}  # one row object per symbol, shared by every folder above
+    facts = folder_facts(summaries, folders, binaries, importers, defined)
+    keywords = sorted((row for rows in defined.values() for row in rows), key=symbol_order)
     return Links(contexts, facts, keywords)
 
 
 def folder_facts(summaries: list[Summary], folders: list[str],
-                 binaries: list[tuple[str, int]], importers: dict[str, set[str]]
-                 ) -> dict[str, dict[str, Any]]:
+                 binaries: list[tuple[str, int]], importers: dict[str, set[str]],
+                 defined: dict[str, list[KeywordRow]]) -> dict[str, FolderFacts]:
     """Per folder: its files, subfolders, binaries, tests and every symbol below it."""
     direct: dict[str, list[Summary]] = defaultdict(list)
     for summary in summaries:
@@ -214,17 +221,17 @@ def folder_facts(summaries: list[Summary], folders: list[str],
             parent = layout.folder_of(folder)
             if parent in folder_set:
                 children[parent].append(folder)
-    binary_by: dict[str, list[list[Any]]] = defaultdict(list)
+    binary_by: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for path, size in binaries:
-        binary_by[layout.folder_of(path)].append([posixpath.basename(path), size])
-    below: dict[str, list[list[str]]] = {}
+        binary_by[layout.folder_of(path)].append((posixpath.basename(path), size))
+    below: dict[str, list[KeywordRow]] = {}
     tests_below: dict[str, list[str]] = {}
     counts_below: dict[str, int] = {}
     # Post-order accumulation: deepest folders first.
     for folder in sorted(folders, key=lambda f: (f.count("/") + (1 if f else 0)), reverse=True):
-        symbols = [[d.name, d.kind, s.path] for s in direct.get(folder, [])
-                   for d in s.defines]
-        symbols += [[_module_word(s.path), "module", s.path] for s in direct.get(folder, [])]
+        symbols = [row for s in direct.get(folder, []) for row in defined[s.path]]
+        symbols += [KeywordRow(posixpath.basename(s.path), "module", s.path)
+                    for s in direct.get(folder, [])]
         tests = [s.path for s in direct.get(folder, []) if s.is_test]
         count = len(direct.get(folder, []))
         for child in children.get(folder, []):
@@ -234,39 +241,28 @@ def folder_facts(summaries: list[Summary], folders: list[str],
         below[folder] = symbols
         tests_below[folder] = tests
         counts_below[folder] = count
-    facts: dict[str, dict[str, Any]] = {}
+    facts: dict[str, FolderFacts] = {}
     for folder in folders:
         files = sorted(direct.get(folder, []), key=lambda s: s.path)
         types: dict[str, int] = defaultdict(int)
         for s in files:
             types[s.type] += 1
-        facts[folder] = {
-            "folder": folder,
-            "files": [_file_row(s, len(importers.get(s.path, ()))) for s in files],
-            "subfolders": [[child, counts_below.get(child, 0)]
-                           for child in sorted(children.get(folder, []))],
-            "binaries": sorted(binary_by.get(folder, [])),
-            "types": sorted(types.items()),
-            "lines": sum(s.lines for s in files),
-            "files_below": counts_below.get(folder, 0),
-            "symbols": sorted(below.get(folder, []), key=symbol_order),
-            "tests_below": sorted(tests_below.get(folder, [])),
-        }
+        facts[folder] = FolderFacts(
+            folder=folder,
+            files=tuple(_file_row(s, len(importers.get(s.path, ()))) for s in files),
+            subfolders=tuple(Subfolder(child, counts_below.get(child, 0))
+                             for child in sorted(children.get(folder, []))),
+            binaries=tuple(sorted(binary_by.get(folder, []))),
+            types=tuple(sorted(types.items())),
+            lines=sum(s.lines for s in files),
+            files_below=counts_below.get(folder, 0),
+            symbols=tuple(sorted(below.get(folder, []), key=symbol_order)),
+            tests_below=tuple(sorted(tests_below.get(folder, []))),
+        )
     return facts
 
 
-def _module_word(path: str) -> str:
-    return posixpath.basename(path)
-
-
-def _file_row(summary: Summary, importer_count: int) -> dict[str, Any]:
-    return {
-        "path": summary.path,
-        "type": summary.type,
-        "lines": summary.lines,
-        "description": summary.description,
-        "is_test": summary.is_test,
-        "has_main": summary.has_main,
-        "imported_by": importer_count,
-        "top": [[d.kind, d.name] for d in summary.top],
-    }
+def _file_row(summary: Summary, importer_count: int) -> FileRow:
+    return FileRow(path=summary.path, type=summary.type, lines=summary.lines,
+                   description=summary.description, is_test=summary.is_test,
+                   has_main=summary.has_main, imported_by=importer_count, top=summary.top)

@@ -186,6 +186,53 @@ class Context:
     tested_by: tuple[str, ...] = ()  # the test files among them
 
 
+@dataclass(frozen=True, slots=True)
+class KeywordRow:
+    """One entry of a symbol index (``keywords.md``, ``sub.md``): a :class:`Definition`'s
+    fields and the path of the input that defines it (kind ``module``: the input itself)."""
+
+    name: str
+    kind: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    """One input as its folder's pages list it."""
+
+    path: str
+    type: str
+    lines: int
+    description: str
+    is_test: bool
+    has_main: bool
+    imported_by: int  # how many inputs import it
+    top: tuple[Definition, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Subfolder:
+    """A folder of the layer directly below another one."""
+
+    path: str
+    files: int  # inputs at any depth below it
+
+
+@dataclass(frozen=True, slots=True)
+class FolderFacts:
+    """What a folder's pages show (link writes it, the folder pages read it)."""
+
+    folder: str
+    files: tuple[FileRow, ...] = ()  # its own inputs, by path
+    subfolders: tuple[Subfolder, ...] = ()
+    binaries: tuple[tuple[str, int], ...] = ()  # (name, size) of its own binary files
+    types: tuple[tuple[str, int], ...] = ()  # (type name, count) of its own inputs
+    lines: int = 0  # of its own inputs
+    files_below: int = 0
+    symbols: tuple[KeywordRow, ...] = ()  # everything defined below it, in symbol order
+    tests_below: tuple[str, ...] = ()
+
+
 def to_dict(record: Any) -> Any:
     """A record as plain JSON-ready data (dataclasses become dicts in field order, tuples
     become lists), through orjson's native dataclass encoding."""
@@ -226,6 +273,26 @@ def context_from_dict(data: dict[str, Any]) -> Context:
     return Context(module=data["module"],
                    imports=tuple((group, target) for group, target in data["imports"]),
                    imported_by=tuple(data["imported_by"]), tested_by=tuple(data["tested_by"]))
+
+
+def keyword_row_from_dict(data: dict[str, Any]) -> KeywordRow:
+    return KeywordRow(data["name"], data["kind"], data["path"])
+
+
+def folder_facts_from_dict(data: dict[str, Any]) -> FolderFacts:
+    """Rebuild :class:`FolderFacts` from its JSON form."""
+    return FolderFacts(
+        folder=data["folder"],
+        files=tuple(FileRow(**{**row, "top": tuple(Definition(**d) for d in row["top"])})
+                    for row in data["files"]),
+        subfolders=tuple(Subfolder(**row) for row in data["subfolders"]),
+        binaries=tuple((name, size) for name, size in data["binaries"]),
+        types=tuple((name, count) for name, count in data["types"]),
+        lines=data["lines"],
+        files_below=data["files_below"],
+        symbols=tuple(map(keyword_row_from_dict, data["symbols"])),
+        tests_below=tuple(data["tests_below"]),
+    )
 
 
 def note_rows_from_list(data: list[dict[str, Any]]) -> list[NoteRow]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pipeline import analyze, layout
 from pipeline import mdtext as md
+from pipeline.records import FileRow, FolderFacts, KeywordRow
 from pipeline.render import render_template
 from pipeline.site import PageSite
 
@@ -20,7 +21,7 @@ KEY_FILE_NAMES = ("__init__.py", "__init__.pyi", "README.md", "README.rst", "REA
                   "README.txt", "CMakeLists.txt", "BUILD.bazel", "BUILD")
 
 
-def render_folder_pages(facts: dict[str, Any], site: PageSite, layer: int,
+def render_folder_pages(facts: FolderFacts, site: PageSite, layer: int,
                         extras: dict[str, Any]) -> dict[str, str]:
     """The three pages of one folder, keyed by their path under ``O``."""
     view = folder_view(facts, site, layer, extras)
@@ -31,9 +32,9 @@ def render_folder_pages(facts: dict[str, Any], site: PageSite, layer: int,
     }
 
 
-def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
+def folder_view(facts: FolderFacts, site: PageSite, layer: int,
                 extras: dict[str, Any]) -> dict[str, Any]:
-    folder = facts["folder"]
+    folder = facts.folder
     index = layout.folder_page(folder, "index.md")
 
     def link(target: str) -> str:
@@ -43,31 +44,32 @@ def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
         return layout.docs_link(index, path, anchor)
 
     files = [{
-        "name": posixpath.basename(row["path"]),
-        "description": row["description"],
-        "docs": docs_link(row["path"]),
-        "kw": link(layout.kw_page(row["path"])),
+        "name": posixpath.basename(row.path),
+        "description": row.description,
+        "docs": docs_link(row.path),
+        "kw": link(layout.kw_page(row.path)),
         "row": row,
-    } for row in facts["files"]]
+    } for row in facts.files]
     roles = dict(site.roles)
     subfolders = [{
         "name": posixpath.basename(child),
         "link": link(layout.folder_page(child, "index.md")),
         "count": count,
         "role": analyze.layer_role(child + "/", layer, roles, site.project, site.mirror)[1],
-    } for child, count in facts["subfolders"]]
+    } for child, count in ((sub.path, sub.files) for sub in facts.subfolders)]
     for extra in extras.get("mirror_children", []):
         subfolders.append({"name": extra["name"], "link": link(extra["index"]),
                            "count": extra["count"], "role": extra["role"]})
-    concepts = [{"name": name, "kind": kind, "path": row["path"],
-                 "link": docs_link(row["path"], _anchor(kind))}
-                for row in facts["files"] for kind, name in row["top"]]
+    concepts = [{"name": top.name, "kind": top.kind, "path": row.path,
+                 "link": docs_link(row.path, _anchor(top.kind))}
+                for row in facts.files for top in row.top]
     keywords: dict[str, list[dict[str, str]]] = {}
-    for name, kind, path in facts["symbols"]:
-        keywords.setdefault(name, []).append(
-            {"kind": kind, "path": path, "link": docs_link(path, _anchor(kind))})
-    key_files = _key_files(facts["files"])
-    tests = facts["tests_below"]
+    for symbol in facts.symbols:
+        keywords.setdefault(symbol.name, []).append(
+            {"kind": symbol.kind, "path": symbol.path,
+             "link": docs_link(symbol.path, _anchor(symbol.kind))})
+    key_files = _key_files(facts.files)
+    tests = facts.tests_below
     python_tests = [t for t in tests if t.endswith(".py")]
     parent = layout.folder_of(folder) if folder else None
     role_prefix, role = analyze.layer_role(folder + "/", layer, roles, site.project,
@@ -82,14 +84,14 @@ def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
         "sub_path": layout.folder_page(folder, "sub.md"),
         "files": files,
         "subfolders": subfolders,
-        "binaries": facts["binaries"],
-        "types": facts["types"],
-        "lines": facts["lines"],
-        "files_below": facts["files_below"],
+        "binaries": facts.binaries,
+        "types": facts.types,
+        "lines": facts.lines,
+        "files_below": facts.files_below,
         "concepts": concepts,
         "keywords": sorted(keywords.items(), key=lambda kv: (kv[0].casefold(), kv[0])),
-        "keyword_files": len({p for _n, _k, p in facts["symbols"]}),
-        "key_files": [{"name": posixpath.basename(r["path"]), "link": docs_link(r["path"]),
+        "keyword_files": len({symbol.path for symbol in facts.symbols}),
+        "key_files": [{"name": posixpath.basename(r.path), "link": docs_link(r.path),
                        "why": why} for r, why in key_files],
         "tests": [{"path": t, "link": docs_link(t)} for t in tests],
         "test_command": (f"pytest {analyze.shell_quote(folder)}" if folder else "pytest")
@@ -103,32 +105,32 @@ def folder_view(facts: dict[str, Any], site: PageSite, layer: int,
     }
 
 
-def _key_files(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
-    chosen: list[tuple[dict[str, Any], str]] = []
-    names = {posixpath.basename(r["path"]): r for r in rows}
+def _key_files(rows: tuple[FileRow, ...]) -> list[tuple[FileRow, str]]:
+    chosen: list[tuple[FileRow, str]] = []
+    names = {posixpath.basename(r.path): r for r in rows}
     for name in KEY_FILE_NAMES:
         if name in names:
             chosen.append((names[name], "package or folder entry point"))
     rest = [r for r in rows if all(r is not c for c, _ in chosen)]
-    imported = sorted((r for r in rest if r["imported_by"]),
-                      key=lambda r: (-r["imported_by"], r["path"]))[:5]
+    imported = sorted((r for r in rest if r.imported_by),
+                      key=lambda r: (-r.imported_by, r.path))[:5]
     for row in imported:
-        chosen.append((row, f"imported by {md.plural(row['imported_by'], 'file')}"))
+        chosen.append((row, f"imported by {md.plural(row.imported_by, 'file')}"))
     rest = [r for r in rest if all(r is not c for c, _ in chosen)]
-    for row in sorted(rest, key=lambda r: (-r["lines"], r["path"]))[:5]:
-        chosen.append((row, f"{md.plural(row['lines'], 'line')}"))
+    for row in sorted(rest, key=lambda r: (-r.lines, r.path))[:5]:
+        chosen.append((row, f"{md.plural(row.lines, 'line')}"))
     return chosen
 
 
-def render_keywords_page(rows: list[list[str]], site: PageSite, files: int) -> str:
+def render_keywords_page(rows: list[KeywordRow], site: PageSite, files: int) -> str:
     """The global A-Z symbol index (every symbol, no caps)."""
     letters: dict[str, list[dict[str, str]]] = {}
-    for name, kind, path in rows:
-        first = name[:1].upper()
+    for row in rows:
+        first = row.name[:1].upper()
         letter = first if first.isalpha() and first.isascii() else "Other"
         letters.setdefault(letter, []).append({
-            "name": name, "kind": kind, "path": path,
-            "link": layout.docs_link("keywords.md", path, _anchor(kind)),
+            "name": row.name, "kind": row.kind, "path": row.path,
+            "link": layout.docs_link("keywords.md", row.path, _anchor(row.kind)),
         })
     order = sorted(k for k in letters if k != "Other") + (["Other"] if "Other" in letters else [])
     return render_template(site, "keywords.md.j2", project=site.project,

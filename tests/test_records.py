@@ -12,10 +12,15 @@ from pipeline.files import dump_state
 from pipeline.records import (
     Context,
     Definition,
+    FileRow,
+    FolderFacts,
+    KeywordRow,
     Note,
     NoteRow,
+    Subfolder,
     Summary,
     context_from_dict,
+    folder_facts_from_dict,
     note_order,
     note_rows_from_list,
     summary_from_dict,
@@ -71,3 +76,19 @@ def test_contexts_round_trip_by_name() -> None:
     data = orjson.loads(dump_state({"g/circle.py": context}))["g/circle.py"]
     assert list(data) == ["module", "imports", "imported_by", "tested_by"]
     assert context_from_dict(data) == context
+
+
+def test_folder_facts_round_trip_with_named_rows() -> None:
+    facts = FolderFacts(
+        folder="g",
+        files=(FileRow("g/circle.py", "Python Source Code", 9, "Circles.", False, True, 2,
+                       (Definition("Circle", "class"),)),),
+        subfolders=(Subfolder("g/sub", 3),), binaries=(("logo.png", 120),),
+        types=(("Python Source Code", 1),), lines=9, files_below=4,
+        symbols=(KeywordRow("Circle", "class", "g/circle.py"),
+                 KeywordRow("circle.py", "module", "g/circle.py")),
+        tests_below=("g/sub/test_circle.py",))
+    data = orjson.loads(dump_state(facts))
+    assert data["symbols"][0] == {"name": "Circle", "kind": "class", "path": "g/circle.py"}
+    assert data["subfolders"] == [{"path": "g/sub", "files": 3}]
+    assert folder_facts_from_dict(data) == facts

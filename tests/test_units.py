@@ -15,7 +15,7 @@ from pipeline.files import decode, write_if_changed
 from pipeline.filetypes import file_type, suffix_of
 from pipeline.link import Resolver, build_links, module_names
 from pipeline.mdtext import code, fence, prose
-from pipeline.records import Context, Definition, ImportRef, Summary
+from pipeline.records import Context, Definition, ImportRef, KeywordRow, Summary
 
 
 def test_mirror_name_avoids_source_top_level() -> None:
@@ -157,6 +157,6 @@ def test_build_links_imported_by_and_tests() -> None:
     ctx = links.contexts["g/circle.py"]
     assert ctx == Context(module="g.circle", imported_by=("tests/test_circle.py",),
                           tested_by=("tests/test_circle.py",))
-    assert links.folders[""]["files_below"] == 3
-    assert ["Circle", "class", "g/circle.py"] in links.folders[""]["symbols"]
-    assert links.keywords == [["Circle", "class", "g/circle.py"]]
+    assert links.folders[""].files_below == 3
+    assert KeywordRow("Circle", "class", "g/circle.py") in links.folders[""].symbols
+    assert links.keywords == [KeywordRow("Circle", "class", "g/circle.py")]
