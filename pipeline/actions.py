@@ -191,8 +191,7 @@ def _record(entry: dict[str, Any], extraction: Extraction) -> FileRecord:
     if notes:
         extraction = replace(extraction, notes=notes + extraction.notes)
     return FileRecord(path=entry["path"], layer=entry["layer"], size=entry["size"],
-                      lines=entry["lines"], sha256=entry["sha256"], encoding=entry["encoding"],
-                      binary=False, extraction=extraction)
+                      lines=entry["lines"], encoding=entry["encoding"], extraction=extraction)
 
 
 def load_record(entry: dict[str, Any]) -> FileRecord:

@@ -123,11 +123,8 @@ class FileRecord:
     layer: int
     size: int
     lines: int
-    sha256: str
     encoding: str  # "utf-8", "utf-8-sig", a declared codec, or "binary"
-    binary: bool
     extraction: Extraction = field(default_factory=lambda: Extraction(language="text"))
-    schema: int = SCHEMA
 
 
 _NESTED: dict[str, Any] = {
