@@ -9,11 +9,13 @@ from __future__ import annotations
 import posixpath
 import sys
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pipeline import layout
+from pipeline.includes import IncludeSearch
 from pipeline.records import (
     Context,
     FileRow,
@@ -71,7 +73,8 @@ def module_names(paths: list[str]) -> dict[str, str]:
 class Resolver:
     """Resolves Python imports, C includes and markdown links to files of one layer."""
 
-    def __init__(self, paths: list[str], mirror: str = "", layer: int = 1) -> None:
+    def __init__(self, paths: list[str], mirror: str = "", layer: int = 1,
+                 includes: Iterable[str] = ()) -> None:
         self.paths = set(paths)
         self.mirror, self.layer = mirror, layer
         self._links: dict[tuple[str, str], tuple[str, str]] = {}
@@ -80,11 +83,7 @@ class Resolver:
         for path in sorted(self.modules, key=lambda p: (p.endswith(".pyi"), p)):
             self.by_module.setdefault(self.modules[path], path)
         self.roots = {name.split(".", 1)[0] for name in self.by_module if name}
-        self.by_suffix: dict[str, str] = {}
-        for path in sorted(paths, key=lambda p: (p.count("/"), p)):
-            parts = path.split("/")
-            for start in range(len(parts)):
-                self.by_suffix.setdefault("/".join(parts[start:]), path)
+        self.includes = IncludeSearch(paths, includes)
 
     def python(self, importer: str, item: list[Any]) -> tuple[str, str]:
         """(group, target path or '') of one Python import."""
@@ -126,15 +125,9 @@ class Resolver:
                 return candidate
         return ""
 
-    def include(self, importer: str, item: list[Any]) -> tuple[str, str]:
-        kind, target = item[0], item[1]
-        local = posixpath.normpath(posixpath.join(posixpath.dirname(importer), target))
-        if local in self.paths:
-            return "repo", local
-        found = self.by_suffix.get(posixpath.normpath(target).lstrip("./"))
-        if found:
-            return "repo", found
-        return ("system" if kind == "system-include" else "unresolved"), ""
+    def include(self, importer: str, item: Sequence[Any]) -> tuple[str, str]:
+        """(group, target) of a C/C++ include (see :mod:`pipeline.includes`)."""
+        return self.includes.resolve(importer, item[0], item[1])
 
     def link(self, importer: str, item: list[Any]) -> tuple[str, str]:
         """(group, target) of a markdown link; the pages of a folder share most of their
@@ -185,7 +178,9 @@ def build_links(summaries: list[Summary], folders: list[str],
     """Every cross-file fact of one layer from its summaries (pure)."""
     summaries = sorted(summaries, key=lambda s: s.path)
     layer = summaries[0].layer if summaries else 1  # one layer is linked at a time
-    resolver = Resolver([s.path for s in summaries], mirror, layer)
+    included = [item[1] for s in summaries for item in s.imports
+                if item[0] in ("include", "system-include")]
+    resolver = Resolver([s.path for s in summaries], mirror, layer, included)
     resolved = {s.path: resolve(s, resolver) for s in summaries}
     importers: dict[str, set[str]] = defaultdict(set)
     for path, targets in resolved.items():
