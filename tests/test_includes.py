@@ -66,4 +66,4 @@ def test_every_includer_is_listed_under_imported_by() -> None:
         for path in TREE
     ]
     links = build_links(summaries, sorted({p.rsplit("/", 1)[0] for p in TREE} | {""}), [], "out")
-    assert links.contexts["torch/include/ATen/core/TensorBody.h"]["imported_by"] == includers
+    assert links.contexts["torch/include/ATen/core/TensorBody.h"].imported_by == tuple(includers)
