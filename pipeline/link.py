@@ -25,6 +25,7 @@ from pipeline.records import (
     Subfolder,
     Summary,
 )
+
 PY_SUFFIXES = (".py", ".pyi")
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 DEFINING_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method",

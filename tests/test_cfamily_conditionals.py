@@ -119,3 +119,23 @@ def test_unbalanced_and_odd_conditions_never_fail() -> None:
                  "#else\nint a();\n", "#if X(\nint a();\n"):
         selected = select_branches(code.encode())
         assert len(selected) == len(code)
+
+
+def test_header_accelerator_code_is_a_performance_note() -> None:
+    code = (
+        "#include <hip/hip_runtime.h>\n#include <c10/cuda/CUDAStream.h>\n#include <vector>\n"
+        "C10_LAUNCH_BOUNDS_1(128)\n__global__ void k(float* x) {}\n"
+        "__host__ __device__ inline int add(int a, int b) { return a + b; }\n"
+        "struct P {\n  C10_HOST_DEVICE int f() const { return 1; }\n"
+        "  // __device__ in a comment\n  int g();\n};\n"
+    )
+    notes = [(f.label, f.line, f.detail) for f in extract_cpp(code).findings
+             if f.area == "performance"]
+    assert notes == [
+        ("HIP include", 1, "`#include <hip/hip_runtime.h>` (HIP API)"),
+        ("CUDA include", 2, "`#include <c10/cuda/CUDAStream.h>` (CUDA API)"),
+        ("CUDA kernel", 5, "`k` is a `__global__` kernel"),
+        ("Launch bounds", 5, "`k` declares `C10_LAUNCH_BOUNDS_1(128)`"),
+        ("CUDA device code", 6, "`add` is `__host__` `__device__` code"),
+        ("CUDA device code", 8, "`P::f` is `C10_HOST_DEVICE` code"),
+    ]

@@ -94,6 +94,24 @@ def _argument_count(function: Node) -> int:
     return sum(1 for child in arguments.named_children if child.type != "comment")
 
 
+# Headers of accelerator runtimes and libraries: their first path component or file name.
+_HIP = re.compile(r"^(hip|hipblas|hipblaslt|hipsparse|hipfft|hiprand|hipcub|rocblas|rocm|"
+                  r"rocprim|rocrand|rccl|miopen|roctracer)(/|_|\.h|$)|^(c10|ATen)/hip/",
+                  re.IGNORECASE)
+_CUDA = re.compile(r"^(cuda|cub|thrust|cublas(Lt)?|cudnn|curand|cusparse(Lt)?|cufft|cusolver"
+                   r"\w*|nccl|nvrtc|nvToolsExt|nvtx3|cupti|nvml)(/|_|\.h|$)"
+                   r"|^(c10|ATen)/cuda/|^(cuda_runtime|cuda_fp16|cuda_bf16|cuComplex)\w*\.h$")
+
+
+def accelerator_runtime(module: str) -> str:
+    """``HIP`` or ``CUDA`` for an include of that runtime or its libraries, else ``""``."""
+    if _HIP.search(module):
+        return "HIP"
+    if _CUDA.search(module):
+        return "CUDA"
+    return ""
+
+
 class TreeScan:
     """Turns directives and query captures into imports, macros and findings."""
 
@@ -148,6 +166,10 @@ class TreeScan:
         if module:
             self.imports.append(Import(kind=kind, module=module, line=line_of(path),
                                        end_line=line_of(path)))
+            runtime = accelerator_runtime(module)
+            if runtime:
+                self._add("performance", f"{runtime} include", path,
+                          f"`#include {text}` ({runtime} API)")
 
     def _macro(self, definition: Node) -> None:
         name = definition.child_by_field_name("name")

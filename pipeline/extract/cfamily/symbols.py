@@ -7,6 +7,7 @@ the walk costs a small part of the parse.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -35,6 +36,13 @@ _CLASS_KINDS = {
 _BODY_TYPES = frozenset(
     {"compound_statement", "field_declaration_list", "declaration_list", "enumerator_list",
      "field_initializer_list", "try_statement"}
+)
+# Execution spaces and launch bounds of CUDA/HIP functions, as keywords or torch's macros.
+_ACCELERATOR_WORDS = (b"__device__", b"__host__", b"_HOST_DEVICE", b"C10_DEVICE",
+                      b"__launch_bounds__", b"LAUNCH_BOUNDS")
+_EXECUTION_SPACE = re.compile(r"\b(?:__host__|__device__|C10_HOST_DEVICE|C10_DEVICE)\b")
+_LAUNCH_BOUNDS = re.compile(
+    r"\b(?:__launch_bounds__|C10_LAUNCH_BOUNDS_\w+)\s*\((?:[^()]|\([^()]*\))*\)"
 )
 _MAX_DEPTH = 100  # scope nesting deeper than this is not real code; stop rather than recurse
 
@@ -75,6 +83,8 @@ class StructureCollector:
         self.directives: list[Node] = []  # #include / #define met in declaration scopes
         self._namespaces: set[str] = set()
         self._classes: set[str] = set()
+        # whether any function may carry an execution-space or launch-bounds annotation
+        self._accelerator = any(word in source for word in _ACCELERATOR_WORDS)
 
     def collect(self, root: Node) -> None:
         """Gather everything declared under ``root`` (a translation unit)."""
@@ -234,9 +244,35 @@ class StructureCollector:
         if kind == "kernel":
             detail = f"`{name}` is a `__global__` kernel"
             self._finding("CUDA kernel", symbol.line, detail, area="performance")
+        if self._accelerator:
+            self._accelerator_facts(symbol, node, kernel=kind == "kernel")
         owner = parts[-2] if qualified and len(parts) >= 2 else ""
         self._member_facts(symbol, node, last, scope, owner)
         return name
+
+    def _accelerator_facts(self, symbol: Symbol, node: Node, kernel: bool) -> None:
+        """``__host__ __device__`` functions and launch bounds, from the declaration's head
+        and the annotations on the lines above it (masked for the parser, kept in ``source``)."""
+        previous = node.prev_named_sibling
+        if previous is not None:
+            start = previous.end_byte
+        else:
+            start = node.parent.start_byte if node.parent is not None else node.start_byte
+        end = node.end_byte
+        for child in node.children:
+            if child.type in _BODY_TYPES:
+                end = child.start_byte
+                break
+        head = one_line(self.source[start:end])
+        spaces = list(dict.fromkeys(m.group(0) for m in _EXECUTION_SPACE.finditer(head)))
+        if spaces and not kernel:
+            written = " ".join(f"`{space}`" for space in spaces)
+            self._finding("CUDA device code", symbol.line, f"`{symbol.name}` is {written} code",
+                          area="performance")
+        bounds = _LAUNCH_BOUNDS.search(head)
+        if bounds is not None:
+            detail = f"`{symbol.name}` declares `{shorten(bounds.group(0), 80)}`"
+            self._finding("Launch bounds", symbol.line, detail, area="performance")
 
     def _member_facts(
         self, symbol: Symbol, node: Node, last: Node, scope: _Scope, owner: str
