@@ -66,7 +66,8 @@ PAGE = FileType("Markdown Documentation", "markdown", "markdown")
 
 
 def suffix_of(name: str) -> str:
-    """The extension of a file name as FORMAT prints it ("" for none; ``.bashrc`` has none)."""
+    """The extension of a file name as docs/format.md §3 prints it ("" for none;
+    ``.bashrc`` has none)."""
     stem = name.lstrip(".")
     dot = stem.rfind(".")
     return stem[dot:] if dot > 0 else ""

@@ -415,7 +415,7 @@ SUB_HEADINGS = ((2, "Scope"), (2, "Keywords"))
 
 
 def text_problems(rel: str, data: bytes) -> list[str]:
-    """FORMAT §6 hygiene: UTF-8, ``\\n`` only, one trailing newline, no trailing spaces."""
+    """docs/format.md §6 hygiene: UTF-8, ``\\n`` only, one trailing newline, no trailing spaces."""
     problems = []
     try:
         text = data.decode("utf-8")
@@ -450,7 +450,7 @@ def _footer_problems(rel: str, text: str, project: str) -> list[str]:
 
 
 def heading_problems(rel: str, text: str, project: str) -> list[str]:
-    """FORMAT §3-§5 headings of a file or folder page, in order, exactly."""
+    """docs/format.md §3-§5 headings of a file or folder page, in order, exactly."""
     found = headings(text)
     name = rel.rsplit("/", 1)[-1]
     problems: list[str] = []

@@ -1,4 +1,4 @@
-"""DESIGN "Invariants the tests must hold": no-op, minimal rebuilds, clean == incremental,
+"""docs/architecture.md, Invariants: no-op, minimal rebuilds, clean == incremental,
 determinism, page properties. Extractor output is never asserted, only its effects."""
 
 from __future__ import annotations
@@ -312,7 +312,7 @@ def _assert_link_change(site: Site, before: Snapshot, importer: str, imported: s
     folder = imported.rsplit("/", 1)[0]
     assert not change.added and not change.removed and not change.touched, change
     required = file_pages(importer) | {imported + "_docs.md"}
-    # The folder's doc.md lists key files by how often they are imported (FORMAT §5).
+    # The folder's doc.md lists key files by how often they are imported (docs/format.md §5).
     allowed = required | {f"{folder}/doc.md"}
     l1 = layer_one(change.changed, mirror)
     assert required <= l1 <= allowed, sorted(l1)
@@ -521,7 +521,7 @@ _SCANDIR = os.scandir
 
 
 def test_same_bytes_whatever_the_walk_order(tmp_path: Path) -> None:
-    """DESIGN invariant 4: any walk order (the directory listing reversed)."""
+    """docs/architecture.md invariant 4: any walk order (the directory listing reversed)."""
     src, out = tmp_path / "src", tmp_path / "out"
     make_tree(src, DETERMINISM_TREE)
     build(src, out)

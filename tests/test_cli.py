@@ -93,7 +93,7 @@ def test_usage_errors_exit_2_with_one_line(tree: Path, argv: list[str], env: dic
 
 
 def test_output_inside_the_source_is_skipped_and_stable(tree: Path) -> None:
-    """FORMAT §1: the output root is skipped by the walk (its pages are never sources), and
+    """docs/format.md §1: the output root is skipped by the walk (its pages are never sources), and
     a second build over a source that holds the output is still a no-op."""
     out = tree / "src/site"
     build(tree / "src", out, cwd=tree)
@@ -446,7 +446,7 @@ def test_doit_clean_then_doit_restores_the_same_pages(tree: Path) -> None:
 
 
 def test_doit_exit_code_matches_the_cli_when_a_file_fails(tree: Path) -> None:
-    """DESIGN exit codes: 1 when some files failed (pages still written), whichever entry."""
+    """README exit codes: 1 when some files failed (pages still written), whichever entry."""
     make_tree(tree / "src", {"bad.txt": b"caf\xe9 \xff\xfe not utf-8\n"})
     cli = run_cli(["build", "src", "--output", "out"], cwd=tree)
     assert cli.returncode == 1, cli.stderr

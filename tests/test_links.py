@@ -1,4 +1,4 @@
-"""FORMAT §6: every relative link of every page resolves (anchors included), checked by
+"""docs/format.md §6: every relative link of every page resolves (anchors included), checked by
 parsing the pages with markdown-it-py; plus the link checker's own tests."""
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def test_odd_names_get_pages_and_links_to_them_resolve(linked: tuple[Path, Path]
 
 
 def test_keyword_page_links_to_source_docs_page_and_folder(linked: tuple[Path, Path]) -> None:
-    """FORMAT §4 File Information: links to the source file, to N_docs.md, and the folder."""
+    """docs/format.md §4 File Information: links to the source file, to N_docs.md, and the
+    folder."""
     src, out = linked
     problems = []
     for rel in page_paths(out):
@@ -86,7 +87,7 @@ def test_keyword_page_links_to_source_docs_page_and_folder(linked: tuple[Path, P
 
 
 def test_every_keyword_links_into_its_docs_page(linked: tuple[Path, Path]) -> None:
-    """FORMAT §4: every keyword links to its place in N_docs.md (an anchor)."""
+    """docs/format.md §4: every keyword links to its place in N_docs.md (an anchor)."""
     src, out = linked
     problems = []
     for rel in page_paths(out):
@@ -164,7 +165,7 @@ def test_checker_reports_missing_targets_anchors_and_escapes(tmp_path: Path) -> 
 
 
 def test_section_map_covers_every_structure_keyword(tmp_path: Path) -> None:
-    """FORMAT §4: the Keyword → Section Map names every structure keyword of the page,
+    """docs/format.md §4: the Keyword → Section Map names every structure keyword of the page,
     variables included (shell, cmake, make, docker and bazel files define them)."""
     make_tree(tmp_path / "src", {"build.sh": 'PREFIX=/usr\nbuild() {\n  echo "$PREFIX"\n}\n'})
     build(tmp_path / "src", tmp_path / "out")

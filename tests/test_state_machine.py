@@ -1,6 +1,7 @@
-"""DESIGN invariant 1 as a hypothesis state machine: after any sequence of edits, imports,
-adds, deletes, renames, template and config changes, the incremental output equals a clean
-build byte for byte (and the incremental build never writes a page it does not change)."""
+"""docs/architecture.md invariant 1 as a hypothesis state machine: after any sequence of
+edits, imports, adds, deletes, renames, template and config changes, the incremental output
+equals a clean build byte for byte (and the incremental build never writes a page it does
+not change)."""
 
 from __future__ import annotations
 

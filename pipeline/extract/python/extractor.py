@@ -34,8 +34,9 @@ _UNARY_RUN = re.compile(r"(?:[-+~]\s*){500}|(?:\bnot\s+){500}|(?:\blambda\b[^:\n
 
 
 def extract_python(text: str) -> Extraction:
-    """Everything FORMAT.md shows for a Python file (problems in the text become notes; an
-    extractor bug is caught, once for all extractors, by :func:`pipeline.extract.extract`)."""
+    """Everything docs/format.md §3-§4 shows for a Python file (problems in the text become
+    notes; an extractor bug is caught, once for all extractors, by
+    :func:`pipeline.extract.extract`)."""
     with warnings.catch_warnings(), _extracting():
         warnings.simplefilter("ignore")  # invalid escapes in docstrings, etc.
         return _extract(_normalised(text))
