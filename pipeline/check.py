@@ -120,8 +120,8 @@ def page_files(root: Path) -> dict[str, tuple[int, int]]:
 def _seed(output: Path, scratch: Path) -> None:
     """Make ``scratch`` the output as it is: pages and replace-only state hard-linked (a
     build replaces such files, never writes into them), other state copied, and doit's
-    database with the output's paths in it renamed to the scratch's. The lock and the
-    run mark stay behind."""
+    database and its journal with the output's paths in them renamed to the scratch's. The
+    lock and the run mark stay behind."""
     top, state = str(output), layout.STATE + "/"
     old, new = (orjson.dumps(str(p) + "/")[:-1] for p in (output, scratch))
     scratch.mkdir(parents=True)
@@ -136,7 +136,7 @@ def _seed(output: Path, scratch: Path) -> None:
             source, target = f"{directory}/{name}", scratch / path
             if path in (state + "lock", state + "clean") or os.path.islink(source):
                 continue
-            if path == state + "doit.json":
+            if path in (state + "doit.json", state + "journal"):
                 with open(source, "rb") as handle:
                     target.write_bytes(handle.read().replace(old, new))
             elif path.startswith(state) and not path[len(state):].startswith(SHARED_STATE):

@@ -157,6 +157,8 @@ def command_clean(config: Config) -> int:
     if not (output / layout.STATE).is_dir():
         raise UsageError(f"usage error: {output} holds no pipeline state; not removing it")
     runstate.acquire_lock(config.output)
+    # The state's version first: killed half way, what is left is reset as foreign state.
+    (output / layout.STATE / "version").unlink(missing_ok=True)
     for child in output.iterdir():
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)

@@ -17,6 +17,12 @@ import orjson
 
 SNIFF_BYTES = 8192
 _SERIAL = itertools.count()
+# Fault injection for the crash tests: with PIPELINE_TEST_CRASH_AT=N the process ends at
+# once (os._exit, no clean-up) at its N-th write of a page or state file, before the write
+# lands. Read when this module loads; a test that forks may set CRASH_AT directly.
+CRASH_AT = int(os.environ.get("PIPELINE_TEST_CRASH_AT", "0") or 0)
+CRASH_EXIT = 86
+_WRITES = itertools.count(1)
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
@@ -112,6 +118,12 @@ def _declared_coding(data: bytes) -> str:
     return ""
 
 
+def crash_point() -> None:
+    """Where a write is about to land: the crash tests end the process here."""
+    if CRASH_AT and next(_WRITES) == CRASH_AT:
+        os._exit(CRASH_EXIT)
+
+
 def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
     """Write ``data`` atomically unless the file already holds exactly it.
 
@@ -141,6 +153,7 @@ def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
             fd = os.open(tmp, flags, 0o644)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        crash_point()
         os.replace(tmp, target)
     except BaseException:
         try:

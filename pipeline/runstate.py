@@ -15,9 +15,9 @@ from pipeline import layout
 from pipeline.errors import LockedError
 from pipeline.files import write_if_changed
 from pipeline.schema import SCHEMA
-from pipeline.statedb import read_database
+from pipeline.statedb import read_database, strike
 
-STATE_FORMAT = 2  # the layout of the state folder (2: one manifest format)
+STATE_FORMAT = 2  # the layout of the state folder (2: one manifest format; a journal)
 STATE_VERSION = f"pipeline-state {SCHEMA} {STATE_FORMAT}\n"
 _HELD: list[IO[str]] = []
 
@@ -88,11 +88,14 @@ def is_sealed(output: str) -> bool:
 
 
 def begin_task(output: str, task: str) -> None:
-    """Before a task writes anything (every writing action calls this): remove the seal."""
+    """Before a task writes anything (every writing action calls this): strike its record
+    from doit's journal, so that a run killed before doit records it again runs it again;
+    and first remove the seal."""
     try:
         os.unlink(f"{output}/{layout.STATE}/clean")
     except FileNotFoundError:
         pass
+    strike(database(output), task)
 
 
 def seal_run(output: str) -> dict[str, int]:

@@ -3,6 +3,11 @@ writes it, who reads it, and how its staleness is judged. What the tasks declare
 targets, what prune keeps, and what a build is expected to leave all derive from
 :data:`KINDS` and :data:`FILES`; the pages a build writes come from :func:`expected_tree`.
 
+Durability: every kind is written only by its writer task, atomically (``files.
+write_if_changed``), after that task was struck from doit's journal (``runstate.
+begin_task``), and doit records the task again only once it has finished. So a file is
+never newer than the record that vouches for it: a task killed half way runs again.
+
 Manifests (the kinds ``pages``, ``folder-pages``, ``keyword-pages``) share one format:
 ``{"stamp": S, "entries": {KEY: {"stamp": s, "pages": {PAGE: [size, mtime_ns]}, ...}}}``,
 and one check, :func:`intact`.
@@ -60,6 +65,7 @@ KIND = {kind.name: kind for kind in KINDS}
 # Files directly in OUT/.pipeline, outside the kinds.
 FILES = {
     "doit.json": "doit's dependency database, compacted at the end of a run (statedb)",
+    "journal": "task records appended as tasks finish or start, replayed on load (statedb)",
     "lock": "held for a build's lifetime (runstate.acquire_lock)",
     "discover.json": "discovery's cache of file sizes and mtimes (discover)",
     "clean": "the seal: no task has run since the last run finished (runstate)",

@@ -1,9 +1,18 @@
-"""doit's dependency database, kept as one JSON file that a no-op build does not write.
+"""doit's dependency database: a snapshot and a journal, so that no file is ever newer
+than the record that vouches for it.
 
-doit's own ``json`` backend parses with the standard library and rewrites the whole file
-at the end of every run, in place (a kill mid-write corrupts it). This backend parses with
-orjson and saves atomically, only when the encoded database differs from the file.
-Registered as the doit backend ``pipeline`` through the ``doit.BACKEND`` entry point.
+doit keeps its database in memory and saves it once, when the run ends; a run killed
+before that loses the record of every task it ran, while the files those tasks wrote stay.
+This backend (registered as the doit backend ``pipeline`` through the ``doit.BACKEND``
+entry point) appends each task's record to ``journal`` as doit saves it, one line written
+whole, and a task about to write strikes its record first (:func:`strike`, from the task's
+action, in whichever process runs it). Loading replays the journal over the snapshot
+``doit.json``; ``dump`` (the end of a run) writes the snapshot atomically, only when it
+changed, and then drops the journal. The models are ninja's build log and Shake's journal.
+
+Journal lines: ``["+", task, record]`` (doit saved the task's success: the record replaces
+the task's), ``["-", task]`` (the task is about to write, or doit forgot it), ``["*"]``
+(doit forgot every task). A torn last line (the process died writing it) is ignored.
 """
 
 from __future__ import annotations
@@ -14,15 +23,45 @@ from typing import Any
 import orjson
 from doit.dependency import DatabaseException
 
-from pipeline.files import write_if_changed
+from pipeline.files import crash_point, write_if_changed
+
+JOURNAL = "journal"
 
 # One parse of the database per build: the state check reads it first (to rebuild a corrupt
 # one), and hands it here, keyed by path and (size, mtime), for the backend doit opens next.
 _HANDED: dict[str, tuple[tuple[int, int], bytes, dict[str, Any]]] = {}
 
 
+def journal_of(database: str) -> str:
+    """The journal beside a database file."""
+    return os.path.join(os.path.dirname(database), JOURNAL)
+
+
+def append(journal: str, entry: list[Any]) -> None:
+    """Append one line to a journal with one ``write`` (O_APPEND: lines of several
+    processes never interleave). It reaches the file system before this returns, so it
+    survives the process; it is not synced to the disk (a kill, not a power loss)."""
+    line = orjson.dumps(entry) + b"\n"
+    crash_point()
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    try:
+        fd = os.open(journal, flags, 0o644)
+    except FileNotFoundError:  # the first write of a new output (a check's scratch copy)
+        os.makedirs(os.path.dirname(journal), exist_ok=True)
+        fd = os.open(journal, flags, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def strike(database: str, task: str) -> None:
+    """Forget a task's record before it writes anything: killed half way, it runs again."""
+    append(journal_of(database), ["-", task])
+
+
 def read_database(name: str, hand_over: bool = False) -> tuple[bytes, dict[str, Any]]:
-    """The bytes and the parsed database; ``OSError`` if unreadable, ``DatabaseException``
+    """The bytes and the parsed snapshot; ``OSError`` if unreadable, ``DatabaseException``
     if not a database. With ``hand_over``, the next reader of the unchanged file gets the
     result without parsing it again."""
     info = os.stat(name)
@@ -44,29 +83,62 @@ def read_database(name: str, hand_over: bool = False) -> tuple[bytes, dict[str, 
     return raw, loaded
 
 
+def replay(journal: str, db: dict[str, Any]) -> bool:
+    """Apply a journal's lines to ``db`` in order; whether there were any."""
+    try:
+        with open(journal, "rb") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return False
+    for line in lines:
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # torn by a kill
+        if entry[0] == "+":
+            db[entry[1]] = entry[2]
+        elif entry[0] == "-":
+            db.pop(entry[1], None)
+        elif entry[0] == "*":
+            db.clear()
+    return bool(lines)
+
+
 class StateDB:
     """The interface of doit's backends: ``get``/``set``/``remove``/``in_``/``dump``."""
 
     def __init__(self, name: str, codec: Any, *, module_name: str | None = None) -> None:
         self.name = name
         self.codec = codec  # unused: values are plain JSON, encoded with the whole database
+        self.journal = journal_of(name)
         self._db: dict[str, dict[str, Any]] = {}
         self._saved = b""
         try:
             self._saved, self._db = read_database(name)
         except FileNotFoundError:
-            return
+            pass
+        if replay(self.journal, self._db):
+            self._saved = b""  # the snapshot is behind: the next dump writes it
 
     def dump(self) -> None:
-        """Save when anything changed (doit also updates stored lists in place, so the
-        encoded bytes are compared rather than a flag kept)."""
+        """Save the snapshot when anything changed (doit also updates stored lists in
+        place, so the encoded bytes are compared rather than a flag kept), then drop the
+        journal it now holds."""
         data = orjson.dumps(self._db, option=orjson.OPT_SORT_KEYS)
         if data != self._saved:
             write_if_changed(self.name, data)
             self._saved = data
+        try:
+            os.unlink(self.journal)
+        except FileNotFoundError:
+            pass
 
     def set(self, task_id: str, dependency: str, value: Any) -> None:
-        self._db.setdefault(task_id, {})[dependency] = value
+        entry = self._db.setdefault(task_id, {})
+        entry[dependency] = value
+        # doit's save_success sets the list of file_dep last: the record is complete
+        if dependency in ("deps:", "ignore:"):
+            append(self.journal, ["+", task_id, entry])
 
     def get(self, task_id: str, dependency: str) -> Any:
         entry = self._db.get(task_id)
@@ -76,7 +148,9 @@ class StateDB:
         return task_id in self._db
 
     def remove(self, task_id: str) -> None:
-        self._db.pop(task_id, None)
+        if self._db.pop(task_id, None) is not None:
+            append(self.journal, ["-", task_id])
 
     def remove_all(self) -> None:
         self._db = {}
+        append(self.journal, ["*"])

@@ -30,9 +30,10 @@ TaskDict = dict[str, Any]
 
 
 def run_action(task: str, name: str, root: str, *args: Any) -> Any:
-    """The python-action of every stage task: tells the run's bookkeeping that the task
-    is about to write (:func:`runstate.begin_task`), then imports the stage code, so a
-    no-op build never loads jinja2, the parsers or the renderers."""
+    """The python-action of every stage task: strikes the task from doit's journal before
+    it writes anything (:func:`runstate.begin_task`: a run killed half way through it then
+    runs it again), then imports the stage code, so a no-op build never loads jinja2, the
+    parsers or the renderers."""
     runstate.begin_task(root, task)
     from pipeline import actions
 

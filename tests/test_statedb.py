@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from doit.dependency import DatabaseException, JSONCodec
 
-from pipeline.statedb import StateDB
+from pipeline.statedb import StateDB, strike
 
 
 def test_round_trip_and_no_write_when_unchanged(tmp_path: Path) -> None:
@@ -44,3 +44,48 @@ def test_a_corrupt_database_is_a_database_error(tmp_path: Path, content: bytes) 
     path.write_bytes(content)
     with pytest.raises(DatabaseException):
         StateDB(str(path), JSONCodec())
+
+
+# --------------------------------------------------------------------------- the journal
+
+def test_a_saved_task_survives_a_run_that_never_dumps(tmp_path: Path) -> None:
+    path = tmp_path / "doit.json"
+    db = StateDB(str(path), JSONCodec())
+    db.set("t", "_values_:", {})
+    db.set("t", "deps:", ["a"])  # doit's save_success sets this last: the record is whole
+    db.set("u", "_values_:", {})  # a record doit has not finished saving
+    again = StateDB(str(path), JSONCodec())  # the process was killed: no dump
+    assert again.get("t", "deps:") == ["a"] and not again.in_("u")
+
+
+def test_a_struck_task_is_forgotten(tmp_path: Path) -> None:
+    path = tmp_path / "doit.json"
+    db = StateDB(str(path), JSONCodec())
+    db.set("t", "deps:", [])
+    db.set("v", "deps:", [])
+    db.dump()
+    strike(str(path), "t")  # t's action is about to write
+    again = StateDB(str(path), JSONCodec())
+    assert not again.in_("t") and again.in_("v")
+    again.remove("v")  # doit forgets a failed task
+    assert not StateDB(str(path), JSONCodec()).in_("v")
+
+
+def test_dump_writes_the_snapshot_and_drops_the_journal(tmp_path: Path) -> None:
+    path = tmp_path / "doit.json"
+    db = StateDB(str(path), JSONCodec())
+    db.set("t", "deps:", ["a"])
+    assert (tmp_path / "journal").exists()
+    db.dump()
+    assert not (tmp_path / "journal").exists()
+    assert StateDB(str(path), JSONCodec()).get("t", "deps:") == ["a"]
+
+
+def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "doit.json"
+    db = StateDB(str(path), JSONCodec())
+    db.set("t", "deps:", ["a"])
+    with open(tmp_path / "journal", "ab") as handle:
+        handle.write(b'["+", "u", {"deps:"')  # killed while writing
+    again = StateDB(str(path), JSONCodec())
+    assert again.in_("t") and not again.in_("u")

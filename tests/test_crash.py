@@ -1,0 +1,222 @@
+"""Crash consistency: a build that dies at its N-th write of a page or state file, for
+every N, then any change to the sources (the edit in flight undone, or kept), and the
+next build equals a clean build byte for byte. The crash is ``os._exit`` in a forked
+child at the write helper (``files.CRASH_AT``), like SQLite's crash tests at every write."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from buildkit import (
+    build,
+    clean_build_snapshot,
+    contents,
+    environment,
+    make_tree,
+    python_env,
+    run_main,
+    snapshot,
+)
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+
+# Small, so that the loop over every write is fast: two layers, one import across files.
+TREE = {
+    "core.py": '"""Core."""\n\nclass Engine:\n    """Runs."""\n',
+    "util.py": ('"""Helpers."""\nfrom core import Engine\n\n\n'
+                'def make():\n    return Engine()\n'),
+}
+EDITED = ("core.py", '"""Core, edited."""\n\nclass Motor:\n    """Turns."""\n')
+
+
+def _crashed_build(src: Path, out: Path, at: int, *extra: str) -> int:
+    """Build in a forked child that ends itself at its ``at``-th write; the child's exit
+    code (``files.CRASH_EXIT`` when it crashed, else the build's)."""
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 70
+        try:
+            from pipeline import cli, files
+
+            files.CRASH_AT = at
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stderr(quiet), \
+                    contextlib.redirect_stdout(quiet):
+                os.chdir(out.parent)
+                code = cli.main(["build", str(src), "--output", str(out), *extra])
+        finally:
+            sys.stdout.flush()
+            os._exit(code)
+    _pid, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _edit(src: Path, undo: bool = False) -> None:
+    path = src / EDITED[0]
+    path.write_text(TREE[EDITED[0]] if undo else EDITED[1], encoding="utf-8")
+
+
+def _every_crash(src: Path, out: Path, prepare, after, expected: dict[str, bytes],
+                 *extra: str) -> int:
+    """For N = 1, 2, ... until a build finishes: prepare, crash at N, change the sources,
+    build, compare with the clean build. Returns how many crash points were tried."""
+    from pipeline.files import CRASH_EXIT
+
+    for at in range(1, 500):
+        prepare()
+        code = _crashed_build(src, out, at, *extra)
+        after()
+        assert code in (0, CRASH_EXIT), f"the build exited {code}"
+        result = build(src, out)
+        assert result.code == 0, result.stderr
+        got = contents(snapshot(out))
+        if got != expected:
+            differ = sorted(p for p in got.keys() | expected.keys()
+                            if got.get(p) != expected.get(p))
+            pytest.fail(f"crash at write {at}: the next build differs from a clean build "
+                        f"in {differ}")
+        if code == 0:  # no crash: every write was tried
+            return at - 1
+    pytest.fail("the build never finished")
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> tuple[Path, Path]:
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, TREE)
+    return src, out
+
+
+def test_a_crash_at_any_write_of_a_clean_build_then_an_edit(tree: tuple[Path, Path]) -> None:
+    src, out = tree
+    _edit(src)
+    edited = clean_build_snapshot(src, out)
+    _edit(src, undo=True)
+
+    def prepare() -> None:
+        shutil.rmtree(out, ignore_errors=True)
+        _edit(src, undo=True)
+
+    tried = _every_crash(src, out, prepare, lambda: _edit(src), edited)
+    assert tried > 30, f"only {tried} writes: the hook is not where the writes are"
+
+
+def test_a_crash_at_any_write_of_an_edit_build_then_the_edit_undone(
+        tree: tuple[Path, Path]) -> None:
+    """The issue's case: an edit is being built, the build dies, the edit is undone, and
+    the next build must not keep what the dead one half wrote; ``check`` then agrees."""
+    src, out = tree
+    original = clean_build_snapshot(src, out)
+    build(src, out)
+    saved = out.with_name("saved")
+    shutil.copytree(out, saved, symlinks=True)
+
+    def prepare() -> None:
+        shutil.rmtree(out)
+        shutil.copytree(saved, out, symlinks=True)
+        _edit(src)
+
+    tried = _every_crash(src, out, prepare, lambda: _edit(src, undo=True), original)
+    assert tried > 10, f"only {tried} writes"
+    check = run_main(["check", str(src), "--output", str(out)], cwd=out.parent)
+    assert check.code == 0, check.stderr
+
+
+# --------------------------------------------------------------------------- SIGKILL
+
+def _group_tree(edit: bool = False) -> dict[str, str]:
+    """24 small modules in 3 packages, importing each other (``edit`` renames a class)."""
+    files = {}
+    for p in range(3):
+        for i in range(8):
+            name = f"Thing{p}{i}" + ("Renamed" if edit and (p, i) == (1, 3) else "")
+            prev = f"from pkg{p}.m{i - 1} import Thing{p}{i - 1}\n" if i else ""
+            files[f"pkg{p}/m{i}.py"] = (f'"""Module {p}.{i}."""\n{prev}\n\n'
+                                        f"class {name}:\n    pass\n")
+    return files
+
+
+def _start_group(src: Path, out: Path, jobs: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "build", str(src), "--output", str(out),
+         "--jobs", str(jobs)], cwd=out.parent, env=python_env(), start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _kill_group(process: subprocess.Popen[bytes], out: Path) -> None:
+    """``kill -9`` of the process's group, and wait until the output's lock is free (a
+    worker still dying holds it)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    lock = out / ".pipeline" / "lock"
+    deadline = time.monotonic() + 30
+    while lock.exists() and time.monotonic() < deadline:
+        with open(lock, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+        time.sleep(0.01)
+
+
+def test_sigkill_of_the_process_group_at_random_moments(tmp_path: Path) -> None:
+    """``kill -9`` of the whole group of a ``--jobs 2`` build at random moments of a clean
+    and of an incremental build, the edit in flight undone: the next build equals a clean
+    build, and ``check`` agrees."""
+    src, out, saved = tmp_path / "src", tmp_path / "out", tmp_path / "saved"
+    make_tree(src, _group_tree())
+    started = time.perf_counter()
+    assert _start_group(src, out, 2).wait(timeout=300) == 0
+    duration = time.perf_counter() - started
+    reference = contents(snapshot(out))
+    shutil.copytree(out, saved, symlinks=True)
+    rng = random.Random(12)
+    for attempt in range(3):
+        shutil.rmtree(out)
+        if attempt:  # incremental: the built output, then an edit
+            shutil.copytree(saved, out, symlinks=True)
+            make_tree(src, _group_tree(edit=True))
+        process = _start_group(src, out, 2)
+        delay = duration * rng.uniform(0.2, 0.9)
+        time.sleep(delay)
+        _kill_group(process, out)
+        make_tree(src, _group_tree())  # the edit undone
+        build(src, out)
+        got = contents(snapshot(out))
+        assert got == reference, (f"attempt {attempt}, killed after {delay:.2f} s: "
+                                  + ", ".join(sorted(p for p in got.keys() | reference.keys()
+                                                     if got.get(p) != reference.get(p))))
+    check = run_main(["check", str(src), "--output", str(out)], cwd=out.parent)
+    assert check.code == 0, check.stderr
+
+
+def test_a_run_whose_verdict_fails_stays_sealed(tmp_path: Path) -> None:
+    """The ``failures`` task (doit's exit 1 when a file failed) writes nothing, so it leaves
+    the run sealed: the next no-op is not a "dirty" run that prunes the state again."""
+    from pipeline import cli, report
+    from pipeline.graph import build_graph
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, {"bad.py": "def broken(:\n", "good.py": "X = 1\n"})
+    assert build(src, out).code == 1
+    seal = out / ".pipeline" / "clean"
+    assert seal.exists()
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stderr(quiet), \
+            environment(tmp_path, {}):
+        config = cli.load_config({"source": str(src), "output": str(out)})
+        graph = build_graph(config, dirty=False)
+        reporter = report.reporter_for(graph.root, config.depth, {}, stream=quiet)
+        code = cli.run_doit(cli.doit_namespace(graph, reporter), ["run"])  # doit's way
+    assert code == 1, "the verdict did not fail the run"
+    assert seal.exists(), "the verdict unsealed the run"
