@@ -45,9 +45,13 @@ GROUPS = {
     "ENUM_DECL": "enum",
     "FUNCTION_DECL": "function", "FUNCTION_TEMPLATE": "function", "CXX_METHOD": "function",
     "CONSTRUCTOR": "function", "DESTRUCTOR": "function", "CONVERSION_FUNCTION": "function",
+    "TYPE_ALIAS_DECL": "alias", "TYPEDEF_DECL": "alias", "TYPE_ALIAS_TEMPLATE_DECL": "alias",
 }
+# The kinds the recall target is about (type aliases are reported beside them).
+REQUIRED = ("namespace", "class", "struct", "union", "enum", "function")
 OURS = {"namespace": "namespace", "class": "class", "struct": "struct", "union": "union",
-        "enum": "enum", "function": "function", "method": "function", "kernel": "function"}
+        "enum": "enum", "function": "function", "method": "function", "kernel": "function",
+        "alias": "alias"}
 _TEMPLATE_ARGUMENTS = re.compile(r"<[^<>]*>")
 _MACRO_CALL = re.compile(r"\s*([A-Z][A-Z0-9_]+)\s*\(")
 _CONVERSION = re.compile(r"::operator(?![^A-Za-z_\s]).*$")
@@ -66,8 +70,9 @@ class Tally:
     seconds_ours: float = 0.0
 
     def recall(self) -> float:
-        total = sum(self.expected.values())
-        return sum(self.found.values()) / total if total else 1.0
+        """Found / expected over the required kinds."""
+        total = sum(self.expected[g] for g in REQUIRED)
+        return sum(self.found[g] for g in REQUIRED) / total if total else 1.0
 
 
 def plain(name: str) -> str:
@@ -221,10 +226,13 @@ def report(tally: Tally, misses: int) -> str:
         recall = found / expected if expected else 1.0
         rows.append(f"{group:<10} {expected:>9} {found:>7} {recall:>8.2%} "
                     f"{tally.generated[group]:>11}")
-    total, found = sum(tally.expected.values()), sum(tally.found.values())
-    rows.append(f"{'all':<10} {total:>9} {found:>7} {tally.recall():>8.2%} "
-                f"{sum(tally.generated.values()):>11}")
-    rows.append(f"time: libclang {tally.seconds_oracle:.1f} s, extractor {tally.seconds_ours:.1f} s")
+    total = sum(tally.expected[g] for g in REQUIRED)
+    found = sum(tally.found[g] for g in REQUIRED)
+    made = sum(tally.generated[g] for g in REQUIRED)
+    rows.append(f"{'required':<10} {total:>9} {found:>7} {tally.recall():>8.2%} {made:>11}"
+                f"   (all but alias; target {TARGET:.0%})")
+    rows.append(f"time: libclang {tally.seconds_oracle:.1f} s, "
+                f"extractor {tally.seconds_ours:.1f} s")
     by_kind = Counter(group for _, group, _, _ in tally.misses)
     rows.append("misses by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())))
     for relative, group, name, line in tally.misses[:misses]:

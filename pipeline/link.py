@@ -29,7 +29,7 @@ from pipeline.records import (
 PY_SUFFIXES = (".py", ".pyi")
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 DEFINING_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method",
-                            "kernel", "namespace"})
+                            "kernel", "namespace", "alias"})
 # Python's module-level and class-level bindings are names people look up too.
 PYTHON_NAME_KINDS = frozenset({"constant", "variable", "attribute"})
 

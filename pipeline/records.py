@@ -17,6 +17,8 @@ KIND_SECTIONS: dict[str, str] = {
     "struct": "Classes",
     "enum": "Classes",
     "union": "Classes",
+    "alias": "Type Aliases",
+    "guide": "Deduction Guides",
     "function": "Functions",
     "method": "Methods",
     "attribute": "Attributes",

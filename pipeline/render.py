@@ -98,10 +98,12 @@ def render_template(site: PageSite, template: str, **values: Any) -> str:
 
 # --------------------------------------------------------------------------- file pages
 
-SECTION_ORDER = ("Namespaces", "Classes", "Functions", "Methods", "Kernels", "Attributes",
+SECTION_ORDER = ("Namespaces", "Classes", "Type Aliases", "Functions", "Methods",
+                 "Deduction Guides", "Kernels", "Attributes",
                  "Constants", "Variables", "Macros", "Keys", "Targets", "Headings", "Directives",
                  "Code Blocks")
-KW_ORDER = ("Classes", "Functions", "Methods", "Imports", "Constants", "Variables", "Namespaces",
+KW_ORDER = ("Classes", "Type Aliases", "Functions", "Methods", "Deduction Guides", "Imports",
+            "Constants", "Variables", "Namespaces",
             "Includes",
             "Macros", "Kernels", "Keys", "Targets", "Headings", "Directives", "Code Blocks",
             "Links", "Identifiers")

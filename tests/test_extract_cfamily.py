@@ -211,7 +211,34 @@ def test_function_pointers_and_macro_invocations_are_not_functions() -> None:
         "  m.impl(\"add\", add);\n"
         "}\n"
     )
-    assert _symbols(extract_cpp(code)) == []
+    # the typedef is a type alias, not a function
+    assert _symbols(extract_cpp(code)) == [("alias", "handler_t", 2)]
+
+
+def test_type_aliases_and_deduction_guides_are_listed() -> None:
+    code = (
+        "namespace at {\n"
+        "using IntArrayRef = c10::ArrayRef<int64_t>;\n"
+        "template <class T> using Vec = std::vector<T>;\n"
+        "typedef void (*fn_t)(int);\n"
+        "struct S { using value_type = int; };\n"
+        "template <class T> Box(T) -> Box<T>;\n"
+        "using std::swap;\n"
+        "}\n"
+    )
+    extraction = extract_cpp(code)
+    assert _symbols(extraction) == [
+        ("namespace", "at", 1),
+        ("alias", "at::IntArrayRef", 2),
+        ("alias", "at::Vec", 3),
+        ("alias", "at::fn_t", 4),
+        ("struct", "at::S", 5),
+        ("alias", "at::S::value_type", 5),
+        ("guide", "at::Box", 6),
+    ]
+    assert _symbol(extraction, "at::Vec").signature == (
+        "template <class T> using Vec = std::vector<T>")
+    assert _symbol(extraction, "at::Box").signature == "template <class T> Box(T) -> Box<T>"
 
 
 def test_constants_are_namespace_scope_constexpr_only() -> None:

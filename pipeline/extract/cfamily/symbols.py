@@ -199,7 +199,13 @@ class StructureCollector:
                     alias = self._text(declarator)
             produced = self._class(type_node, scope, node, alias)
         if node.type == "type_definition":
-            return produced  # ``typedef void fn_t(int)`` names a type, not a function
+            # ``typedef void fn_t(int)`` names a type, not a function
+            if not produced:
+                for declarator in node.children_by_field_name("declarator"):
+                    name = _declared_type(declarator)
+                    if name is not None:
+                        produced = self._alias(node, self._text(name), scope)
+            return produced
         for declarator in node.children_by_field_name("declarator"):
             target = function_target(declarator)
             if target is not None:
@@ -207,6 +213,22 @@ class StructureCollector:
             elif not scope.class_name and _is_constexpr(node):
                 produced = self._constant(node, declarator, scope) or produced
         return produced
+
+    def _alias_declaration(self, node: Node, scope: _Scope) -> str:
+        name = node.child_by_field_name("name")
+        return self._alias(node, self._text(name), scope) if name is not None else ""
+
+    def _alias(self, node: Node, written: str, scope: _Scope) -> str:
+        """``using T = ...;`` or ``typedef ... T;``: a type alias, with its definition."""
+        name = _join(scope.prefix, written)
+        start = scope.template or node
+        signature = one_line(self.source[self._written_start(start.start_byte) : node.end_byte])
+        self.symbols.append(Symbol(
+            kind="alias", name=name, line=line_of(start), end_line=end_line_of(node),
+            signature=shorten(signature.rstrip(";").rstrip(), 200),
+            summary=summary_above(start, self.source),
+        ))
+        return name
 
     def _function_definition(self, node: Node, scope: _Scope) -> str:
         declarator = node.child_by_field_name("declarator")
@@ -228,8 +250,11 @@ class StructureCollector:
         parts = name_parts(target, self.source)
         last = final_name(target)
         qualified = target.type == "qualified_identifier"
+        guide = False
         if node.child_by_field_name("type") is None and not _untyped_ok(last, parts, scope):
-            return ""  # ``TORCH_LIBRARY(aten, m) {`` is a macro invocation, not a function
+            guide = _is_deduction_guide(target, self.source)
+            if not guide:
+                return ""  # ``TORCH_LIBRARY(aten, m) {`` is a macro invocation, not a function
         if qualified:
             member = names_class(target, self.source, self._classes, self._namespaces)
         else:
@@ -237,6 +262,8 @@ class StructureCollector:
         kind = "method" if member else "function"
         if any(child.type == "__global__" for child in node.children):
             kind = "kernel"
+        elif guide:
+            kind = "guide"
         name = _join(scope.prefix, "::".join(parts))
         symbol = self._add(kind, name, node, node, scope)
         if last.type in ("operator_name", "operator_cast"):
@@ -360,6 +387,34 @@ def _is_constexpr(node: Node) -> bool:
     )
 
 
+def _declared_type(declarator: Node) -> Node | None:
+    """The name a ``typedef`` declarator declares (``fn_t`` of ``(*fn_t)(int)``)."""
+    node: Node | None = declarator
+    while node is not None and node.type != "type_identifier":
+        inner = node.child_by_field_name("declarator")
+        if inner is None and node.type == "parenthesized_declarator":
+            inner = node.named_child(0)
+        node = inner
+    return node
+
+
+def _is_deduction_guide(target: Node, source: bytes) -> bool:
+    """``Box(T) -> Box<T>;``: a declarator without return type whose trailing return type
+    names the class it is named after."""
+    declarator = target.parent
+    if declarator is None or declarator.type != "function_declarator":
+        return False
+    trailing = next((c for c in declarator.named_children if c.type == "trailing_return_type"),
+                    None)
+    if trailing is None or trailing.named_child_count == 0:
+        return False
+    returned = trailing.named_child(0)
+    inner = returned.child_by_field_name("type") if returned is not None else None
+    if inner is None:
+        return False
+    return plain_name(inner, source) == node_text(target, source)
+
+
 def _untyped_ok(last: Node, parts: list[str], scope: _Scope) -> bool:
     """Whether a declaration without a return type is a constructor, destructor or conversion
     operator (the only C++ declarations that have none)."""
@@ -390,6 +445,7 @@ _HANDLERS: dict[str, Handler] = {
     "declaration": StructureCollector._declaration,
     "field_declaration": StructureCollector._declaration,
     "type_definition": StructureCollector._declaration,
+    "alias_declaration": StructureCollector._alias_declaration,
     "function_definition": StructureCollector._function_definition,
     "friend_declaration": StructureCollector._friend,
     "preproc_include": StructureCollector._directive,
