@@ -80,7 +80,7 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
         record, entry, fresh = _extract_one(item, code, known)
         extracted += fresh
         records.append(entry)
-        summaries.append(_summary(record, item))
+        summaries.append(_summary(record, item, entry["text_bytes"]))
     languages = {item.path: item.type.language for item in inputs}
     _write_or_remove(older_path, _superseded(records, previous, older, languages, code))
     save_encoded(path, _dump_records(records))
@@ -181,6 +181,7 @@ def _extract_one(item: Input, code: str, known: dict[str, dict[str, Any]],
     entry: dict[str, Any] = {
         "path": item.path, "layer": item.layer, "size": len(data), "lines": facts["lines"],
         "sha256": digest, "encoding": facts["encoding"], "key": key,
+        "text_bytes": facts.get("text_bytes", len(data)),
         "notes": [to_dict(n) for n in notes], "extraction": extraction_data,
     }
     return _record(entry, extraction), entry, fresh
@@ -199,7 +200,7 @@ def load_record(entry: dict[str, Any]) -> FileRecord:
     return _record(entry, extraction_from_dict(entry["extraction"]))
 
 
-def _summary(record: FileRecord, item: Input) -> Summary:
+def _summary(record: FileRecord, item: Input, text_bytes: int) -> Summary:
     ex = record.extraction
     defines = tuple(Definition(s.name, s.kind) for s in ex.symbols
                     if is_defining(s.kind, ex.language))
@@ -218,6 +219,7 @@ def _summary(record: FileRecord, item: Input) -> Summary:
         defines=defines,
         top=top,
         notes=ex.notes,
+        text_bytes=text_bytes,
     )
 
 
@@ -232,8 +234,10 @@ def _description(ex: Extraction, type_name: str) -> str:
 
 def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
                binaries: tuple[tuple[str, int], ...], mirror: str,
-               extras: dict[str, Any]) -> Counts:
-    """Link one layer: per-chunk contexts, per-folder facts, and (layer 1) the symbol index."""
+               extras: dict[str, Any], max_source_bytes: int = 0) -> Counts:
+    """Link one layer: per-chunk contexts, per-folder facts, the layer's notes (with a
+    ``truncated`` note for every source longer than ``max_source_bytes``, which its page
+    shows cut), and (layer 1) the symbol index."""
     out = Path(output)
     summaries: list[Summary] = []
     by_chunk: dict[str, list[str]] = {}
@@ -251,12 +255,22 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
         facts = {"facts": links.folders[folder], "extras": extras.get(folder, {})}
         written += save_state(out / state.path("folder", folder), facts)
     failures = sorted((NoteRow(s.path, n.kind, n.message, n.line) for s in summaries
-                       for n in s.notes), key=note_order)
+                       for n in s.notes + cut_notes(s.text_bytes, max_source_bytes)),
+                      key=note_order)
     written += save_state(out / state.path("notes", str(layer)), failures)
     if layer == 1:
         data = {"keywords": links.keywords, "files": len(summaries)}
         written += save_state(out / state.path("global", ""), data)
     return {"state_written": written}
+
+
+def cut_notes(text_bytes: int, limit: int) -> tuple[Note, ...]:
+    """The warning that a source's page shows it cut at ``limit`` bytes (none if it fits)."""
+    if not limit or text_bytes <= limit:
+        return ()
+    return (Note("truncated", f"the source ({text_bytes:,} bytes) is longer than the "
+                 f"configured limit of {limit:,} bytes (max_source_bytes): its page shows "
+                 "it cut"),)
 
 
 # --------------------------------------------------------------------------- render

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 import itertools
 import os
 import re
 import shutil
 import stat
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +100,42 @@ def decode(data: bytes) -> Decoded:
         f"line {line}); undecodable bytes are shown as U+FFFD"
     )
     return _normalised(text, "utf-8 (with replacement characters)", problem)
+
+
+def python_refusal(data: bytes) -> str:
+    """Why Python would refuse to import source bytes that :func:`decode` read ("" when it
+    would not): a declared encoding Python does not know, a UTF-8 byte-order mark beside
+    another declared encoding, or bytes that are not valid in the declared encoding. Python
+    reads the declaration as :func:`tokenize.detect_encoding` does."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        declared = _declared_name(data)
+        if not declared:
+            return ""  # bytes that are not UTF-8: decode() notes them
+        if data.startswith(codecs.BOM_UTF8):
+            return (f"Python refuses to import this file: it starts with a UTF-8 byte-order "
+                    f"mark but declares the encoding {declared!r}")
+        return (f"Python refuses to import this file: it declares the encoding {declared!r}, "
+                f"which Python does not know")
+    if encoding in ("utf-8", "utf-8-sig"):
+        return ""  # Python decodes it as decode() did, or decode() noted the bad bytes
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return (f"Python refuses to import this file: it declares the encoding {encoding!r}, "
+                f"but byte {error.start} (line {line}) is not valid in it")
+    return ""
+
+
+def _declared_name(data: bytes) -> str:
+    """The encoding name a coding declaration of the first two lines writes, as written."""
+    for line in data.removeprefix(codecs.BOM_UTF8).split(b"\n", 2)[:2]:
+        match = _CODING.match(line)
+        if match:
+            return match.group(1).decode("ascii", "replace")
+    return ""
 
 
 def _normalised(text: str, encoding: str, problem: str = "") -> Decoded:

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from pipeline.extract import extract
-from pipeline.files import decode
+from pipeline.files import decode, python_refusal
 from pipeline.records import Extraction, Note, extraction_from_dict
 
 ISOLATE_CHARS = 384 * 1024  # characters: Python sources longer than this parse in a child
@@ -32,16 +32,22 @@ ISOLATED_LANGUAGES = frozenset({"python"})
 
 
 def extract_file(data: bytes, language: str) -> tuple[dict[str, Any], Extraction]:
-    """A file's bytes -> its encoding and line count, and its extraction (a decode problem
-    becomes a note). Never raises: see :func:`pipeline.extract.extract`."""
+    """A file's bytes -> its encoding, line count and length in UTF-8 (what a page's
+    source is cut by), and its extraction (a decode problem, or bytes Python would not
+    import, become a note). Never raises: see :func:`pipeline.extract.extract`."""
     decoded = decode(data)
     text = decoded.text
     extraction = extract_bounded(text, language)
     if decoded.problem:
         extraction = replace(extraction, notes=(Note("decode", decoded.problem),)
                              + extraction.notes)
+    elif language == "python" and (refusal := python_refusal(data)):
+        extraction = replace(extraction, notes=(Note("python-encoding", refusal),)
+                             + extraction.notes)
     lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
-    return {"encoding": decoded.encoding, "lines": lines}, extraction
+    facts = {"encoding": decoded.encoding, "lines": lines,
+             "text_bytes": len(text.encode("utf-8", "surrogatepass"))}
+    return facts, extraction
 
 
 def extract_bounded(text: str, language: str) -> Extraction:

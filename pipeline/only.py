@@ -95,7 +95,8 @@ def build_only(graph: Graph, selected: frozenset[str]) -> Counts:
             binaries = graph.inventory.binaries if layer == 1 else ()
             runstate.begin_task(graph.root, task_name("link", str(layer)))
             actions.link_layer(graph.root, layer, names, tuple(graph.layer_folders(layer)),
-                               binaries, mirror, extras_of(graph, layer))
+                               binaries, mirror, extras_of(graph, layer),
+                               graph.config.max_source_bytes)
         for chunk in chunks:
             runstate.begin_task(graph.root, task_name("render", chunk.name or "."))
             _add(totals, actions.render_chunk(graph.root, graph.site, chunk.name, chunk.inputs,

@@ -168,6 +168,7 @@ class Summary:
     defines: tuple[Definition, ...] = ()  # symbols of the defining kinds, in file order
     top: tuple[Definition, ...] = ()  # the public top-level classes and functions among them
     notes: tuple[Note, ...] = ()
+    text_bytes: int = 0  # the decoded text's length in UTF-8: its page cuts it above a limit
 
 
 # Where one dependency leads: (group, target path or ""); group is "stdlib", "repo", ...
@@ -264,6 +265,7 @@ def summary_from_dict(data: dict[str, Any]) -> Summary:
         defines=tuple(Definition(**d) for d in data["defines"]),
         top=tuple(Definition(**d) for d in data["top"]),
         notes=tuple(Note(**n) for n in data["notes"]),
+        text_bytes=data.get("text_bytes", 0),
     )
 
 
