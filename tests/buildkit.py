@@ -495,6 +495,25 @@ def heading_problems(rel: str, text: str, project: str) -> list[str]:
     return problems
 
 
+def one_page_problems(rel: str, data: bytes, project: str) -> list[str]:
+    """Hygiene, headings and well-formed links of one page (docs/format.md §3-§6): what every
+    page a test makes, built or rendered alone, must have. Whether the links resolve needs
+    the whole output (:func:`broken_links`)."""
+    problems = text_problems(rel, data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return problems
+    problems += heading_problems(rel, text, project)
+    for href in hrefs(text):
+        parts = urlsplit(href)
+        if not (parts.scheme or parts.netloc) and not (parts.path or parts.fragment):
+            problems.append(f"{rel}: empty link target {href!r}")
+        elif not (parts.scheme or parts.netloc) and "//" in parts.path:
+            problems.append(f"{rel}: double slash in {href}")
+    return problems
+
+
 def page_problems(output: Path, project: str) -> list[str]:
     """Hygiene and headings of every page under ``output``."""
     problems: list[str] = []
@@ -502,11 +521,7 @@ def page_problems(output: Path, project: str) -> list[str]:
         if not rel.endswith(".md"):
             problems.append(f"{rel}: a file that is not a page")
             continue
-        problems += text_problems(rel, data)
-        try:
-            problems += heading_problems(rel, data.decode("utf-8"), project)
-        except UnicodeDecodeError:
-            pass
+        problems += one_page_problems(rel, data, project)
     return problems
 
 
