@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -18,7 +18,6 @@ from pipeline.analyze import is_test_file
 from pipeline.discover import Input
 from pipeline.files import decode, dump_state, read_bytes, sha256, write_if_changed
 from pipeline.graph import Counts
-from pipeline.isolate import extract_file
 from pipeline.link import build_links, is_defining
 from pipeline.prose import shorten
 from pipeline.records import (
@@ -37,6 +36,7 @@ from pipeline.records import (
     summary_from_dict,
     to_dict,
 )
+from pipeline.remote import NO_REMOTE, Remote, make_extractions
 from pipeline.site import PageSite
 from pipeline.stateio import load_state, load_state_or, save_encoded, save_state, unpack
 
@@ -44,7 +44,7 @@ from pipeline.stateio import load_state, load_state_or, save_encoded, save_state
 
 def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
                   neighbours: tuple[str, ...] = (),
-                  only: frozenset[str] | None = None) -> Counts:
+                  only: frozenset[str] | None = None, remote: Remote = NO_REMOTE) -> Counts:
     """Extract every input of a chunk and write its records and summaries.
 
     The chunk's state is the cache, keyed by content, language and the digest ``code`` of
@@ -53,7 +53,9 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
     undoing it or switching back to a branch extracts nothing. Inputs new to the chunk (a
     file added or removed before them moved the chunk's bounds) are looked up in the
     ``neighbours`` too. A cold build writes one records file per chunk rather than one
-    cache file per input.
+    cache file per input. What is still missing is fetched from the shared cache, or
+    extracted (on the Dask cluster when there is one), as ``remote`` says
+    (:func:`pipeline.remote.make_extractions`).
 
     With ``only`` (input paths), the other inputs keep the entries and summaries the chunk
     last had, unread (an input the chunk never had is extracted: the records need it)."""
@@ -68,24 +70,26 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
             for key, entry in _reusable(out / state.path(kind, name)).items():
                 known.setdefault(key, entry)
     kept = _kept(out, chunk, previous, inputs, only)
+    read = {item.path: _read(item, code) for item in inputs if item.path not in kept}
+    missing = {read[i.path].key: (read[i.path].data, i.type.language)
+               for i in inputs if i.path in read and read[i.path].key not in known}
+    made, counts = make_extractions(missing, code, remote)
     records: list[dict[str, Any]] = []
     summaries: list[Summary] = []
-    extracted = 0
     for item in inputs:
         if item.path in kept:
             entry, summary = kept[item.path]
             records.append(entry)
             summaries.append(summary)
             continue
-        record, entry, fresh = _extract_one(item, code, known)
-        extracted += fresh
+        record, entry = _entry(item, read[item.path], known, made)
         records.append(entry)
         summaries.append(_summary(record, item, entry["text_bytes"]))
     languages = {item.path: item.type.language for item in inputs}
     _write_or_remove(older_path, _superseded(records, previous, older, languages, code))
     save_encoded(path, _dump_records(records))
     save_state(out / state.path("summary", chunk), summaries)
-    return {"files": len(inputs), "extracted": extracted}
+    return {"files": len(inputs), **counts}
 
 
 def _kept(out: Path, chunk: str, previous: dict[str, dict[str, Any]],
@@ -157,10 +161,14 @@ def _reusable(path: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def _extract_one(item: Input, code: str, known: dict[str, dict[str, Any]],
-                 ) -> tuple[FileRecord, dict[str, Any], int]:
-    """The record of one input and its chunk entry (the record's fields, the extraction and
-    its key), taken from ``known`` when the key is there."""
+class _Read(NamedTuple):
+    data: bytes
+    notes: list[Note]  # the failed read's, if any
+    digest: str
+    key: str  # of the extraction
+
+
+def _read(item: Input, code: str) -> _Read:
     notes: list[Note] = []
     try:
         data = read_bytes(item.disk)
@@ -168,23 +176,30 @@ def _extract_one(item: Input, code: str, known: dict[str, dict[str, Any]],
         data = b""
         notes.append(Note("unreadable", f"the file could not be read: {error.strerror}"))
     digest = sha256(data)
-    language = item.type.language
-    key = _key(language, code, digest)
+    return _Read(data, notes, digest, _key(item.type.language, code, digest))
+
+
+def _entry(item: Input, read: _Read, known: dict[str, dict[str, Any]],
+           made: dict[str, tuple[dict[str, Any], Extraction]],
+           ) -> tuple[FileRecord, dict[str, Any]]:
+    """The record of one input and its chunk entry (the record's fields, the extraction and
+    its key), taken from ``known`` when the key is there, else from ``made``."""
+    data, notes, digest, key = read
     old = known.get(key)
     extraction_data: Any
     if old is not None:
         facts, extraction_data = old, old["extraction"]
-        extraction, fresh = extraction_from_dict(extraction_data), 0
+        extraction = extraction_from_dict(extraction_data)
     else:
-        facts, extraction = extract_file(data, language)
-        extraction_data, fresh = extraction, 1
+        facts, extraction = made[key]
+        extraction_data = extraction
     entry: dict[str, Any] = {
         "path": item.path, "layer": item.layer, "size": len(data), "lines": facts["lines"],
         "sha256": digest, "encoding": facts["encoding"], "key": key,
         "text_bytes": facts.get("text_bytes", len(data)),
         "notes": [to_dict(n) for n in notes], "extraction": extraction_data,
     }
-    return _record(entry, extraction), entry, fresh
+    return _record(entry, extraction), entry
 
 
 def _record(entry: dict[str, Any], extraction: Extraction) -> FileRecord:

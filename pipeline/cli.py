@@ -18,8 +18,8 @@ from typing import Any
 from doit.doit_cmd import DoitMain
 
 from pipeline import layout, runner, runstate
-from pipeline.config import Config, load_pyproject, make_config
-from pipeline.errors import PipelineError, UsageError
+from pipeline.config import CACHE_MODES, Config, load_pyproject, make_config
+from pipeline.errors import ConfigError, PipelineError, UsageError
 from pipeline.graph import Graph, build_graph
 from pipeline.only import build_only, resolve_paths, select_inputs
 from pipeline.overrides import GraphLoader, RefreshingHashChecker
@@ -27,7 +27,8 @@ from pipeline.report import Reporter, reporter_for
 from pipeline.tasks import NAMESPACE, STAGES, task_creators, task_name
 
 CONFIG_KEYS = ("source", "output", "depth", "jobs", "project", "include", "exclude",
-               "max_source_bytes", "max_tests", "max_related", "templates")
+               "max_source_bytes", "max_tests", "max_related", "templates", "cache",
+               "cache_mode", "scheduler")
 READ_ONLY_DOIT_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion"})
 DOIT_COMMANDS = READ_ONLY_DOIT_COMMANDS | {"run", "clean", "forget", "ignore", "auto",
                                            "strace", "reset-dep"}
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("source", nargs="?", default=None)
             sub.add_argument("--depth", type=int, default=None)
             sub.add_argument("--project", default=None)
+            sub.add_argument("--cache", default=None, metavar="URL")
+            sub.add_argument("--cache-mode", dest="cache_mode", default=None,
+                             choices=CACHE_MODES)
+            sub.add_argument("--scheduler", default=None, metavar="ADDRESS")
         sub.add_argument("--output", default=None)
         if name == "build":
             sub.add_argument("--jobs", type=int, default=None)
@@ -105,7 +110,14 @@ def _discovered(graph: Graph) -> dict[str, int]:
 
 def start_build(config: Config) -> bool:
     """Before a build writes anything: hold the output's lock, repair or reset its state
-    (saying so), and tell whether the last run left work half done (prune state then)."""
+    (saying so), and tell whether the last run left work half done (prune state then).
+    A configured scheduler that does not answer is a configuration error (exit 2)."""
+    if config.scheduler:
+        from pipeline.cluster import unreachable
+
+        problem = unreachable(config.scheduler)
+        if problem:
+            raise ConfigError("scheduler", f"{config.scheduler} is unreachable: {problem}")
     runstate.acquire_lock(config.output)
     for message in runstate.check_state(config.output):
         print(f"note: {message}", file=sys.stderr)
@@ -183,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     finally:
         runstate.release_locks()
+        if "pipeline.cluster" in sys.modules:  # a scheduler was used in this process
+            sys.modules["pipeline.cluster"].close_clients()
 
 
 def dodo_namespace() -> dict[str, Any]:

@@ -59,6 +59,9 @@ class Config:
     max_tests: int = 50
     max_related: int = 100
     templates: str = ""
+    cache: str = ""  # shared record cache: a folder or an fsspec URL (pipeline/cache.py)
+    cache_mode: str = "read"  # read | write | readwrite | off
+    scheduler: str = ""  # Dask scheduler address: extraction runs on its workers
 
     @property
     def project_name(self) -> str:
@@ -72,6 +75,7 @@ class Config:
 
 
 _KEYS = {f.name for f in fields(Config)}
+CACHE_MODES = ("read", "write", "readwrite", "off")
 _INTS = {"depth": 1, "jobs": 1, "max_source_bytes": 1000, "max_tests": 1, "max_related": 1}
 
 
@@ -140,4 +144,6 @@ def _coerce(key: str, value: Any) -> Any:
         return tuple(sorted(value.items()))
     if not isinstance(value, str):
         raise ConfigError(key, f"expected a string, got {value!r}")
+    if key == "cache_mode" and value not in CACHE_MODES:
+        raise ConfigError(key, f"expected one of {', '.join(CACHE_MODES)}, got {value!r}")
     return value

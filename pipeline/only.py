@@ -16,7 +16,7 @@ from pathlib import Path
 from pipeline import layout, runstate, state
 from pipeline.errors import UsageError
 from pipeline.graph import Chunk, Counts, Graph
-from pipeline.tasks import extras_of, task_name
+from pipeline.tasks import extras_of, remote_of, task_name
 
 
 def resolve_paths(raw_paths: list[str], source: str, cwd: str = "") -> list[str]:
@@ -89,7 +89,7 @@ def build_only(graph: Graph, selected: frozenset[str]) -> Counts:
             runstate.begin_task(graph.root, task_name("extract", chunk.name or "."))
             _add(totals, actions.extract_chunk(graph.root, chunk.name, chunk.inputs,
                                                graph.extraction_code, chunk.neighbours,
-                                               selected))
+                                               selected, remote_of(graph.config)))
         if chunks:
             names = tuple(c.name for c in graph.chunks if c.layer == layer)
             binaries = graph.inventory.binaries if layer == 1 else ()
@@ -116,4 +116,5 @@ def build_only(graph: Graph, selected: frozenset[str]) -> Counts:
 
 def _add(totals: Counts, counts: Counts) -> None:
     for key, value in counts.items():
-        totals[key] = totals.get(key, 0) + value
+        if isinstance(value, int):  # not the warnings
+            totals[key] = totals.get(key, 0) + value

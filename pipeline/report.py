@@ -79,6 +79,7 @@ class Reporter:
         self.totals: Counter[str] = Counter()
         self.failures: list[str] = []
         self.errors: list[str] = []
+        self.warnings: dict[str, str] = {}  # topic -> one line (the shared cache, the cluster)
         self.progress: Progress | None = None
         self.bars: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
@@ -110,11 +111,14 @@ class Reporter:
         if not task.actions or _stage(task) not in STAGES:
             return
         result = task.result if isinstance(task.result, dict) else {}
-        self.counts.update({k: v for k, v in result.items() if isinstance(v, int)})
+        counts = {k: v for k, v in result.items() if isinstance(v, int)}
+        self.counts.update(counts)
         self.counts["tasks_run"] += 1
+        for topic, message in (result.get("warnings") or {}).items():  # once per build
+            self.warnings.setdefault(topic, message)
         self._advance(task)
         if not self.live and _stage(task) not in ("seal", "failures"):
-            details = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(result.items()))
+            details = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(counts.items()))
             self._line(f"{task.name}{': ' + details if details else ''}")
 
     def skip_uptodate(self, task: Any) -> None:
@@ -159,7 +163,8 @@ class Reporter:
         notes = read_notes(self.root, self.depth) if self.root and self.selected else []
         failed = failed_notes(notes, self.strict)
         self.summary = {"notes": notes, "failed": failed, "errors": self.errors,
-                        "counts": dict(self.counts), "elapsed": elapsed}
+                        "counts": dict(self.counts), "elapsed": elapsed,
+                        "warnings": dict(self.warnings)}
         if self.selected:
             self._print_summary(failed, elapsed)
         for error in self.errors:
@@ -191,6 +196,8 @@ class Reporter:
         rows = list(self.discovered.items())
         rows += [
             ("files extracted", self.counts.get("extracted", 0)),
+            *([("records fetched from the shared cache", self.counts["cache_fetched"])]
+              if self.counts.get("cache_fetched") else []),
             ("pages written", self.counts.get("pages_written", 0)),
             ("pages unchanged", self.counts.get("pages_unchanged", 0)),
             ("pages removed", self.counts.get("pages_removed", 0)),
@@ -208,6 +215,8 @@ class Reporter:
         else:
             self._line("summary: " + "; ".join(f"{n} {v:,}" for n, v in rows)
                        + f"; time {elapsed:.2f} s")
+        for message in self.warnings.values():
+            self._line(f"warning: {message}")
         by_file: dict[str, list[str]] = defaultdict(list)
         for note in failed:
             by_file[note.path].append(

@@ -19,6 +19,8 @@ from pipeline import graph as graphs
 from pipeline import layout, prune, runstate, state
 from pipeline.graph import Chunk, Graph
 from pipeline.overrides import light_check, stamp_changed
+from pipeline.cache import Remote
+from pipeline.config import Config
 from pipeline.schema import SCHEMA
 
 # Every task of the build is named ``docs:STAGE`` or ``docs:STAGE:NAME`` and the group task
@@ -27,6 +29,12 @@ from pipeline.schema import SCHEMA
 NAMESPACE = "docs"
 STAGES = ("extract", "link", "render", "folder", "keywords", "prune", "seal", "failures")
 TaskDict = dict[str, Any]
+
+
+def remote_of(config: Config) -> Remote:
+    """Where extraction may fetch, store and run (never part of a task's stamp: neither the
+    cache nor the cluster changes what is built)."""
+    return Remote(config.cache, config.cache_mode, config.scheduler)
 
 
 def run_action(task: str, name: str, root: str, *args: Any) -> Any:
@@ -95,7 +103,8 @@ def task_extract(graph: Graph) -> Iterator[TaskDict]:
             "name": name,
             "actions": [(run_action, [task_name("extract", name), "extract_chunk", graph.root,
                                       chunk.name, chunk.inputs, graph.extraction_code,
-                                      chunk.neighbours])],
+                                      chunk.neighbours, None,
+                                      remote_of(graph.config)])],
             "file_dep": deps,
             "targets": state.written_by(graph, "extract", chunk=chunk.name),
             "uptodate": [stamp_changed({"code": graph.extraction_code, "schema": SCHEMA,

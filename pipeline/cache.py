@@ -1,0 +1,300 @@
+"""A shared record cache: extractions by extraction key, in a folder or an fsspec store.
+
+``cache`` names a folder (an NFS mount, a CI cache volume) or an fsspec URL
+(``s3://bucket/prefix`` through s3fs, its credentials and endpoint from the standard AWS
+variables, ``AWS_ENDPOINT_URL`` included; any other fsspec protocol that is installed).
+``cache_mode`` says what a build does with it: ``read`` (the default: fetch a record
+missing locally before extracting it), ``write`` (store what this build extracted),
+``readwrite`` (both: what CI runs) or ``off``.
+
+The key is the records' own extraction key (content digest, language, extraction code,
+schema: ``actions._key``), so an entry can only stand for the bytes it was made from. An
+entry is data, never code: zstd-compressed JSON, used only when it decodes, echoes the key
+it was fetched under, has this schema and language, and every field has its record's type
+(:func:`conforms`); anything else is ignored, with one warning. A cache that cannot be
+reached or is misconfigured is turned off for the rest of the process, with one warning:
+the build extracts locally and its exit code does not change. Puts are atomic (a folder:
+a temporary file renamed into place; an object store: one object per put), so builds that
+write the same entry at once are safe; entries are immutable, so the last writer wins
+with the same bytes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields, is_dataclass
+from functools import cache
+from pathlib import Path
+from types import NoneType, UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import orjson
+
+MODES = ("read", "write", "readwrite", "off")
+MAX_ENTRY = 256 << 20  # bytes of one decompressed entry: more is not a record
+THREADS = 16  # reads and writes of a folder cache at once (an NFS mount has latency)
+S3_OPTIONS: dict[str, Any] = {  # fail in seconds, not minutes, when the store is away
+    "config_kwargs": {"connect_timeout": 5, "read_timeout": 30,
+                      "retries": {"max_attempts": 2, "mode": "standard"}},
+}
+_SERIAL = itertools.count()
+_BROKEN: dict[str, str] = {}  # cache URL -> why this process stopped using it
+
+
+@dataclass(frozen=True, slots=True)
+class Remote:
+    """Where extraction may find or leave records, and where it may run: the shared cache
+    and the Dask scheduler (``""``: none). Not part of any task's stamp: neither changes
+    what a build produces."""
+
+    cache: str = ""
+    cache_mode: str = "read"
+    scheduler: str = ""
+
+    @property
+    def reads(self) -> bool:
+        return bool(self.cache) and self.cache_mode in ("read", "readwrite")
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.cache) and self.cache_mode in ("write", "readwrite")
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    """What an entry holds besides its key: the facts of the bytes and their extraction."""
+
+    lines: int
+    encoding: str
+    extraction: Any  # records.Extraction
+
+
+@dataclass
+class Outcome:
+    """What a batch of cache calls did: counts, and warnings by topic (one line each)."""
+
+    fetched: int = 0
+    stored: int = 0
+    rejected: int = 0
+    warnings: dict[str, str] | None = None
+
+    def warn(self, topic: str, message: str) -> None:
+        if self.warnings is None:
+            self.warnings = {}
+        self.warnings.setdefault(topic, message)
+
+
+# --------------------------------------------------------------------------- stores
+
+class FolderStore:
+    """Entries as files under a folder, two hex digits of fan-out."""
+
+    def __init__(self, root: str) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise OSError(f"{root} is not a folder")
+
+    def _path(self, name: str) -> Path:
+        return self.root / name[:2] / name
+
+    def get_many(self, names: list[str]) -> dict[str, bytes]:
+        def read(name: str) -> bytes | None:
+            try:
+                with open(self._path(name), "rb") as handle:
+                    return handle.read(MAX_ENTRY + 1)
+            except FileNotFoundError:
+                return None
+        found = _pooled(read, names)
+        return {name: data for name, data in zip(names, found, strict=True) if data is not None}
+
+    def put_many(self, items: dict[str, bytes]) -> None:
+        def write(item: tuple[str, bytes]) -> None:
+            name, data = item
+            target = self._path(name)
+            if target.exists():
+                return
+            target.parent.mkdir(exist_ok=True)
+            # unique across processes and machines sharing the folder
+            tmp = target.with_name(f".tmp-{secrets.token_hex(8)}-{os.getpid()}-{next(_SERIAL)}")
+            try:
+                with open(tmp, "xb") as handle:
+                    handle.write(data)
+                os.replace(tmp, target)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        _pooled(write, list(items.items()))
+
+
+class FsspecStore:
+    """Entries as objects of an fsspec filesystem (one batched ``cat`` per fetch: s3fs
+    runs it concurrently)."""
+
+    def __init__(self, url: str) -> None:
+        import fsspec  # only where a cache URL is used
+
+        options = S3_OPTIONS if url.startswith(("s3://", "s3a://")) else {}
+        self.fs, self.prefix = fsspec.url_to_fs(url, **options)
+        self.prefix = self.prefix.rstrip("/")
+
+    def _path(self, name: str) -> str:
+        return f"{self.prefix}/{name[:2]}/{name}"
+
+    def get_many(self, names: list[str]) -> dict[str, bytes]:
+        paths = [self._path(n) for n in names]
+        got = self.fs.cat(paths, on_error="return")
+        if not isinstance(got, dict):  # one path: fsspec returns its bytes
+            got = {paths[0]: got}
+        found: dict[str, bytes] = {}
+        for name, path in zip(names, paths, strict=True):
+            value = got.get(path, got.get(self.fs._strip_protocol(path)))
+            if isinstance(value, FileNotFoundError) or value is None:
+                continue
+            if isinstance(value, BaseException):
+                raise value
+            found[name] = bytes(value)
+        return found
+
+    def put_many(self, items: dict[str, bytes]) -> None:
+        self.fs.pipe({self._path(name): data for name, data in items.items()})
+
+
+def _pooled(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(min(THREADS, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+@cache
+def open_store(url: str) -> FolderStore | FsspecStore:
+    """The store a cache URL names (once per process). Raises on a misconfiguration: an
+    unknown protocol, a missing package, a folder that is not there."""
+    if "://" not in url or url.startswith("file://"):
+        return FolderStore(url.removeprefix("file://"))
+    return FsspecStore(url)
+
+
+# --------------------------------------------------------------------------- entries
+
+def entry_name(key: str) -> str:
+    return f"{key}.json.zst"
+
+
+def encode_entry(key: str, language: str, value: Cached) -> bytes:
+    from pipeline.records import SCHEMA
+    from pipeline.stateio import pack
+
+    return pack(orjson.dumps({"schema": SCHEMA, "key": key, "language": language,
+                              "lines": value.lines, "encoding": value.encoding,
+                              "extraction": value.extraction}))
+
+
+def decode_entry(blob: bytes, key: str, language: str) -> Cached:
+    """The entry's content; ``ValueError`` naming the first thing wrong with it."""
+    from pipeline.records import SCHEMA, Extraction, extraction_from_dict
+    from pipeline.stateio import MAGIC, unpack
+
+    if not blob.startswith(MAGIC):
+        raise ValueError("not a compressed entry")
+    data = orjson.loads(unpack(blob, limit=MAX_ENTRY))
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    for field, wanted in (("schema", SCHEMA), ("key", key), ("language", language)):
+        if data.get(field) != wanted:
+            raise ValueError(f"{field} is {data.get(field)!r}, not {wanted!r}")
+    lines, encoding, extraction = data.get("lines"), data.get("encoding"), data.get("extraction")
+    if not (type(lines) is int and lines >= 0 and isinstance(encoding, str)):
+        raise ValueError("lines or encoding malformed")
+    if not conforms(extraction, Extraction):
+        raise ValueError("the extraction does not have the record's fields and types")
+    return Cached(lines, encoding, extraction_from_dict(extraction))
+
+
+def conforms(value: Any, hint: Any) -> bool:
+    """``value`` (parsed JSON) has the shape of type ``hint``: a record dataclass with
+    exactly its fields, tuples as lists, and plain ``str``/``int``/``bool``/``float``."""
+    if is_dataclass(hint):
+        hints = _hints(hint)
+        names = [f.name for f in fields(hint)]
+        return isinstance(value, dict) and set(value) <= set(names) and all(
+            conforms(value[name], hints[name]) for name in names if name in value)
+    origin = get_origin(hint)
+    if origin is tuple:
+        item = get_args(hint)[0]
+        return isinstance(value, list) and all(conforms(v, item) for v in value)
+    if origin in (Union, UnionType):
+        return any(conforms(value, option) for option in get_args(hint))
+    if hint is NoneType:
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return type(value) is int
+    if hint is float:
+        return type(value) in (int, float)
+    if hint is str:
+        return isinstance(value, str)
+    return hint is Any
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+# --------------------------------------------------------------------------- use
+
+def fetch(remote: Remote, wanted: dict[str, str], outcome: Outcome) -> dict[str, Cached]:
+    """Key -> cached content for the keys of ``wanted`` (key -> language) the cache holds
+    and that pass validation; {} when the cache cannot be read."""
+    if not (remote.reads and wanted) or remote.cache in _BROKEN:
+        return {}
+    keys = sorted(wanted)
+    try:
+        blobs = open_store(remote.cache).get_many([entry_name(k) for k in keys])
+    except Exception as error:  # any failure of the store: extract locally
+        _give_up(remote, error, outcome)
+        return {}
+    found: dict[str, Cached] = {}
+    for key in keys:
+        blob = blobs.get(entry_name(key))
+        if blob is None:
+            continue
+        try:
+            found[key] = decode_entry(blob, key, wanted[key])
+        except (ValueError, TypeError, KeyError) as error:
+            outcome.rejected += 1
+            outcome.warn("cache-rejected", f"cache {remote.cache}: entry {key[:16]}... "
+                         f"ignored ({_reason(error)}); the file was extracted here")
+    outcome.fetched += len(found)
+    return found
+
+
+def store(remote: Remote, made: Iterable[tuple[str, str, Cached]], outcome: Outcome) -> None:
+    """Put ``(key, language, content)`` entries, when the mode allows writes."""
+    items = {entry_name(key): encode_entry(key, language, value)
+             for key, language, value in made} if remote.writes else {}
+    if not items or remote.cache in _BROKEN:
+        return
+    try:
+        open_store(remote.cache).put_many(items)
+    except Exception as error:
+        _give_up(remote, error, outcome)
+        return
+    outcome.stored += len(items)
+
+
+def _give_up(remote: Remote, error: BaseException, outcome: Outcome) -> None:
+    _BROKEN[remote.cache] = _reason(error)
+    outcome.warn("cache-unusable", f"cache {remote.cache} cannot be used "
+                 f"({_reason(error)}); records are extracted here")
+
+
+def _reason(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."

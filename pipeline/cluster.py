@@ -1,0 +1,126 @@
+"""Extraction on a Dask distributed cluster: file bytes go to the workers, extractions come
+back; doit still orchestrates, and every write happens here.
+
+The cluster is started with Dask's own commands (``dask scheduler``, then ``dask worker
+ADDRESS`` on each machine, in an environment with this package installed); workers need
+no copy of the tree. Dask reschedules the tasks of a worker that dies. A worker whose
+extraction code differs from this build's (another version installed) is not trusted:
+what it made is thrown away and extracted here, as is whatever the cluster fails to
+return. Only a build with a scheduler imports this module, and with it ``distributed``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from functools import cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from pipeline.cache import Outcome
+    from pipeline.remote import Made
+
+CONNECT_SECONDS = 10
+PROBE_SECONDS = 5
+_CLIENTS: dict[str, Any] = {}
+_LOCK = threading.Lock()
+_BROKEN: dict[str, str] = {}  # scheduler -> why this process stopped using it
+
+
+def unreachable(address: str) -> str:
+    """Why no scheduler answers at ``address`` ("" when a TCP connection opens, or when
+    the address is not TCP and so cannot be probed without Dask): a cheap check that the
+    CLI makes before building, without importing Dask."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        return "the 'distributed' package is not installed (pip install 'pipeline[cluster]')"
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", "tls"):
+        return ""
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError as error:
+        return str(error)
+    if not host or not port:
+        return "expected tcp://HOST:PORT"
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_SECONDS):
+            return ""
+    except OSError as error:
+        return error.strerror or str(error)
+
+
+def _client(address: str) -> Any:
+    """One client per process and scheduler (doit's worker processes each have theirs)."""
+    with _LOCK:
+        client = _CLIENTS.get(address)
+        if client is None:
+            from distributed import Client
+
+            client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+            _CLIENTS[address] = client
+        return client
+
+
+def close_clients() -> None:
+    """Close this process's clients (the end of an in-process build)."""
+    with _LOCK:
+        while _CLIENTS:
+            _CLIENTS.popitem()[1].close()
+
+
+def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: str,
+                       outcome: Outcome) -> Made:
+    """Key -> extraction for the keys of ``todo`` (key -> (bytes, language)) the cluster
+    made with this build's extraction code; the caller extracts the rest itself."""
+    if address in _BROKEN:
+        return {}
+    try:
+        from distributed import wait
+
+        client = _client(address)
+        keys = sorted(todo)
+        futures = client.map(extract_remote, [todo[k][0] for k in keys],
+                             [todo[k][1] for k in keys], code=code,
+                             key=[f"pipeline-extract-{k}" for k in keys])
+        wait(futures)
+    except Exception as error:  # the cluster went away: extract here
+        _BROKEN[address] = " ".join(str(error).split())[:160] or type(error).__name__
+        outcome.warn("cluster", f"scheduler {address} cannot be used ({_BROKEN[address]}); "
+                     "files are extracted here")
+        return {}
+    made: Made = {}
+    for key, future in zip(keys, futures, strict=True):
+        if future.status != "finished":
+            outcome.warn("cluster-failed", f"scheduler {address}: an extraction failed "
+                         f"on the cluster ({future.status}); extracted here")
+            continue
+        worker_code, facts, extraction = future.result()
+        if worker_code != code:
+            outcome.warn("cluster-code", f"scheduler {address}: a worker runs other "
+                         "extraction code (another version of the pipeline); its files "
+                         "are extracted here")
+            continue
+        made[key] = (facts, extraction)
+    return made
+
+
+def extract_remote(data: bytes, language: str, code: str) -> tuple[str, Any, Any]:
+    """On a worker: the worker's extraction-code digest, and the file's facts and
+    extraction when that digest is ``code`` (else nothing is extracted)."""
+    mine = worker_code()
+    if mine != code:
+        return mine, None, None
+    from pipeline.isolate import extract_file
+
+    facts, extraction = extract_file(data, language)
+    return mine, facts, extraction
+
+
+@cache
+def worker_code() -> str:
+    from pipeline.tasks import code_digest
+
+    return code_digest()[1]

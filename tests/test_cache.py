@@ -1,0 +1,241 @@
+"""The shared record cache: a folder and S3 (a moto server on 127.0.0.1), read-through and
+write-back, poisoned entries, an unreachable store, clean == incremental with a cache."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from buildkit import BASE_TREE, STATE, build, clean_build_snapshot, contents, make_tree, snapshot
+
+from pipeline.cache import MODES, Remote, conforms, decode_entry
+from pipeline.config import CACHE_MODES
+from pipeline.records import Extraction, Note, Symbol
+from pipeline.stateio import pack
+
+
+def _site(tmp_path: Path) -> tuple[Path, Path]:
+    src = tmp_path / "src"
+    make_tree(src, BASE_TREE)
+    return src, tmp_path / "out"
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.rglob("*.json.zst"))
+
+
+def _fresh(out: Path) -> None:
+    """A fresh output (another machine, a fresh clone): no local records."""
+    import shutil
+
+    shutil.rmtree(out)
+
+
+def _warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("warning: ")]
+
+
+def test_folder_cache_read_through_gives_the_same_pages(tmp_path: Path) -> None:
+    src, out = _site(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    plain = clean_build_snapshot(src, out)
+    first = build(src, out, "--cache", str(cache), "--cache-mode", "readwrite")
+    stored = _entries(cache)
+    assert first.counts["extracted"] == len(stored) == first.counts["cache_stored"] > 0
+    _fresh(out)
+    second = build(src, out, "--cache", str(cache))  # read: the default mode
+    assert second.counts["extracted"] == 0
+    assert second.counts["cache_fetched"] == len(stored)
+    assert "records fetched from the shared cache" in second.stderr
+    assert _entries(cache) == stored and not _warnings(second.stderr)
+    assert contents(snapshot(out)) == plain
+
+
+def test_modes_read_and_write_only_what_they_say(tmp_path: Path) -> None:
+    src, out = _site(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    build(src, out, "--cache", str(cache))  # read: nothing is stored
+    assert _entries(cache) == []
+    _fresh(out)
+    build(src, out, "--cache", str(cache), "--cache-mode", "write")
+    stored = _entries(cache)
+    assert stored
+    _fresh(out)
+    again = build(src, out, "--cache", str(cache), "--cache-mode", "write")  # never reads
+    assert again.counts["extracted"] == len(stored) and "cache_fetched" not in again.counts
+    _fresh(out)
+    off = build(src, out, "--cache", str(cache), "--cache-mode", "off")
+    assert off.counts["extracted"] == len(stored) and "cache_fetched" not in off.counts
+    assert MODES == CACHE_MODES
+
+
+def test_cache_mode_must_be_known(tmp_path: Path) -> None:
+    from buildkit import run_main
+
+    src, out = _site(tmp_path)
+    result = run_main(["build", str(src), "--output", str(out), "--cache-mode", "sometimes"],
+                      cwd=tmp_path)
+    assert result.code == 2 and len(result.stderr.strip().splitlines()) == 1
+    result = run_main(["build", str(src), "--output", str(out)], cwd=tmp_path,
+                      env={"PIPELINE_CACHE_MODE": "sometimes"})
+    assert result.code == 2 and "cache_mode" in result.stderr
+
+
+@pytest.mark.parametrize("poison", ["garbage", "other key", "wrong types", "not compressed"])
+def test_poisoned_entry_is_ignored_with_one_warning(tmp_path: Path, poison: str) -> None:
+    src, out = _site(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    plain = clean_build_snapshot(src, out)
+    build(src, out, "--cache", str(cache), "--cache-mode", "readwrite")
+    entries = _entries(cache)
+    for victim in entries[:2]:
+        key = victim.name.removesuffix(".json.zst")
+        data = {"schema": 0, "key": key}
+        if poison == "garbage":
+            blob = b"\x28\xb5\x2f\xfd" + os.urandom(64)
+        elif poison == "other key":
+            blob = entries[-1].read_bytes()  # a valid entry, of another key
+        elif poison == "wrong types":
+            from pipeline.records import SCHEMA
+            data = {"schema": SCHEMA, "key": key, "language": "python", "lines": 1,
+                    "encoding": "utf-8",
+                    "extraction": {"language": "python", "symbols": [{"kind": 1}]}}
+            blob = pack(orjson.dumps(data))
+        else:
+            blob = orjson.dumps(data)
+        victim.write_bytes(blob)
+    _fresh(out)
+    result = build(src, out, "--cache", str(cache))
+    assert result.counts["extracted"] == 2, result.counts
+    assert result.counts["cache_rejected"] == 2
+    warnings = _warnings(result.stderr)
+    assert len(warnings) == 1 and "ignored" in warnings[0], result.stderr
+    assert contents(snapshot(out)) == plain
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("where", ["missing folder", "unknown protocol", "s3 nobody serves"])
+def test_unusable_cache_degrades_to_local_extraction(tmp_path: Path, where: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    src, out = _site(tmp_path)
+    plain = clean_build_snapshot(src, out)
+    url = {"missing folder": str(tmp_path / "no-such-folder"),
+           "unknown protocol": f"nosuchprotocol://{tmp_path.name}/x",
+           "s3 nobody serves": f"s3://{tmp_path.name.lower().replace('_', '-')}/records"}[where]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    result = build(src, out, "--cache", url, "--cache-mode", "readwrite")
+    assert result.code == 0
+    warnings = _warnings(result.stderr)
+    assert len(warnings) == 1 and "cannot be used" in warnings[0], result.stderr
+    assert result.counts["extracted"] > 0
+    assert contents(snapshot(out)) == plain
+
+
+def test_clean_equals_incremental_with_a_cache(tmp_path: Path) -> None:
+    src, out = _site(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    args = ("--cache", str(cache), "--cache-mode", "readwrite")
+    build(src, out, *args)
+    (src / "pkg" / "a.py").write_text('"""Module a, edited."""\n\n\ndef h():\n    return 3\n')
+    (src / "pkg" / "c.py").write_text("import pkg.a\n")
+    (src / "notes.txt").unlink()
+    incremental = build(src, out, *args)
+    assert incremental.counts["extracted"] > 0
+    assert contents(snapshot(out)) == clean_build_snapshot(src, out, *args)
+    assert contents(snapshot(out)) == clean_build_snapshot(src, out)
+    _fresh(out)
+    fetched = build(src, out, *args)
+    assert fetched.counts["extracted"] == 0
+    records = {p.name: p.read_bytes() for p in (out / STATE / "records").iterdir()}
+    _fresh(out)
+    build(src, out)
+    assert records == {p.name: p.read_bytes() for p in (out / STATE / "records").iterdir()}
+
+
+def test_conforms_checks_fields_and_types() -> None:
+    good = orjson.loads(orjson.dumps(Extraction(
+        "python", symbols=(Symbol("class", "A", 1),), notes=(Note("x", "y"),))))
+    assert conforms(good, Extraction)
+    assert not conforms({**good, "extra": 1}, Extraction)
+    assert not conforms({**good, "has_main": 1}, Extraction)
+    assert not conforms({**good, "symbols": [{"kind": "class", "name": "A", "line": "1"}]},
+                        Extraction)
+    assert not conforms({**good, "tests": "abc"}, Extraction)
+
+
+def test_decode_entry_checks_the_key_echo_and_schema() -> None:
+    from pipeline.cache import Cached, encode_entry
+
+    blob = encode_entry("k1", "python", Cached(3, "utf-8", Extraction("python")))
+    assert decode_entry(blob, "k1", "python").lines == 3
+    for key, language in (("k2", "python"), ("k1", "c")):
+        with pytest.raises(ValueError):
+            decode_entry(blob, key, language)
+    assert Remote("x", "read").reads and not Remote("x", "read").writes
+    assert Remote("x", "write").writes and not Remote("", "readwrite").reads
+
+
+# --------------------------------------------------------------------------- S3
+
+@pytest.fixture
+def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real S3 API server (moto's) on 127.0.0.1, for this test only."""
+    try:
+        from moto.server import ThreadedMotoServer
+
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+    except Exception as error:  # the server cannot start here
+        pytest.skip(f"moto's S3 server cannot start: {error}")
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for key, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"
+                       }.items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def test_s3_cache_through_a_local_s3_server(tmp_path: Path, s3_endpoint: str) -> None:
+    import boto3
+
+    bucket = "records-" + tmp_path.name.lower().replace("_", "-")[-30:]
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    s3.create_bucket(Bucket=bucket)
+    url = f"s3://{bucket}/ci"
+    src, out = _site(tmp_path)
+    plain = clean_build_snapshot(src, out)
+    first = build(src, out, "--cache", url, "--cache-mode", "readwrite")
+    assert not _warnings(first.stderr), first.stderr
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="ci/")
+    assert listed["KeyCount"] == first.counts["extracted"] == first.counts["cache_stored"]
+    _fresh(out)
+    second = build(src, out, "--cache", url)
+    assert second.counts["extracted"] == 0, second.stderr
+    assert second.counts["cache_fetched"] == listed["KeyCount"]
+    assert contents(snapshot(out)) == plain
+    # a poisoned object: ignored with one warning, the file extracted here
+    victim = listed["Contents"][0]["Key"]
+    s3.put_object(Bucket=bucket, Key=victim, Body=b"\x28\xb5\x2f\xfd not a frame")
+    _fresh(out)
+    third = build(src, out, "--cache", url)
+    assert third.counts["extracted"] == 1 and len(_warnings(third.stderr)) == 1
+    assert contents(snapshot(out)) == plain
