@@ -78,14 +78,12 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
     if address in _BROKEN:
         return {}
     try:
-        from distributed import wait
-
         client = _client(address)
         keys = sorted(todo)
         futures = client.map(extract_remote, [todo[k][0] for k in keys],
                              [todo[k][1] for k in keys], code=code,
                              key=[f"pipeline-extract-{k}" for k in keys])
-        wait(futures)
+        client.gather(futures, errors="skip")  # waits for all; each is looked at below
     except Exception as error:  # the cluster went away: extract here
         _BROKEN[address] = " ".join(str(error).split())[:160] or type(error).__name__
         outcome.warn("cluster", f"scheduler {address} cannot be used ({_BROKEN[address]}); "

@@ -1,0 +1,166 @@
+"""Extraction on a Dask cluster started by the test on 127.0.0.1 with Dask's own commands
+(``dask scheduler``, two ``dask worker``): same pages as a serial build, a worker killed
+mid-build, an unreachable scheduler."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from buildkit import (
+    BASE_TREE,
+    STATE,
+    build,
+    clean_build_snapshot,
+    contents,
+    make_tree,
+    python_env,
+    run_main,
+    snapshot,
+)
+
+pytest.importorskip("distributed")
+
+START_SECONDS = 60
+BUILD_SECONDS = 180
+
+
+@dataclass
+class Cluster:
+    address: str
+    workers: list[subprocess.Popen[bytes]]
+
+
+def _dask(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as handle:
+        return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=handle,
+                                stderr=subprocess.STDOUT, env=python_env(),
+                                start_new_session=True)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A scheduler and two single-threaded workers without nannies (a killed worker stays
+    dead), on 127.0.0.1, stopped after the test."""
+    folder = tmp_path / "cluster"
+    folder.mkdir()
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        started.append(_dask("scheduler", "--host", "127.0.0.1", "--port", "0",
+                             "--no-dashboard", "--scheduler-file", str(folder / "s.json"),
+                             log=folder / "scheduler.log"))
+        address = _wait_for(lambda: json.loads((folder / "s.json").read_text())["address"])
+        for name in ("w1", "w2"):
+            started.append(_dask("worker", address, "--nthreads", "1", "--no-nanny",
+                                 "--no-dashboard", "--name", name, log=folder / f"{name}.log"))
+        _wait_for(lambda: all("Registered to" in (folder / f"{n}.log").read_text()
+                              for n in ("w1", "w2")) or None)
+        yield Cluster(address, started[1:])
+    finally:
+        for process in started:
+            _stop(process)
+
+
+def _wait_for(probe: object) -> str:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            found = probe()  # type: ignore[operator]
+        except (OSError, ValueError, KeyError):
+            found = None
+        if found:
+            return str(found)
+        time.sleep(0.2)
+    pytest.skip("the Dask cluster did not start in time")
+
+
+def _tree(count: int) -> dict[str, str]:
+    """Python files in several folders (one chunk each), enough work to kill a worker
+    while some is left."""
+    body = "".join(f"def f{i}(x: int = {i}) -> int:\n    '''Doc {i}.'''\n    return x + {i}\n\n"
+                   for i in range(60))
+    return {**BASE_TREE, **{f"p{n % 6}/m{n}.py": f'"""Module {n}."""\n{body}'
+                            for n in range(count)}}
+
+
+def test_cluster_build_equals_serial_build(tmp_path: Path, cluster: Cluster) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, BASE_TREE)
+    serial = clean_build_snapshot(src, out)
+    done = subprocess.run([sys.executable, "-m", "pipeline", "build", str(src), "--output",
+                           str(out), "--scheduler", cluster.address, "--jobs", "2"],
+                          capture_output=True, text=True, timeout=BUILD_SECONDS,
+                          env=python_env(), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "warning:" not in done.stderr, done.stderr
+    assert contents(snapshot(out)) == serial
+
+
+def test_a_worker_killed_mid_build_has_its_work_redone(tmp_path: Path,
+                                                       cluster: Cluster) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, _tree(120))
+    serial = clean_build_snapshot(src, out, "--depth", "1")
+    build_process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "build", str(src), "--output", str(out),
+         "--depth", "1", "--scheduler", cluster.address], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=python_env(), cwd=tmp_path)
+    try:
+        records = out / STATE / "records"
+        deadline = time.monotonic() + BUILD_SECONDS
+        while not (records.is_dir() and any(records.iterdir())):  # the first chunk is in
+            assert build_process.poll() is None, build_process.communicate()
+            assert time.monotonic() < deadline, "no chunk was extracted"
+            time.sleep(0.05)
+        assert build_process.poll() is None, "the build ended before a worker was killed"
+        _stop(cluster.workers[0])
+        _out, err = build_process.communicate(timeout=BUILD_SECONDS)
+    finally:
+        if build_process.poll() is None:
+            build_process.kill()
+            build_process.wait()
+    assert build_process.returncode == 0, err
+    assert contents(snapshot(out)) == serial
+
+
+def test_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, BASE_TREE)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run_main(["build", str(src), "--output", str(out), "--scheduler",
+                       f"tcp://127.0.0.1:{port}"], cwd=tmp_path)
+    assert result.code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "scheduler" in lines[0] and "unreachable" in lines[0], lines
+    assert not (out / STATE / "records").exists()
+
+
+def test_without_a_scheduler_dask_is_never_imported(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, BASE_TREE)
+    build(src, out)  # warm: the next build is in a fresh process
+    (src / "pkg" / "b.py").write_text("def g():\n    return 3\n")
+    script = ("import sys\nfrom pipeline.cli import main\n"
+              f"code = main(['build', {str(src)!r}, '--output', {str(out)!r}])\n"
+              "print(sorted(m for m in ('dask', 'distributed', 'fsspec', 's3fs')"
+              " if m in sys.modules), code)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env=python_env())
+    assert done.stdout.split() == ["[]", "0"], done.stderr
