@@ -85,15 +85,16 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
                              key=[f"pipeline-extract-{k}" for k in keys])
         client.gather(futures, errors="skip")  # waits for all; each is looked at below
     except Exception as error:  # the cluster went away: extract here
-        _BROKEN[address] = " ".join(str(error).split())[:160] or type(error).__name__
+        _BROKEN[address] = _said(error)
         outcome.warn("cluster", f"scheduler {address} cannot be used ({_BROKEN[address]}); "
                      "files are extracted here")
         return {}
     made: Made = {}
     for key, future in zip(keys, futures, strict=True):
         if future.status != "finished":
+            problem = future.exception() if future.status == "error" else future.status
             outcome.warn("cluster-failed", f"scheduler {address}: an extraction failed "
-                         f"on the cluster ({future.status}); extracted here")
+                         f"on the cluster ({_said(problem)}); extracted here")
             continue
         worker_code, facts, extraction = future.result()
         if worker_code != code:
@@ -119,6 +120,13 @@ def extract_remote(data: bytes, language: str, code: str) -> tuple[str, Any, Any
 
 @cache
 def worker_code() -> str:
-    from pipeline.tasks import code_digest
+    from pipeline.graph import code_digest
 
     return code_digest()[1]
+
+
+def _said(problem: object) -> str:
+    text = " ".join(str(problem).split()) or type(problem).__name__
+    if isinstance(problem, BaseException):
+        text = f"{type(problem).__name__}: {text}"
+    return text if len(text) <= 160 else text[:157] + "..."

@@ -17,10 +17,10 @@ from typing import Any
 
 from pipeline import graph as graphs
 from pipeline import layout, prune, runstate, state
-from pipeline.graph import Chunk, Graph
-from pipeline.overrides import light_check, stamp_changed
 from pipeline.cache import Remote
 from pipeline.config import Config
+from pipeline.graph import Chunk, Graph
+from pipeline.overrides import light_check, stamp_changed
 from pipeline.schema import SCHEMA
 
 # Every task of the build is named ``docs:STAGE`` or ``docs:STAGE:NAME`` and the group task

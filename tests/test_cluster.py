@@ -164,3 +164,12 @@ def test_without_a_scheduler_dask_is_never_imported(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path, env=python_env())
     assert done.stdout.split() == ["[]", "0"], done.stderr
+
+
+def test_a_worker_with_other_extraction_code_extracts_nothing() -> None:
+    from pipeline.cluster import extract_remote, worker_code
+
+    mine = worker_code()
+    assert extract_remote(b"import os\n", "python", "other code") == (mine, None, None)
+    code, facts, extraction = extract_remote(b"import os\n", "python", mine)
+    assert code == mine and facts["lines"] == 1 and extraction.imports
