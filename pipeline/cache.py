@@ -218,33 +218,42 @@ def decode_entry(blob: bytes, key: str, language: str) -> Cached:
 def conforms(value: Any, hint: Any) -> bool:
     """``value`` (parsed JSON) has the shape of type ``hint``: a record dataclass with
     exactly its fields, tuples as lists, and plain ``str``/``int``/``bool``/``float``."""
-    if is_dataclass(hint):
-        hints = _hints(hint)
-        names = [f.name for f in fields(hint)]
-        return isinstance(value, dict) and set(value) <= set(names) and all(
-            conforms(value[name], hints[name]) for name in names if name in value)
-    origin = get_origin(hint)
-    if origin is tuple:
-        item = get_args(hint)[0]
-        return isinstance(value, list) and all(conforms(v, item) for v in value)
-    if origin in (Union, UnionType):
-        return any(conforms(value, option) for option in get_args(hint))
-    if hint is NoneType:
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return type(value) is int
-    if hint is float:
-        return type(value) in (int, float)
-    if hint is str:
-        return isinstance(value, str)
-    return hint is Any
+    return _checker(hint)(value)
+
+
+Check = Callable[[Any], bool]
+_PLAIN: dict[Any, Check] = {
+    str: lambda v: type(v) is str,
+    int: lambda v: type(v) is int,
+    bool: lambda v: type(v) is bool,
+    float: lambda v: type(v) in (int, float),
+    NoneType: lambda v: v is None,
+    Any: lambda v: True,
+}
 
 
 @cache
-def _hints(cls: type) -> dict[str, Any]:
-    return get_type_hints(cls)
+def _checker(hint: Any) -> Check:
+    """A check for one type, built once (a fetched entry holds thousands of values)."""
+    if hint in _PLAIN:
+        return _PLAIN[hint]
+    if is_dataclass(hint):
+        hints = get_type_hints(hint)
+        names = frozenset(f.name for f in fields(hint))
+        checks = tuple((f.name, _checker(hints[f.name])) for f in fields(hint))
+
+        def record(value: Any) -> bool:
+            return type(value) is dict and value.keys() <= names and all(
+                check(value[name]) for name, check in checks if name in value)
+        return record
+    origin = get_origin(hint)
+    if origin is tuple:
+        item = _checker(get_args(hint)[0])
+        return lambda v: type(v) is list and all(map(item, v))
+    if origin in (Union, UnionType):
+        options = tuple(_checker(option) for option in get_args(hint))
+        return lambda v: any(check(v) for check in options)
+    return lambda v: False
 
 
 # --------------------------------------------------------------------------- use
