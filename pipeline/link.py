@@ -198,15 +198,20 @@ def build_links(summaries: list[Summary], folders: list[str],
                                  tested_by=tuple(p for p in by if p in tests))
     defined = {s.path: [KeywordRow(d.name, d.kind, s.path) for d in s.defines]
                for s in summaries}  # one row object per symbol, shared by every folder above
-    facts = folder_facts(summaries, folders, binaries, importers, defined)
+    edges = sorted({(s.path, target) for s in summaries
+                    for item, (_group, target) in zip(s.imports, resolved[s.path], strict=True)
+                    if item[0] != "link" and target and target != s.path})
+    facts = folder_facts(summaries, folders, binaries, importers, defined, edges)
     keywords = sorted((row for rows in defined.values() for row in rows), key=symbol_order)
     return Links(contexts, facts, keywords)
 
 
 def folder_facts(summaries: list[Summary], folders: list[str],
                  binaries: list[tuple[str, int]], importers: dict[str, set[str]],
-                 defined: dict[str, list[KeywordRow]]) -> dict[str, FolderFacts]:
-    """Per folder: its files, subfolders, binaries, tests and every symbol below it."""
+                 defined: dict[str, list[KeywordRow]],
+                 edges: Sequence[tuple[str, str]] = ()) -> dict[str, FolderFacts]:
+    """Per folder: its files, subfolders, binaries, tests, every symbol below it, and the
+    imports (``edges``, not markdown links) among its files and among its subfolders."""
     direct: dict[str, list[Summary]] = defaultdict(list)
     for summary in summaries:
         direct[layout.folder_of(summary.path)].append(summary)
@@ -237,6 +242,7 @@ def folder_facts(summaries: list[Summary], folders: list[str],
         below[folder] = symbols
         tests_below[folder] = tests
         counts_below[folder] = count
+    file_imports, folder_imports = import_edges(edges, folder_set)
     facts: dict[str, FolderFacts] = {}
     for folder in folders:
         files = sorted(direct.get(folder, []), key=lambda s: s.path)
@@ -254,8 +260,48 @@ def folder_facts(summaries: list[Summary], folders: list[str],
             files_below=counts_below.get(folder, 0),
             symbols=tuple(sorted(below.get(folder, []), key=symbol_order)),
             tests_below=tuple(sorted(tests_below.get(folder, []))),
+            file_imports=tuple(file_imports.get(folder, ())),
+            folder_imports=tuple(folder_imports.get(folder, ())),
         )
     return facts
+
+
+def import_edges(edges: Sequence[tuple[str, str]], folders: set[str],
+                 ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[tuple[str, str]]]]:
+    """Each import (importer, imported file) belongs to one folder's chart: to the folder of
+    both files when they share it, else to their nearest common folder, as an import between
+    the two subfolders (or the folder itself) that hold them. Sorted, without repeats."""
+    files: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    between: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for source, target in edges:
+        a, b = layout.folder_of(source), layout.folder_of(target)
+        if a == b:
+            files[a].append((source, target))
+            continue
+        common = _common_folder(a, b)
+        if common not in folders:
+            continue
+        ends = (_child_toward(common, a), _child_toward(common, b))
+        between[common].add(ends)
+    return files, {k: sorted(v) for k, v in between.items()}
+
+
+def _common_folder(a: str, b: str) -> str:
+    parts: list[str] = []
+    for x, y in zip(a.split("/") if a else [], b.split("/") if b else [], strict=False):
+        if x != y:
+            break
+        parts.append(x)
+    return "/".join(parts)
+
+
+def _child_toward(common: str, folder: str) -> str:
+    """The subfolder of ``common`` that holds ``folder`` (``common`` itself if equal)."""
+    if folder == common:
+        return common
+    rest = folder[len(common) + 1:] if common else folder
+    head = rest.split("/", 1)[0]
+    return f"{common}/{head}" if common else head
 
 
 def _file_row(summary: Summary, importer_count: int) -> FileRow:

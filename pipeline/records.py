@@ -231,6 +231,10 @@ class FolderFacts:
     files_below: int = 0
     symbols: tuple[KeywordRow, ...] = ()  # everything defined below it, in symbol order
     tests_below: tuple[str, ...] = ()
+    # Imports drawn on doc.md: (importer, imported) among its own files, and (from, to)
+    # among its subfolders (a file of its own counts as the folder itself), sorted.
+    file_imports: tuple[tuple[str, str], ...] = ()
+    folder_imports: tuple[tuple[str, str], ...] = ()
 
 
 def to_dict(record: Any) -> Any:
@@ -293,6 +297,8 @@ def folder_facts_from_dict(data: dict[str, Any]) -> FolderFacts:
         files_below=data["files_below"],
         symbols=tuple(map(keyword_row_from_dict, data["symbols"])),
         tests_below=tuple(data["tests_below"]),
+        file_imports=tuple((a, b) for a, b in data.get("file_imports", ())),
+        folder_imports=tuple((a, b) for a, b in data.get("folder_imports", ())),
     )
 
 

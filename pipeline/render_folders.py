@@ -6,6 +6,7 @@ import posixpath
 from typing import Any
 
 from pipeline import analyze, layout
+from pipeline.charts import import_charts
 from pipeline import mdtext as md
 from pipeline.records import FileRow, FolderFacts, KeywordRow
 from pipeline.render import render_template
@@ -102,6 +103,7 @@ def folder_view(facts: FolderFacts, site: PageSite, layer: int,
         "parent_doc": link(layout.folder_page(parent, "doc.md")) if parent is not None else "",
         "keywords_page": link("keywords.md"),
         "root": extras.get("root"),
+        "import_charts": import_charts(facts),
     }
 
 
