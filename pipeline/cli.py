@@ -42,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("build", "check", "clean"):
+    for name in ("build", "check", "clean", "watch"):
         sub = commands.add_parser(name)
         if name != "clean":
             sub.add_argument("source", nargs="?", default=None)
@@ -53,8 +53,9 @@ def _parser() -> argparse.ArgumentParser:
                              choices=CACHE_MODES)
             sub.add_argument("--scheduler", default=None, metavar="ADDRESS")
         sub.add_argument("--output", default=None)
-        if name == "build":
+        if name in ("build", "watch"):
             sub.add_argument("--jobs", type=int, default=None)
+        if name == "build":
             sub.add_argument("--only", nargs="+", default=None, metavar="PATH")
             sub.add_argument("--strict", action="store_true")
         if name == "check":
@@ -127,9 +128,7 @@ def start_build(config: Config) -> bool:
 def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
     graph = build_graph(config, dirty=start_build(config), strict=strict)
     reporter = reporter_for(graph.root, config.depth, _discovered(graph), strict)
-    argv = ["run"]
-    if config.jobs > 1:
-        argv += ["-n", str(config.jobs), "-P", "process"]
+    argv = _run_argv(config)
     if only:
         wanted = resolve_paths(only, config.source)
         if os.path.exists(runstate.database(graph.root)):
@@ -162,6 +161,29 @@ def command_check(config: Config, full: bool) -> int:
     return report(check_output(config, full, run), config.output)
 
 
+def command_watch(config: Config) -> int:
+    """Build, then build again on every change of the source tree (see :mod:`pipeline.watch`)."""
+    from pipeline.watch import Outcome, watch
+
+    def run(graph: Graph) -> Outcome:
+        with open(os.devnull, "w", encoding="utf-8") as quiet:
+            reporter = reporter_for(graph.root, config.depth, {}, stream=quiet)
+            code = run_doit(doit_namespace(graph, reporter, verdict_task=False),
+                            _run_argv(config))
+        summary = reporter.last.summary if reporter.last is not None else {}
+        counts = dict(summary.get("counts", {}))
+        failed = code != 0 or bool(summary.get("failed") or summary.get("errors"))
+        return Outcome(counts.get("pages_written", 0), failed, counts)
+
+    return watch(config, run)
+
+
+def _run_argv(config: Config) -> list[str]:
+    if config.jobs > 1:
+        return ["run", "-n", str(config.jobs), "-P", "process"]
+    return ["run"]
+
+
 def command_clean(config: Config) -> int:
     output = Path(config.output)
     if not output.exists():
@@ -189,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_build(config, args.only, args.strict)
         if args.command == "check":
             return command_check(config, args.full)
+        if args.command == "watch":
+            return command_watch(config)
         return command_clean(config)
     except PipelineError as error:
         print(str(error), file=sys.stderr)
