@@ -167,8 +167,7 @@ def _blank(masked: bytearray, source: bytes, start: int, end: int) -> None:
 
 def _directives(source: bytes) -> list[_Directive]:
     """The directive lines outside comments, in order."""
-    comments = [m.span() for m in _COMMENT_OR_STRING.finditer(source)
-                if source[m.start()] == 47 and source[m.start() + 1] == 42]  # /* ... */
+    comments = _block_comments(source)
     starts = [start for start, _ in comments]
     found: list[_Directive] = []
     for match in _DIRECTIVE.finditer(source):
@@ -181,6 +180,24 @@ def _directives(source: bytes) -> list[_Directive]:
             rest = _COMMENT_OR_STRING.sub(_keep_string, rest)
         found.append(_Directive(match.group(1), match.start(), match.end(), rest.strip()))
     return found
+
+
+def _block_comments(source: bytes) -> list[tuple[int, int]]:
+    """Spans of the ``/* ... */`` comments; a ``/*`` after ``//`` or inside a string on its
+    line is not one (found by ``find``: a scan of every comment and string costs more)."""
+    spans: list[tuple[int, int]] = []
+    position = source.find(b"/*")
+    while position >= 0:
+        line_start = source.rfind(b"\n", 0, position) + 1
+        before = source[line_start:position]
+        if b"//" in before or before.count(b'"') % 2:
+            position = source.find(b"/*", position + 2)
+            continue
+        end = source.find(b"*/", position + 2)
+        end = len(source) if end < 0 else end + 2
+        spans.append((position, end))
+        position = source.find(b"/*", end)
+    return spans
 
 
 def _keep_string(match: re.Match[bytes]) -> bytes:
