@@ -626,3 +626,16 @@ def test_missing_grammar_is_a_note_not_an_extractor_bug(monkeypatch: pytest.Monk
         tsnodes.language.cache_clear()
     assert [n.kind for n in found.notes] == ["parser-missing"]
     assert "no_such_grammar_module" in found.notes[0].message
+
+
+def test_friends_with_attributes_are_namespace_functions() -> None:
+    code = (
+        "namespace strong {\ntemplate <class T>\nclass equality {\n  [[nodiscard]]\n"
+        "  friend constexpr bool operator==(const T& a, const T& b) noexcept { return true; }\n"
+        "  [[nodiscard]] friend constexpr T& value_of(T& t) noexcept { return t; }\n};\n}\n"
+    )
+    extraction = extract_cpp(code)
+    assert _symbols(extraction, "function") == [
+        ("function", "strong::operator==", 5), ("function", "strong::value_of", 6),
+    ]
+    assert extraction.notes == ()

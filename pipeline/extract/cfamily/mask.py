@@ -42,6 +42,8 @@ _EMPTY_BRACES_DEFAULT = re.compile(rb"=[ \t]*(\{\})(?=[ \t]*[,)])")
 # swallows the next member; blanked, ``T to() const;`` is a plain declaration (the signature,
 # read from the source, keeps its ``= delete``).
 _DELETED_OR_DEFAULTED = re.compile(rb"=[ \t]*(?:delete|default)(?=[ \t]*;)")
+# ``[[nodiscard]] friend ...``: tree-sitter-cpp 0.23 takes no attribute before ``friend``.
+_ATTRIBUTE_BEFORE_FRIEND = re.compile(rb"\[\[[^\[\]\n]*\]\](?=\s*friend\b)")
 _TEMPLATE_HEAD = re.compile(rb"\btemplate[ \t\n]*<")
 
 # The file's own specifier macros: ``#define NAME`` or ``#define NAME virtual``.
@@ -79,6 +81,8 @@ def mask_annotations(source: bytes) -> bytes:
         if end > 0 and not _in_directive(source, start):
             spans.append((start, end))
     spans += _local_attribute_spans(source)
+    if b"]] friend" in source or b"]]\n" in source:
+        spans += [match.span() for match in _ATTRIBUTE_BEFORE_FRIEND.finditer(source)]
     defaults = [match.start(1) for match in _EMPTY_BRACES_DEFAULT.finditer(source)]
     if b"= delete" in source or b"= default" in source or b"=delete" in source:
         spans += [match.span() for match in _DELETED_OR_DEFAULTED.finditer(source)
