@@ -235,6 +235,7 @@ def _summary(record: FileRecord, item: Input, text_bytes: int) -> Summary:
         top=top,
         notes=ex.notes,
         text_bytes=text_bytes,
+        exports=ex.exports,
     )
 
 

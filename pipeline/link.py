@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 from pipeline import layout
 from pipeline.includes import IncludeSearch
+from pipeline.pyimports import PythonModules, module_index
 from pipeline.records import (
     Context,
     FileRow,
@@ -26,8 +27,6 @@ from pipeline.records import (
     Summary,
 )
 
-PY_SUFFIXES = (".py", ".pyi")
-STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 DEFINING_KINDS = frozenset({"class", "struct", "enum", "union", "function", "method",
                             "kernel", "namespace", "alias"})
 # Python's module-level and class-level bindings are names people look up too.
@@ -54,21 +53,8 @@ def symbol_order(row: KeywordRow) -> tuple[str, str, str, str]:
 
 
 def module_names(paths: list[str]) -> dict[str, str]:
-    """Python file path -> dotted module name, relative to its package root."""
-    packages = {posixpath.dirname(p) for p in paths if posixpath.basename(p) in
-                ("__init__.py", "__init__.pyi")}
-    names: dict[str, str] = {}
-    for path in paths:
-        if not path.endswith(PY_SUFFIXES):
-            continue
-        folder, base = posixpath.split(path)
-        stem = base.rsplit(".", 1)[0]
-        parts = [] if stem == "__init__" else [stem]
-        while folder and folder in packages:
-            folder, name = posixpath.split(folder)
-            parts.insert(0, name)
-        names[path] = ".".join(parts)
-    return names
+    """Python file path -> dotted module name, relative to its root (see ``pyimports``)."""
+    return {path: where.name for path, where in module_index(paths).items()}
 
 
 class Resolver:
@@ -79,52 +65,14 @@ class Resolver:
         self.paths = set(paths)
         self.mirror, self.layer = mirror, layer
         self._links: dict[tuple[str, str], tuple[str, str]] = {}
-        self.modules = module_names(paths)
-        self.by_module: dict[str, str] = {}
-        for path in sorted(self.modules, key=lambda p: (p.endswith(".pyi"), p)):
-            self.by_module.setdefault(self.modules[path], path)
-        self.roots = {name.split(".", 1)[0] for name in self.by_module if name}
+        self.python_modules = PythonModules(paths)
+        self.modules = {path: where.name for path, where in self.python_modules.index.items()}
         self.includes = IncludeSearch(paths, includes)
 
-    def python(self, importer: str, item: list[Any]) -> tuple[str, str]:
+    def python(self, importer: str, item: Any) -> tuple[str, str]:
         """(group, target path or '') of one Python import."""
         kind, module, names, level = item[0], item[1], item[2], item[3]
-        if level:
-            base = posixpath.dirname(importer)
-            for _ in range(level - 1):
-                base = posixpath.dirname(base)
-            rest = module.lstrip(".")
-            folder = posixpath.join(base, *rest.split(".")) if rest else base
-            target = self._py_file(folder, names)
-            return "repo", target
-        head = module.split(".", 1)[0]
-        candidates = [module]
-        if kind == "from":
-            candidates = [f"{module}.{n}" for n in names if n != "*"] + candidates
-        for candidate in candidates:
-            target = self.by_module.get(candidate, "")
-            if target:
-                return "repo", target
-        local = posixpath.join(posixpath.dirname(importer), *module.split("."))
-        for suffix in PY_SUFFIXES:
-            if local + suffix in self.paths:
-                return "repo", local + suffix
-        if head in STDLIB:
-            return "stdlib", ""
-        if head in self.roots:
-            return "repo", ""
-        return "third-party", ""
-
-    def _py_file(self, folder: str, names: list[str]) -> str:
-        for name in names:
-            for suffix in PY_SUFFIXES:
-                if f"{folder}/{name}{suffix}" in self.paths:
-                    return f"{folder}/{name}{suffix}"
-        for candidate in (folder + ".py", folder + ".pyi", f"{folder}/__init__.py",
-                          f"{folder}/__init__.pyi"):
-            if candidate in self.paths:
-                return candidate
-        return ""
+        return self.python_modules.resolve(importer, kind, module, names, level)
 
     def include(self, importer: str, item: Sequence[Any]) -> tuple[str, str]:
         """(group, target) of a C/C++ include (see :mod:`pipeline.includes`)."""
@@ -189,13 +137,15 @@ def build_links(summaries: list[Summary], folders: list[str],
             if target and target != path:
                 importers[target].add(path)
     tests = {s.path for s in summaries if s.is_test}
+    by_path = {s.path: s for s in summaries}
     contexts: dict[str, Context] = {}
     for summary in summaries:
         path = summary.path
         by = tuple(sorted(importers.get(path, ())))
         contexts[path] = Context(module=resolver.modules.get(path, ""),
                                  imports=tuple(resolved[path]), imported_by=by,
-                                 tested_by=tuple(p for p in by if p in tests))
+                                 tested_by=tuple(p for p in by if p in tests),
+                                 reexports=star_exports(path, by_path, resolved))
     defined = {s.path: [KeywordRow(d.name, d.kind, s.path) for d in s.defines]
                for s in summaries}  # one row object per symbol, shared by every folder above
     edges = sorted({(s.path, target) for s in summaries
@@ -204,6 +154,38 @@ def build_links(summaries: list[Summary], folders: list[str],
     facts = folder_facts(summaries, folders, binaries, importers, defined, edges)
     keywords = sorted((row for rows in defined.values() for row in rows), key=symbol_order)
     return Links(contexts, facts, keywords)
+
+
+def public_names(path: str, by_path: dict[str, Summary],
+                 resolved: dict[str, list[tuple[str, str]]],
+                 seen: frozenset[str] = frozenset()) -> dict[str, str]:
+    """What ``from M import *`` takes from a module of the tree, each name with the file that
+    defines it: its ``__all__``, else its public module-level names (its own and those it
+    star-imports in turn)."""
+    summary = by_path[path]
+    own = {d.name: path for d in summary.defines
+           if d.kind in ("class", "function", "variable", "constant") and "." not in d.name}
+    taken = dict(star_exports(path, by_path, resolved, seen))
+    if summary.exports:
+        return {name: own.get(name) or taken.get(name) or path for name in summary.exports}
+    taken.update(own)
+    return {name: origin for name, origin in taken.items() if not name.startswith("_")}
+
+
+def star_exports(path: str, by_path: dict[str, Summary],
+                 resolved: dict[str, list[tuple[str, str]]],
+                 seen: frozenset[str] = frozenset()) -> tuple[tuple[str, str], ...]:
+    """``(name, defining file)`` for every name a Python file takes in through ``import *``
+    of a file of the tree (a name taken twice comes from the later import, as in Python)."""
+    summary = by_path[path]
+    if summary.language != "python":
+        return ()
+    seen = seen | {path}
+    found: dict[str, str] = {}
+    for item, (_group, target) in zip(summary.imports, resolved[path], strict=True):
+        if item[0] == "from" and "*" in item[2] and target in by_path and target not in seen:
+            found.update(public_names(target, by_path, resolved, seen))
+    return tuple((name, found[name]) for name in sorted(found, key=lambda n: (n.casefold(), n)))
 
 
 def folder_facts(summaries: list[Summary], folders: list[str],

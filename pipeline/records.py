@@ -57,8 +57,9 @@ class Import:
     module: str  # ``os.path``, ``.base`` (level 1), ``c10/core/Device.h``, ``../x.md``
     line: int
     end_line: int = 0
-    names: tuple[str, ...] = ()  # names taken by ``from m import a, b``
+    names: tuple[str, ...] = ()  # the name taken by ``from m import a`` (one per record), "*"
     level: int = 0  # leading dots of a relative Python import
+    type_checking: bool = False  # under ``if TYPE_CHECKING:``: for type checkers only
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,7 @@ class Summary:
     top: tuple[Definition, ...] = ()  # the public top-level classes and functions among them
     notes: tuple[Note, ...] = ()
     text_bytes: int = 0  # the decoded text's length in UTF-8: its page cuts it above a limit
+    exports: tuple[str, ...] = ()  # ``__all__`` of a Python module
 
 
 # Where one dependency leads: (group, target path or ""); group is "stdlib", "repo", ...
@@ -184,6 +186,7 @@ class Context:
     imports: tuple[Resolved, ...] = ()  # one per import of the extraction, in its order
     imported_by: tuple[str, ...] = ()  # paths of the inputs that import this one, sorted
     tested_by: tuple[str, ...] = ()  # the test files among them
+    reexports: tuple[tuple[str, str], ...] = ()  # (name, defining file) taken in by ``import *``
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +273,7 @@ def summary_from_dict(data: dict[str, Any]) -> Summary:
         top=tuple(Definition(**d) for d in data["top"]),
         notes=tuple(Note(**n) for n in data["notes"]),
         text_bytes=data.get("text_bytes", 0),
+        exports=tuple(data["exports"]),
     )
 
 
@@ -277,7 +281,8 @@ def context_from_dict(data: dict[str, Any]) -> Context:
     """Rebuild a :class:`Context` from its JSON form."""
     return Context(module=data["module"],
                    imports=tuple((group, target) for group, target in data["imports"]),
-                   imported_by=tuple(data["imported_by"]), tested_by=tuple(data["tested_by"]))
+                   imported_by=tuple(data["imported_by"]), tested_by=tuple(data["tested_by"]),
+                   reexports=tuple((name, source) for name, source in data["reexports"]))
 
 
 def keyword_row_from_dict(data: dict[str, Any]) -> KeywordRow:

@@ -135,6 +135,8 @@ def file_view(record: FileRecord, ctx: Context, text: str, site: PageSite,
     links = _import_rows(record, ctx, docs)
     tested_by = [(p, layout.docs_link(docs, p)) for p in ctx.tested_by]
     importers = [(p, layout.docs_link(docs, p)) for p in ctx.imported_by]
+    reexports = [(name, source, layout.docs_link(docs, source))
+                 for name, source in ctx.reexports]
     is_test = analyze.is_test_file(path, ex)
     tests = [f"pytest {analyze.shell_quote(path)}::{t}" for t in ex.tests]
     role_prefix, role = analyze.layer_role(path, record.layer, dict(site.roles), site.project,
@@ -166,6 +168,7 @@ def file_view(record: FileRecord, ctx: Context, text: str, site: PageSite,
         "role": role,
         "import_groups": links,
         "importers": importers,
+        "reexports": reexports,
         "findings": _findings(ex.findings),
         "is_test": is_test,
         "test_commands": analyze.test_commands(path, ex) if is_test else [],
@@ -268,17 +271,26 @@ GROUP_TITLES = {
 
 
 def _import_rows(record: FileRecord, ctx: Context, docs: str) -> list[dict[str, Any]]:
+    """Import rows by group; the names of one statement that resolve alike share a row."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for item, (group, target) in zip(record.extraction.imports, ctx.imports, strict=True):
+        rows = groups.setdefault(group, [])
+        last = rows[-1] if rows else None
+        if (last is not None and item.names and last["item"].names and last["target"] == target
+                and last["item"].module == item.module and last["item"].line == item.line):
+            last["names"] += item.names
+            continue
         lines = (f"line {item.line}" if item.end_line in (0, item.line)
                  else f"lines {item.line}–{item.end_line}")
-        groups.setdefault(group, []).append({
+        rows.append({
+            "item": item,
             "module": item.module,
             "names": item.names,
             "lines": lines,
             "target": target,
             "link": layout.docs_link(docs, target) if target else "",
             "kind": item.kind,
+            "type_checking": item.type_checking,
         })
     return [{"title": GROUP_TITLES[g], "rows": groups[g]} for g in GROUP_TITLES if g in groups]
 

@@ -1,3 +1,3 @@
 """Version of every JSON file the pipeline writes (records, summaries, contexts, state)."""
 
-SCHEMA = 6
+SCHEMA = 7

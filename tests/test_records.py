@@ -72,9 +72,9 @@ def test_summaries_round_trip_with_named_definitions() -> None:
 def test_contexts_round_trip_by_name() -> None:
     context = Context(module="g.circle", imports=(("repo", "g/base.py"), ("stdlib", "")),
                       imported_by=("g/__init__.py", "tests/test_circle.py"),
-                      tested_by=("tests/test_circle.py",))
+                      tested_by=("tests/test_circle.py",), reexports=(("Shape", "g/base.py"),))
     data = orjson.loads(dump_state({"g/circle.py": context}))["g/circle.py"]
-    assert list(data) == ["module", "imports", "imported_by", "tested_by"]
+    assert list(data) == ["module", "imports", "imported_by", "tested_by", "reexports"]
     assert context_from_dict(data) == context
 
 

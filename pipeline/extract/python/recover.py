@@ -64,8 +64,8 @@ def _scan_line(lines: list[str], index: int, symbols: list[Symbol], imports: lis
                 names += " " + strip_comment(lines[last])
         cleaned = [n.split(" as ")[0].strip() for n in names.strip("() ").split(",")]
         level = len(match[1])
-        imports.append(Import("from", match[1] + match[2], number, last + 1,
-                              tuple(n for n in cleaned if n), level))
+        for name in dict.fromkeys(n for n in cleaned if n):
+            imports.append(Import("from", match[1] + match[2], number, last + 1, (name,), level))
         return last
     return index
 

@@ -130,6 +130,7 @@ class Gatherer(cst.CSTVisitor):
         self._scopes: list[_Scope] = []
         self._module_loops: list[int] = []
         self._bound: set[str] = set()  # qualified names already listed as constant/variable
+        self._type_checking = 0  # depth of ``if TYPE_CHECKING:`` bodies around the statement
     # -- traversal -------------------------------------------------------------------------
 
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -292,7 +293,10 @@ class Gatherer(cst.CSTVisitor):
         self.pos.take(node)
         if not self._scopes and _is_main(node.test):
             self.has_main = True
+        checking = dotted(node.test).rsplit(".", 1)[-1] == "TYPE_CHECKING"
+        self._type_checking += checking
         self._suite(node.body)
+        self._type_checking -= checking
         if isinstance(node.orelse, cst.If):
             node.orelse.visit(self)  # ``elif``: a statement of its own
         elif node.orelse is not None:
@@ -372,7 +376,8 @@ class Gatherer(cst.CSTVisitor):
         assert isinstance(node, cst.Import)
         for alias in node.names:
             module = dotted(alias.name)
-            self.imports.append(Import("import", module, line, end))
+            self.imports.append(
+                Import("import", module, line, end, type_checking=self._type_checking > 0))
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self._bind(alias.asname.name.value, module)
             else:
@@ -383,11 +388,14 @@ class Gatherer(cst.CSTVisitor):
         assert isinstance(node, cst.ImportFrom)
         level = len(node.relative)
         module = "." * level + (dotted(node.module) if node.module is not None else "")
+        checking = self._type_checking > 0
         if isinstance(node.names, cst.ImportStar):
-            self.imports.append(Import("from", module, line, end, ("*",), level))
+            self.imports.append(Import("from", module, line, end, ("*",), level, checking))
             return
         names = tuple(dotted(alias.name) for alias in node.names)
-        self.imports.append(Import("from", module, line, end, names, level))
+        # One record per name: each resolves on its own (``from pkg import mod_a, attr``).
+        for name in dict.fromkeys(names):
+            self.imports.append(Import("from", module, line, end, (name,), level, checking))
         base = module if module.endswith(".") else module + "."
         for alias, name in zip(node.names, names, strict=True):
             local = alias.asname.name if alias.asname is not None else alias.name
