@@ -108,7 +108,8 @@ def templates_digest(config: Config) -> str:
 
 # The code an extraction depends on: the extractors and everything they import (a test holds
 # this to their import closure), and the bytes -> text step in isolate and files.
-EXTRACTION_CODE = ("extract/", "isolate.py", "records.py", "schema.py", "files.py", "prose.py")
+EXTRACTION_CODE = ("extract/", "isolate.py", "records.py", "schema.py", "files.py", "prose.py",
+                   "exits.py")
 
 
 def code_digest() -> tuple[str, str]:

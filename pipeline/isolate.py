@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.exits import describe_exit
 from pipeline.extract import extract
 from pipeline.files import decode, python_refusal
 from pipeline.records import Extraction, Note, extraction_from_dict
@@ -66,14 +67,20 @@ def extract_bounded(text: str, language: str) -> Extraction:
 
 
 def _extract_in_child(text: str, language: str) -> Extraction | None:
-    """The extraction made by a child process; None when that failed (then this process
-    extracts it, so a page is never lost to the isolation)."""
+    """The extraction made by a child process. A child killed by a signal (a native
+    parser's crash, the OOM killer) gives a note: this process would die the same way. None
+    when the child failed otherwise (then this process extracts it, so a page is never lost
+    to the isolation)."""
     try:
         done = subprocess.run([sys.executable, "-m", "pipeline.isolate", language],
                               input=text.encode("utf-8", "surrogatepass"),
                               capture_output=True, check=False)
     except OSError:
         return None
+    if done.returncode < 0:  # an extractor bug's note: extracted again by the next build
+        return Extraction(language=language, notes=(Note(
+            "internal-error", f"the {language} extractor's process crashed "
+            f"({describe_exit(done.returncode)}); no structure extracted"),))
     if done.returncode != 0:
         return None
     try:

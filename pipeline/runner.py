@@ -12,7 +12,6 @@ the build exits 1.
 
 from __future__ import annotations
 
-import signal
 import sys
 from multiprocessing import get_context
 from multiprocessing.process import BaseProcess
@@ -20,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from doit.exceptions import InvalidTask, TaskError
 from doit.runner import JobHold, MRunner
+
+from pipeline.exits import describe_exit
 
 if TYPE_CHECKING:  # imported when a parallel run starts: every no-op build loads this module
     from multiprocessing.connection import Connection
@@ -66,18 +67,6 @@ class _Worker:
         self.job: Any = None  # the job it runs (None: idle or stopping)
         self.stopping = False  # sent the stop value: its exit is expected
         self.holding = False  # idle until a task can start
-
-
-def describe_exit(exitcode: int | None) -> str:
-    """How a process ended, in words: ``killed by SIGKILL`` or ``exit status 3``."""
-    if exitcode is None:
-        return "still running"
-    if exitcode < 0:
-        try:
-            return f"killed by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            return f"killed by signal {-exitcode}"
-    return f"exit status {exitcode}"
 
 
 class WatchedRunner(MRunner):  # type: ignore[misc]

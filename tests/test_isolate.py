@@ -34,6 +34,23 @@ def test_a_failing_child_falls_back_to_this_process(monkeypatch: pytest.MonkeyPa
     assert isolate.extract_bounded(text, "python") == extract(text, "python")
 
 
+def test_a_child_killed_by_a_signal_gives_a_note_not_a_crash(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A native parser's crash in the child (SIGSEGV) stays there: the file gets a note,
+    and this process does not parse it again (it would crash the same way)."""
+    crashing = tmp_path / "python"
+    crashing.write_text("#!/bin/sh\nkill -SEGV $$\n", encoding="utf-8")
+    crashing.chmod(0o755)
+    monkeypatch.setattr(isolate, "ISOLATE_CHARS", 0)
+    monkeypatch.setattr(isolate.sys, "executable", str(crashing))
+    monkeypatch.setattr(isolate, "extract", lambda *_: pytest.fail("parsed in process"))
+    found = isolate.extract_bounded("x = 1\n", "python")
+    assert [(n.kind, n.message) for n in found.notes] == [
+        ("internal-error", "the python extractor's process crashed (killed by SIGSEGV); "
+                           "no structure extracted")]
+    assert found.symbols == ()
+
+
 def test_other_languages_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(isolate, "ISOLATE_CHARS", 0)
     monkeypatch.setattr(isolate, "_extract_in_child", lambda *_: pytest.fail("isolated"))

@@ -17,7 +17,7 @@ from buildkit import build, clean_build_snapshot, contents, make_tree, python_en
 from doit.reporter import ZeroReporter
 
 from pipeline.cli import run_doit
-from pipeline.runner import describe_exit
+from pipeline.exits import describe_exit
 
 
 def _children(pid: int) -> list[int]:

@@ -136,6 +136,8 @@ def _shell_of(command: Node) -> str:
     if name not in _WRAPPERS:
         return ""
     for argument in command.children_by_field_name("argument"):
+        if argument.end_byte - argument.start_byte > _LONGEST_NAME:
+            return ""
         word = text_of(argument)
         if not word.startswith("-") and "=" not in word:
             shell = word.rsplit("/", 1)[-1]
@@ -143,6 +145,15 @@ def _shell_of(command: Node) -> str:
     return ""
 
 
+# No command name is longer. A longer "name" is code (``$($(...))``): reading its text at
+# every level of such nesting made the extraction quadratic in the file's size.
+_LONGEST_NAME = 4096
+
+
 def _name(command: Node) -> str:
-    """The command's name without its directory (``/bin/bash`` is ``bash``)."""
-    return text_of(command.child_by_field_name("name")).rsplit("/", 1)[-1]
+    """The command's name without its directory (``/bin/bash`` is ``bash``); "" for a
+    name too long to be one."""
+    name = command.child_by_field_name("name")
+    if name is not None and name.end_byte - name.start_byte > _LONGEST_NAME:
+        return ""
+    return text_of(name).rsplit("/", 1)[-1]

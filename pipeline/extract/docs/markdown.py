@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 from functools import cache
 from typing import Any
 
@@ -20,6 +21,30 @@ from pipeline.records import Extraction, Import, Symbol
 Node = Any  # markdown_it_pyrs.Node: name, srcmap (byte offsets), meta, children
 _HEADINGS = frozenset({"heading", "lheading"})
 _LINKS = frozenset({"link", "image", "autolink"})
+# The compiled parser recurses once per level of nesting, on the thread's stack: about
+# 20,000 levels of lists (``- `` repeated) to 40,000 of quotes (``>``) or of images (``![``)
+# overflow 8 MiB, a SIGSEGV that no Python code can catch. So a text that could nest
+# ``DEEP`` levels is read by the pure-Python port instead, which stops nesting at
+# markdown-it's ``maxNesting``. Each level takes at least one character of markup, so a
+# text shorter than ``_SAFE_CHARS`` is safe unchecked. Block containers nest within one line
+# (nesting by indentation needs a text the square of its depth long), as do runs of emphasis
+# delimiters, so only a line of ``DEEP`` characters is searched; images nest across lines,
+# and are counted.
+DEEP = 4000
+_SAFE_CHARS = 16384  # well under the 40,000 characters the shallowest crash needs
+_DEEP_RUN = re.compile(rf"(?:(?:>|[-+*][ \t]|\d{{1,9}}[.)][ \t])[ \t]*){{{DEEP}}}|[*_]{{{DEEP}}}")
+
+
+def too_deep(text: str) -> bool:
+    """Could ``text`` nest deep enough to overflow the compiled parser's stack?"""
+    if len(text) < _SAFE_CHARS:
+        return False
+    if text.count("![") >= DEEP:
+        return True
+    lines = text.split("\n")
+    if max(map(len, lines)) < DEEP:
+        return False
+    return any(len(line) >= DEEP and _DEEP_RUN.search(line) for line in lines)
 
 
 @cache
@@ -30,8 +55,8 @@ def _parser() -> MarkdownIt:
 
 def extract_markdown(text: str) -> Extraction:
     """Headings, fenced blocks, link targets, code-like words and the overview of a page."""
-    root = _parse_quietly(text)
-    if root is None:  # the compiled parser panicked: the pure-Python port reads it
+    root = None if too_deep(text) else _parse_quietly(text)
+    if root is None:  # too deep for the compiled parser, or it panicked: the port reads it
         from pipeline.extract.docs.markdown_fallback import extract_markdown_py
 
         return extract_markdown_py(text)
@@ -141,18 +166,27 @@ def _fence(node: Node, lines: _Lines) -> Symbol:
 
 
 def _plain(children: list[Node]) -> str:
-    """The text a reader sees: markup dropped, code spans and image alt text kept."""
-    parts: list[str] = []
-    for node in children:
-        if node.name in ("text", "text_special"):
+    """The text a reader sees: markup dropped, code spans and image alt text kept (each
+    nested node's text stripped). A loop over a stack, not recursion: emphasis may nest
+    deeper than Python's recursion limit."""
+    stack: list[tuple[Any, list[str]]] = [(iter(children), [])]
+    while True:
+        nodes, parts = stack[-1]
+        node = next(nodes, None)
+        if node is None:
+            text = "".join(parts).strip()
+            stack.pop()
+            if not stack:
+                return text
+            stack[-1][1].append(text)
+        elif node.name in ("text", "text_special"):
             parts.append(str(node.meta.get("content", "")))
         elif node.name == "softbreak":
             parts.append(" ")
         elif node.name == "hardbreak":
             parts.append("\n")
-        elif node.name not in ("html_inline",):
-            parts.append(_plain(node.children))
-    return "".join(parts).strip()
+        elif node.name != "html_inline":
+            stack.append((iter(node.children), []))
 
 
 def _overview(root: Node) -> str:
