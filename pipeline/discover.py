@@ -198,7 +198,7 @@ def _sniff(path: str, info: os.stat_result) -> bool:
         return True
     finally:
         os.close(fd)
-    overrides.remember_digest(path, info.st_size, info.st_mtime_ns, digest.hexdigest())
+    overrides.remember_digest(path, info, digest.hexdigest())
     return False
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -73,45 +74,88 @@ def doit_tasks(namespace: dict[str, Any]) -> list[Task]:
     return tasks
 
 
-# path -> (size, mtime_ns, digest) of files this process has just read whole (discovery
-# reads every file whose size or mtime moved), so the checker need not read them again.
-_DIGESTS: dict[str, tuple[int, int, str]] = {}
+# path -> (size, mtime_ns, ctime_ns, inode, digest) of files this process has just read whole
+# (discovery reads every file whose size or mtime moved), so the checker need not read them
+# again.
+_DIGESTS: dict[str, tuple[int, int, int, int, str]] = {}
 HASH = "sha256"  # faster than md5 where the CPU has SHA extensions (bench/README.md)
 
 
-def remember_digest(path: str, size: int, mtime_ns: int, digest: str) -> None:
-    _DIGESTS[path] = (size, mtime_ns, digest)
+def remember_digest(path: str, info: os.stat_result, digest: str) -> None:
+    _DIGESTS[path] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, digest)
 
 
 def _digest(path: str, info: os.stat_result) -> str:
     known = _DIGESTS.get(path)
-    if known is not None and known[0] == info.st_size and known[1] == info.st_mtime_ns:
-        return known[2]
+    if known is not None and known[:4] == (info.st_size, info.st_mtime_ns, info.st_ctime_ns,
+                                           info.st_ino):
+        return known[4]
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, HASH).hexdigest()
 
 
+# File times are coarse: a kernel tick on Linux (a few ms), whole seconds on some file
+# systems. A file changed again in the tick its state was taken in keeps the stat recorded:
+# such a state is "racily clean" (git's term), and the file is hashed again by the next run,
+# which refreshes it. States are timed by the clock file times are taken from.
+_COARSE_CLOCK = getattr(time, "CLOCK_REALTIME_COARSE", None)
+WHOLE_SECOND_SLACK_NS = 2_000_000_000  # where file times are whole seconds (FAT, some NFS)
+# Build state (written by the build itself, never by an editor) is not hashed again for
+# being racy: a task that reads what the one before it wrote would be, on every next run.
+_BUILD_STATE = "/.pipeline/"
+
+
+def _now_ns() -> int:
+    if _COARSE_CLOCK is not None:
+        return time.clock_gettime_ns(_COARSE_CLOCK)
+    return time.time_ns()
+
+
+def file_state(info: os.stat_result, digest: str) -> list[Any]:
+    """What the checker records of a file: doit's (mtime, size, digest), then the change
+    time and inode (``cp -p``, ``rsync -t`` and ``tar x`` keep size and mtime but not
+    these), and when the state was taken."""
+    return [info.st_mtime, info.st_size, digest, info.st_ctime_ns, info.st_ino, _now_ns()]
+
+
+def settled(state: Any) -> bool:
+    """The state was taken after the tick of the file's last change, so that a later
+    change shows in the change time."""
+    ctime, taken = state[3], state[5]
+    if ctime % 1_000_000_000 == 0:
+        return bool(ctime + WHOLE_SECOND_SLACK_NS <= taken)
+    return bool(ctime < taken)
+
+
+def unchanged(path: str, info: os.stat_result, state: Any) -> bool:
+    """The stat is as recorded (mtime, size, change time, inode) and the record is settled
+    (or of build state); a state of the older (mtime, size, digest) form never is."""
+    return (len(state) == 6 and info.st_ctime_ns == state[3] and info.st_mtime == state[0]
+            and info.st_size == state[1] and info.st_ino == state[4]
+            and (settled(state) or _BUILD_STATE in path))
+
+
 class RefreshingHashChecker(MD5Checker):  # type: ignore[misc]
-    """doit's MD5 checker with SHA-256 digests, and a file whose mtime moved while its
-    bytes did not gets its stored mtime refreshed, so one ``touch`` (a fresh checkout)
-    costs one re-hash, not one on every later run; the digest discovery took this run is
-    reused. The stored state is a list held by the database, updated in place and saved
-    with it at the end of the run."""
+    """doit's MD5 checker with SHA-256 digests, which trusts a file's stat only when its
+    mtime, size, change time and inode are all as recorded, and the record was settled
+    (:func:`unchanged`); otherwise it hashes the file, and when the bytes are the same it
+    refreshes the stored state, so one ``touch`` (a fresh checkout) costs one read, not one
+    on every later run; the digest discovery took this run is reused. The stored state is a
+    list held by the database, updated in place and saved with it at the end of the run."""
 
     def check_modified(self, file_path: str, file_stat: os.stat_result, state: Any) -> bool:
-        timestamp, size, stored = state
-        if file_stat.st_mtime == timestamp:
+        if unchanged(file_path, file_stat, state):
             return False
-        if file_stat.st_size != size:
+        if file_stat.st_size != state[1]:
             return True
-        if stored != _digest(file_path, file_stat):
+        if state[2] != _digest(file_path, file_stat):
             return True
         if isinstance(state, list):
-            state[0] = file_stat.st_mtime
+            state[:] = file_state(file_stat, state[2])
         return False
 
     def get_state(self, dep: str, current_state: Any) -> Any:
         info = os.stat(dep)
-        if current_state and current_state[0] == info.st_mtime:
+        if current_state and unchanged(dep, info, current_state):
             return None
-        return info.st_mtime, info.st_size, _digest(dep, info)
+        return file_state(info, _digest(dep, info))
