@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from pipeline import layout, state
+from pipeline import layout, state, versions
 from pipeline.analyze import is_test_file
 from pipeline.discover import Input
 from pipeline.files import decode, dump_state, read_bytes, sha256, write_if_changed
@@ -130,8 +130,9 @@ def _superseded(records: list[dict[str, Any]], previous: dict[str, dict[str, Any
 
 def _key(language: str, code: str, digest: str) -> str:
     """The key of an extraction: what decides it (the content's digest, the extractor, the
-    code's digest, the schema)."""
-    return sha256(f"{language}\0{code}\0{SCHEMA}\0{digest}".encode())
+    code's digest, the versions of the parsers it uses, the schema)."""
+    parsers = versions.parser_versions().get(language, "")
+    return sha256(f"{language}\0{code}\0{parsers}\0{SCHEMA}\0{digest}".encode())
 
 
 def _write_or_remove(path: Path, entries: list[dict[str, Any]]) -> None:

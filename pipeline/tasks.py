@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pipeline import graph as graphs
-from pipeline import layout, prune, runstate, state
+from pipeline import layout, prune, runstate, state, versions
 from pipeline.cache import Remote
 from pipeline.config import Config
 from pipeline.graph import Chunk, Graph
@@ -108,9 +108,18 @@ def task_extract(graph: Graph) -> Iterator[TaskDict]:
             "file_dep": deps,
             "targets": state.written_by(graph, "extract", chunk=chunk.name),
             "uptodate": [stamp_changed({"code": graph.extraction_code, "schema": SCHEMA,
-                                         "inputs": [i.path for i in chunk.inputs]})],
+                                         "inputs": [i.path for i in chunk.inputs],
+                                         "parsers": _parsers(chunk)})],
             "verbosity": 0,
         }
+
+
+def _parsers(chunk: Chunk) -> dict[str, str]:
+    """The versions of the parsers a chunk's extraction uses: an upgrade of one runs again
+    exactly the chunks that hold files of its languages."""
+    known = versions.parser_versions()
+    return {language: known.get(language, "")
+            for language in {item.type.language for item in chunk.inputs}}
 
 
 def extras_of(graph: Graph, layer: int) -> dict[str, Any]:
