@@ -80,6 +80,7 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
     try:
         client = _client(address)
         keys = sorted(todo)
+        code = _with_parsers(code)  # what the workers must run to make these keys' records
         futures = client.map(extract_remote, [todo[k][0] for k in keys],
                              [todo[k][1] for k in keys], code=code,
                              key=[f"pipeline-extract-{k}" for k in keys])
@@ -99,8 +100,7 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
         worker_code, facts, extraction = future.result()
         if worker_code != code:
             outcome.warn("cluster-code", f"scheduler {address}: a worker runs other "
-                         "extraction code (another version of the pipeline); its files "
-                         "are extracted here")
+                         "extraction code or parser versions; its files are extracted here")
             continue
         made[key] = (facts, extraction)
     return made
@@ -120,9 +120,16 @@ def extract_remote(data: bytes, language: str, code: str) -> tuple[str, Any, Any
 
 @cache
 def worker_code() -> str:
+    """This process's extraction code and parser versions (both are in the keys)."""
     from pipeline.graph import code_digest
 
-    return code_digest()[1]
+    return _with_parsers(code_digest()[1])
+
+
+def _with_parsers(code: str) -> str:
+    from pipeline.versions import parser_versions
+
+    return f"{code} {sorted(parser_versions().items())!r}"
 
 
 def _said(problem: object) -> str:
