@@ -21,10 +21,12 @@ def components(path: str) -> list[str]:
 
 
 def is_test_file(path: str, extraction: Extraction) -> bool:
-    """A test file by name (pytest/gtest conventions) or because it defines tests."""
+    """A test file by name, as pytest's default ``python_files`` and gtest name them."""
     name = posixpath.basename(path)
     if extraction.language == "python":
-        if name == "conftest.py" or extraction.tests:
+        # pytest collects files named by python_files (default test_*.py, *_test.py) only:
+        # a helper module that defines ``def test_only_eval_fn(model, data)`` is no test file.
+        if name == "conftest.py":
             return True
         return (name.startswith("test_") or name.endswith("_test.py")) and name.endswith(".py")
     if extraction.language in ("c", "cpp", "cuda"):

@@ -125,3 +125,14 @@ def test_pages_link_each_name_mark_type_checking_and_list_reexports(tmp_path: Pa
     extra = (tmp_path / "out/pkg/extra.py_docs.md").read_text()
     imported_by = extra.split("#### Imported by", 1)[1].split("##", 1)[0]
     assert "pkg/__init__.py" in imported_by and "pkg/user.py" in imported_by
+
+
+def test_only_files_pytest_collects_are_test_files(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", {
+        "q/helpers.py": "def test_only_eval_fn(model, calib_data):\n    return model\n",
+        "q/test_q.py": "def test_a():\n    pass\n",
+    })
+    build(tmp_path / "src", tmp_path / "out", "--depth", "1")
+    helper = (tmp_path / "out/q/helpers.py_docs.md").read_text()
+    assert "pytest q/helpers.py" not in helper and "This is a **test file**" not in helper
+    assert "pytest q/test_q.py" in (tmp_path / "out/q/test_q.py_docs.md").read_text()
