@@ -155,6 +155,7 @@ def _walk(
                 binaries.append((path, info.st_size))
             else:
                 texts.append(path)
+                overrides.remember_stat(entry.path, info.st_size, info.st_mtime_ns)
 
 
 class _NoExcludes:

@@ -85,6 +85,16 @@ def remember_digest(path: str, info: os.stat_result, digest: str) -> None:
     _DIGESTS[path] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, digest)
 
 
+# path -> (size, mtime_ns) of every source as discovery saw it when the run began; and the
+# stored state no file matches, kept for a source that changed while the run went on.
+_SEEN: dict[str, tuple[int, int]] = {}
+CHANGED = (-1.0, -1, "")
+
+
+def remember_stat(path: str, size: int, mtime_ns: int) -> None:
+    _SEEN[path] = (size, mtime_ns)
+
+
 def _digest(path: str, info: os.stat_result) -> str:
     known = _DIGESTS.get(path)
     if known is not None and known[:4] == (info.st_size, info.st_mtime_ns, info.st_ctime_ns,
@@ -155,7 +165,14 @@ class RefreshingHashChecker(MD5Checker):  # type: ignore[misc]
         return False
 
     def get_state(self, dep: str, current_state: Any) -> Any:
+        """The state doit stores for a dependency of a task that just ran. doit takes it
+        after the task, not before: a source edited while the run went on (the task may
+        have read either version) gets a state no file matches, so the next run runs the
+        task again rather than trust what it made."""
         info = os.stat(dep)
+        seen = _SEEN.get(dep)
+        if seen is not None and seen != (info.st_size, info.st_mtime_ns):
+            return CHANGED
         if current_state and unchanged(dep, info, current_state):
             return None
         return file_state(info, _digest(dep, info))

@@ -1,5 +1,5 @@
-"""Keeping the output folder to exactly what the build produces (:mod:`pipeline.state`
-says what that is), and the run's verdict.
+"""Keeping the output folder (``root``: the output, or a check's scratch copy) to exactly
+what the build produces (:mod:`pipeline.state` says what that is), and the run's verdict.
 
 These actions and their checks run on every build, so this module imports no parser and
 no template engine: a no-op build runs the checks in the main process and starts nothing.
@@ -15,7 +15,7 @@ from pipeline import layout, state
 from pipeline.graph import Counts, Graph
 
 
-def no_strays(output: str, graph: Graph) -> bool:
+def no_strays(root: str, graph: Graph) -> bool:
     """``prune:pages``'s up-to-date check: no file under O that no task produces.
 
     One ``listdir`` per expected folder and a set difference (the pages are not stat'ed:
@@ -23,7 +23,7 @@ def no_strays(output: str, graph: Graph) -> bool:
     by anything but a regular file, is left to :func:`prune_pages` (which never follows
     links) or to the render task that owns the page."""
     for folder, (files, subdirs) in state.expected_tree(graph).items():
-        path = f"{output}/{folder}" if folder else output
+        path = f"{root}/{folder}" if folder else root
         try:
             present = set(os.listdir(path))
         except FileNotFoundError:
@@ -40,27 +40,27 @@ def no_strays(output: str, graph: Graph) -> bool:
     return True
 
 
-def prune_pages(output: str, graph: Graph) -> Counts:
+def prune_pages(root: str, graph: Graph) -> Counts:
     """Before rendering: remove every file under O, outside the state folder, that no task
     produces (pages of deleted inputs, stray files, temp files of a killed run)."""
-    return {"pages_removed": _prune(Path(output), state.expected_outputs(graph),
+    return {"pages_removed": _prune(Path(root), state.expected_outputs(graph),
                                     skip_state=True)}
 
 
-def remove_pages(output: str, pages: list[str]) -> None:
+def remove_pages(root: str, pages: list[str]) -> None:
     """Remove pages (paths under O) that exist."""
     for page in pages:
         try:
-            os.unlink(f"{output}/{page}")
+            os.unlink(f"{root}/{page}")
         except FileNotFoundError:
             pass
 
 
-def prune_state(output: str, graph: Graph) -> Counts:
+def prune_state(root: str, graph: Graph) -> Counts:
     """Remove state files no task produces."""
     prefix = len(layout.STATE) + 1
     kept = {p[prefix:] for p in state.expected_state(graph)} | set(state.FILES)
-    _prune(Path(output) / layout.STATE, kept, skip_state=False)
+    _prune(Path(root) / layout.STATE, kept, skip_state=False)
     return {}
 
 
@@ -103,23 +103,23 @@ def _scan(out: Path, expected: set[str] | frozenset[str],
     return strays, bare
 
 
-def no_failures(output: str, depth: int, strict: bool) -> bool:
+def no_failures(root: str, depth: int, strict: bool) -> bool:
     """``failures``'s up-to-date check: no file carries an error note (any note if strict)."""
-    return not _failed(output, depth, strict)
+    return not _failed(root, depth, strict)
 
 
-def failure_verdict(output: str, depth: int, strict: bool) -> Any:
+def failure_verdict(root: str, depth: int, strict: bool) -> Any:
     """The ``failures`` task's action (it writes nothing): a TaskFailed naming how many
     files failed, or None when none did."""
     from doit.exceptions import TaskFailed
 
-    failed = _failed(output, depth, strict)
+    failed = _failed(root, depth, strict)
     if failed:
         return TaskFailed(f"{len(failed):,} file(s) failed; their pages carry a note")
     return None
 
 
-def _failed(output: str, depth: int, strict: bool) -> set[str]:
+def _failed(root: str, depth: int, strict: bool) -> set[str]:
     from pipeline.report import failed_notes, read_notes
 
-    return {note.path for note in failed_notes(read_notes(output, depth), strict)}
+    return {note.path for note in failed_notes(read_notes(root, depth), strict)}

@@ -1,5 +1,6 @@
 """Run bookkeeping under ``OUT/.pipeline``: the lock, the state check, the seal, and the
-start of every task that writes (see :mod:`pipeline.state` for what lives there)."""
+start of every task that writes (see :mod:`pipeline.state` for what lives there). ``root``
+is the output folder, or a check's scratch copy of it."""
 
 from __future__ import annotations
 
@@ -22,25 +23,25 @@ STATE_VERSION = f"pipeline-state {SCHEMA} {STATE_FORMAT}\n"
 _HELD: list[IO[str]] = []
 
 
-def state_dir(output: str) -> Path:
-    return Path(output) / layout.STATE
+def state_dir(root: str) -> Path:
+    return Path(root) / layout.STATE
 
 
-def database(output: str) -> str:
+def database(root: str) -> str:
     """doit's dependency database (its journal is beside it)."""
-    return f"{output}/{layout.STATE}/doit.json"
+    return f"{root}/{layout.STATE}/doit.json"
 
 
-def acquire_lock(output: str) -> None:
+def acquire_lock(root: str) -> None:
     """Hold an exclusive lock on the output folder for this process's lifetime."""
-    directory = state_dir(output)
+    directory = state_dir(root)
     directory.mkdir(parents=True, exist_ok=True)
     handle = open(directory / "lock", "a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise LockedError(output) from None
+        raise LockedError(root) from None
     _HELD.append(handle)
 
 
@@ -50,9 +51,9 @@ def release_locks() -> None:
         _HELD.pop().close()
 
 
-def check_state(output: str) -> list[str]:
+def check_state(root: str) -> list[str]:
     """Detect a foreign or corrupt state folder and reset what is bad; returns messages."""
-    directory = state_dir(output)
+    directory = state_dir(root)
     messages: list[str] = []
     version = directory / "version"
     if directory.is_dir() and any(p.name not in ("lock",) for p in directory.iterdir()):
@@ -69,7 +70,7 @@ def check_state(output: str) -> list[str]:
                     shutil.rmtree(child, ignore_errors=True)
                 else:
                     child.unlink(missing_ok=True)
-    snapshot = Path(database(output))
+    snapshot = Path(database(root))
     try:
         read_database(str(snapshot), hand_over=True)  # parsed once: doit's backend takes it
     except FileNotFoundError:
@@ -82,23 +83,23 @@ def check_state(output: str) -> list[str]:
     return messages
 
 
-def is_sealed(output: str) -> bool:
+def is_sealed(root: str) -> bool:
     """The mark is there: no task has written anything since the last run finished."""
-    return os.path.exists(f"{output}/{layout.STATE}/clean")
+    return os.path.exists(f"{root}/{layout.STATE}/clean")
 
 
-def begin_task(output: str, task: str) -> None:
+def begin_task(root: str, task: str) -> None:
     """Before a task writes anything (every writing action calls this): strike its record
     from doit's journal, so that a run killed before doit records it again runs it again;
     and first remove the seal."""
     try:
-        os.unlink(f"{output}/{layout.STATE}/clean")
+        os.unlink(f"{root}/{layout.STATE}/clean")
     except FileNotFoundError:
         pass
-    strike(database(output), task)
+    strike(database(root), task)
 
 
-def seal_run(output: str) -> dict[str, int]:
+def seal_run(root: str) -> dict[str, int]:
     """Mark the run as finished (the last task, run only when some task ran)."""
-    write_if_changed(state_dir(output) / "clean", b"ok\n")
+    write_if_changed(state_dir(root) / "clean", b"ok\n")
     return {}

@@ -220,3 +220,28 @@ def test_a_run_whose_verdict_fails_stays_sealed(tmp_path: Path) -> None:
         code = cli.run_doit(cli.doit_namespace(graph, reporter), ["run"])  # doit's way
     assert code == 1, "the verdict did not fail the run"
     assert seal.exists(), "the verdict unsealed the run"
+
+
+def test_a_source_edited_while_its_extraction_runs_is_extracted_again(
+        tree: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """doit stores a dependency's state after its task ran: an edit made while the task
+    runs (after it read the file) must not be taken for what the task saw."""
+    from pipeline import actions
+
+    src, out = tree
+    original = actions.extract_chunk
+    edited = []
+
+    def extract_then_edit(*args: object, **kwargs: object) -> object:
+        counts = original(*args, **kwargs)  # type: ignore[arg-type]
+        if not edited:
+            edited.append(True)
+            _edit(src)  # saved in an editor while the build runs
+        return counts
+
+    monkeypatch.setattr(actions, "extract_chunk", extract_then_edit)
+    build(src, out)
+    monkeypatch.setattr(actions, "extract_chunk", original)
+    result = build(src, out)
+    assert result.counts.get("extracted", 0) >= 1, "the edit made during the run was missed"
+    assert contents(snapshot(out)) == clean_build_snapshot(src, out)
