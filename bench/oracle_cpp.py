@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import find_wheel  # noqa: E402
-
 from pipeline.extract.cfamily import extract_cpp  # noqa: E402
 
 PREFIXES = ("c10/", "ATen/core/")

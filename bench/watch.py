@@ -3,7 +3,8 @@
     python bench/watch.py --corpus small|torch [--workdir DIR] [--edits N]
 
 Extracts the corpus as bench/bench.py does (or reuses ``--workdir``'s ``src`` and ``out``,
-or ``--source`` and ``--output``, so a built torch output is not built again), starts ``watch``, waits for its first line
+or ``--source`` and ``--output``, so a built torch output is not built again), starts
+``watch``, waits for its first line
 ``watching``, then N times changes an int literal in a function body of
 ``torch/nn/modules/linear.py`` (the line count kept) and measures the time from the write
 to (a) the file's ``_docs.md`` page holding the new bytes, (b) the rebuild line. Prints

@@ -210,7 +210,7 @@ def decode_entry(blob: bytes, key: str, language: str) -> Cached:
     lines, encoding, extraction = data.get("lines"), data.get("encoding"), data.get("extraction")
     if not (type(lines) is int and lines >= 0 and isinstance(encoding, str)):
         raise ValueError("lines or encoding malformed")
-    if not conforms(extraction, Extraction):
+    if not (isinstance(extraction, dict) and conforms(extraction, Extraction)):
         raise ValueError("the extraction does not have the record's fields and types")
     return Cached(lines, encoding, extraction_from_dict(extraction))
 

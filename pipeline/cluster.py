@@ -59,7 +59,8 @@ def _client(address: str) -> Any:
         if client is None:
             from distributed import Client
 
-            client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+            client = Client(  # type: ignore[no-untyped-call]
+                address, timeout=CONNECT_SECONDS, set_as_default=False)
             _CLIENTS[address] = client
         return client
 

@@ -78,7 +78,7 @@ class Resolver:
         """(group, target) of a C/C++ include (see :mod:`pipeline.includes`)."""
         return self.includes.resolve(importer, item[0], item[1])
 
-    def link(self, importer: str, item: list[Any]) -> tuple[str, str]:
+    def link(self, importer: str, item: Sequence[Any]) -> tuple[str, str]:
         """(group, target) of a markdown link; the pages of a folder share most of their
         links (bench/README.md, "Measurements behind the code"), so each is resolved once
         per folder."""

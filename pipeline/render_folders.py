@@ -6,8 +6,8 @@ import posixpath
 from typing import Any
 
 from pipeline import analyze, layout
-from pipeline.charts import import_charts
 from pipeline import mdtext as md
+from pipeline.charts import import_charts
 from pipeline.records import FileRow, FolderFacts, KeywordRow
 from pipeline.render import render_template
 from pipeline.site import PageSite

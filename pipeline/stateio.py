@@ -45,7 +45,7 @@ def _decompressor() -> Any:
 
 def pack(data: bytes) -> bytes:
     """Compressed bytes (the frame records the content size)."""
-    return _compressor().compress(data)
+    return bytes(_compressor().compress(data))
 
 
 def unpack(data: bytes, limit: int = MAX_BYTES) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from buildkit import build, make_tree
+
 from pipeline.extract.python import extract_python
 from pipeline.link import build_links
 from pipeline.pyimports import PythonModules, module_index
@@ -106,7 +107,8 @@ def test_pages_link_each_name_mark_type_checking_and_list_reexports(tmp_path: Pa
         "pkg/deep.py": "def far(): ...\n",
         "pkg/types.py": "X = 1\n",
         "pkg/user.py": "import types\nfrom typing import TYPE_CHECKING\n"
-                       "from . import core, Shape\nif TYPE_CHECKING:\n    from .extra import limit\n",
+                       "from . import core, Shape\nif TYPE_CHECKING:\n"
+                       "    from .extra import limit\n",
     })
     build(tmp_path / "src", tmp_path / "out", "--depth", "1")
     user = (tmp_path / "out/pkg/user.py_docs.md").read_text()

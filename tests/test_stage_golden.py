@@ -31,7 +31,6 @@ from pipeline.records import (
     folder_facts_from_dict,
     keyword_row_from_dict,
     summary_from_dict,
-    to_dict,
 )
 from pipeline.render import render_file_pages
 from pipeline.site import PageSite

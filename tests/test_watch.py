@@ -12,8 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from buildkit import BASE_TREE, clean_build_snapshot, contents, describe_bytes_difference, \
-    make_tree, python_env, snapshot
+from buildkit import (
+    BASE_TREE,
+    clean_build_snapshot,
+    contents,
+    describe_bytes_difference,
+    make_tree,
+    python_env,
+    snapshot,
+)
 
 TIMEOUT = 60.0
 

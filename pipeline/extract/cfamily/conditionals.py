@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from typing import Any
 
 # Every directive line, continuation lines included.
 _DIRECTIVE = re.compile(
@@ -74,7 +75,7 @@ def select_branches(source: bytes, cplusplus: bool = True) -> bytes:
     if not cplusplus:
         del defined["__cplusplus"]
     # one frame per open conditional: [taken, active, alone-candidate, start of region]
-    stack: list[list[object]] = []
+    stack: list[list[Any]] = []
     active = True
     previous: _Directive | None = None
     for directive in directives:
@@ -130,7 +131,7 @@ def select_branches(source: bytes, cplusplus: bool = True) -> bytes:
     return _blanked(source, blank, keep)
 
 
-def _close(frame: list[object], end: int, blank: list[tuple[int, int]]) -> None:
+def _close(frame: list[Any], end: int, blank: list[tuple[int, int]]) -> None:
     """End the blanked region of a branch; a lone block of unknown condition is kept."""
     start = int(frame[3])
     if start < 0:

@@ -95,19 +95,19 @@ def _argument_count(function: Node) -> int:
 
 
 # Headers of accelerator runtimes and libraries: their first path component or file name.
-_HIP = re.compile(r"^(hip|hipblas|hipblaslt|hipsparse|hipfft|hiprand|hipcub|rocblas|rocm|"
+_HIP_INCLUDE = re.compile(r"^(hip|hipblas|hipblaslt|hipsparse|hipfft|hiprand|hipcub|rocblas|rocm|"
                   r"rocprim|rocrand|rccl|miopen|roctracer)(/|_|\.h|$)|^(c10|ATen)/hip/",
                   re.IGNORECASE)
-_CUDA = re.compile(r"^(cuda|cub|thrust|cublas(Lt)?|cudnn|curand|cusparse(Lt)?|cufft|cusolver"
-                   r"\w*|nccl|nvrtc|nvToolsExt|nvtx3|cupti|nvml)(/|_|\.h|$)"
+_CUDA_INCLUDE = re.compile(r"^(cuda|cub|thrust|cublas(Lt)?|cudnn|curand|cusparse(Lt)?|cufft"
+                           r"|cusolver\w*|nccl|nvrtc|nvToolsExt|nvtx3|cupti|nvml)(/|_|\.h|$)"
                    r"|^(c10|ATen)/cuda/|^(cuda_runtime|cuda_fp16|cuda_bf16|cuComplex)\w*\.h$")
 
 
 def accelerator_runtime(module: str) -> str:
     """``HIP`` or ``CUDA`` for an include of that runtime or its libraries, else ``""``."""
-    if _HIP.search(module):
+    if _HIP_INCLUDE.search(module):
         return "HIP"
-    if _CUDA.search(module):
+    if _CUDA_INCLUDE.search(module):
         return "CUDA"
     return ""
 

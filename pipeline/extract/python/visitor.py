@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 
@@ -327,6 +328,7 @@ class Gatherer(cst.CSTVisitor):
         handler_lines = self.pos.handler_lines()
         self.tries.append(TryInfo(line, self.scope_name(), handlers))
         self._suite(node.body)
+        handler: Any
         for handler, at in zip(node.handlers, handler_lines, strict=True):
             if handler.name is not None:
                 self._bind_names(_targets(handler.name.name), at, at)
