@@ -3,7 +3,8 @@
 - ``tests/cases/link/NAME.json`` (a layer's summaries, folders, binaries and mirror) ->
   ``NAME.links.json`` (every context, the folder facts and the symbol index);
 - ``tests/cases/render/NAME.json`` (a record, its context, the source text, its siblings and
-  the site) -> ``NAME_docs.md`` and ``NAME_kw.md``.
+  the site) -> ``NAME_docs.md`` and ``NAME_kw.md``; or (folder facts, the task's extras, the
+  layer and the site) -> ``NAME_index.md``, ``NAME_doc.md`` and ``NAME_sub.md``.
 
 The inputs are records as the stage before writes them (taken once from a build of the
 geometry fixture, then edited by hand). ``REGEN_GOLDEN=1 pytest tests/test_stage_golden.py``
@@ -33,6 +34,7 @@ from pipeline.records import (
     summary_from_dict,
 )
 from pipeline.render import render_file_pages
+from pipeline.render_folders import render_folder_pages
 from pipeline.site import PageSite
 
 LINK = CASES / "link"
@@ -72,17 +74,40 @@ def _render(data: dict[str, Any]) -> tuple[str, str]:
                              data["type"], data["fence"], list(data["siblings"]))
 
 
+def _render_folder(data: dict[str, Any]) -> dict[str, str]:
+    site = PageSite(roles=tuple(sorted(DEFAULT_ROLES.items())), **data["site"])
+    return render_folder_pages(folder_facts_from_dict(data["folder"]), site, data["layer"],
+                               data["extras"])
+
+
+def _expected_pages(case: Path) -> dict[str, str]:
+    """Page path -> the name of its expectation beside the case."""
+    data = orjson.loads(case.read_bytes())
+    if "folder" in data:
+        folder = data["folder"]["folder"]
+        return {layout.folder_page(folder, name): f"{case.stem}_{name}"
+                for name in layout.FOLDER_PAGES}
+    path = data["record"]["path"]
+    return {layout.docs_page(path): f"{case.stem}_docs.md",
+            layout.kw_page(path): f"{case.stem}_kw.md"}
+
+
 @pytest.mark.parametrize("case", RENDER_CASES, ids=[p.stem for p in RENDER_CASES])
 def test_render_case(case: Path) -> None:
     data = orjson.loads(case.read_bytes())
-    docs, kw = _render(data)
-    assert _render(data) == (docs, kw)
-    path = data["record"]["path"]
-    project = data["site"]["project"]
-    for rel, text in ((layout.docs_page(path), docs), (layout.kw_page(path), kw)):
-        assert one_page_problems(rel, text.encode("utf-8"), project) == []
-    assert_golden(case.with_name(case.stem + "_docs.md"), docs.encode("utf-8"))
-    assert_golden(case.with_name(case.stem + "_kw.md"), kw.encode("utf-8"))
+    if "folder" in data:
+        pages = _render_folder(data)
+        assert _render_folder(data) == pages
+    else:
+        docs, kw = _render(data)
+        assert _render(data) == (docs, kw)
+        path = data["record"]["path"]
+        pages = {layout.docs_page(path): docs, layout.kw_page(path): kw}
+    expected = _expected_pages(case)
+    assert sorted(pages) == sorted(expected)
+    for rel, text in pages.items():
+        assert one_page_problems(rel, text.encode("utf-8"), data["site"]["project"]) == []
+        assert_golden(case.with_name(expected[rel]), text.encode("utf-8"))
 
 
 def test_every_case_has_its_expectations() -> None:
@@ -90,4 +115,4 @@ def test_every_case_has_its_expectations() -> None:
     expected = {p.name for p in LINK.glob("*.links.json")}
     assert expected == {p.stem + ".links.json" for p in LINK_CASES}
     pages = {p.name for p in RENDER.glob("*.md")}
-    assert pages == {p.stem + s for p in RENDER_CASES for s in ("_docs.md", "_kw.md")}
+    assert pages == {name for p in RENDER_CASES for name in _expected_pages(p).values()}
