@@ -56,6 +56,11 @@ def unpack(data: bytes, limit: int = MAX_BYTES) -> bytes:
     import zstandard
 
     try:
+        # a frame that declares its size is decompressed into a buffer of that size at
+        # once: a corrupt or hostile header must not ask for more than the limit
+        declared = zstandard.frame_content_size(data)
+        if declared > limit:
+            raise ValueError(f"compressed data declares {declared} bytes, over {limit}")
         data = _decompressor().decompress(data, max_output_size=limit)
     except zstandard.ZstdError as error:
         raise ValueError(f"corrupt compressed data: {error}") from None
