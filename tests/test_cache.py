@@ -3,7 +3,6 @@ write-back, poisoned entries, an unreachable store, clean == incremental with a 
 
 from __future__ import annotations
 
-import os
 import random
 import socket
 from collections.abc import Iterator
