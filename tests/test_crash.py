@@ -145,10 +145,13 @@ def _group_tree(edit: bool = False) -> dict[str, str]:
     return files
 
 
-def _start_group(src: Path, out: Path, jobs: int) -> subprocess.Popen[bytes]:
+def _start_group(src: Path, out: Path, jobs: int, command: str = "build"
+                 ) -> subprocess.Popen[bytes]:
+    source = [] if command == "clean" else [str(src)]
+    jobs_flag = ["--jobs", str(jobs)] if command == "build" else []
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "build", str(src), "--output", str(out),
-         "--jobs", str(jobs)], cwd=out.parent, env=python_env(), start_new_session=True,
+        [sys.executable, "-m", "pipeline", command, *source, "--output", str(out), *jobs_flag],
+        cwd=out.parent, env=python_env(), start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -199,6 +202,44 @@ def test_sigkill_of_the_process_group_at_random_moments(tmp_path: Path) -> None:
                                                      if got.get(p) != reference.get(p))))
     check = run_main(["check", str(src), "--output", str(out)], cwd=out.parent)
     assert check.code == 0, check.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "clean"])
+def test_sigkill_of_check_or_clean_then_an_edit(tmp_path: Path, command: str) -> None:
+    """``kill -9`` of the whole group of a ``check`` (of a stale output) or a ``clean`` at
+    random moments, then the sources change: the next build equals a clean build of them,
+    and ``check`` agrees."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, _group_tree())
+    build(src, out)
+    built = tmp_path / "built"
+    shutil.copytree(out, built, symlinks=True)
+    make_tree(src, _group_tree(edit=True))  # the output is stale for a check
+    started = time.perf_counter()
+    assert _start_group(src, out, 1, command).wait(timeout=300) in (0, 1)
+    duration = time.perf_counter() - started
+    rng = random.Random(7)
+    killed = 0
+    for attempt in range(3):
+        shutil.rmtree(out, ignore_errors=True)  # a finished clean removed it
+        shutil.copytree(built, out, symlinks=True)
+        make_tree(src, _group_tree(edit=True))
+        process = _start_group(src, out, 1, command)
+        delay = duration * rng.uniform(0.1, 0.9)
+        time.sleep(delay)
+        _kill_group(process, out)
+        killed += process.returncode == -signal.SIGKILL
+        tree = _group_tree(edit=attempt % 2 == 0)
+        make_tree(src, tree)
+        build(src, out)
+        reference = clean_build_snapshot(src, out)
+        got = contents(snapshot(out))
+        assert got == reference, (f"attempt {attempt}, killed after {delay:.2f} s: "
+                                  + ", ".join(sorted(p for p in got.keys() | reference.keys()
+                                                     if got.get(p) != reference.get(p))))
+        check = run_main(["check", str(src), "--output", str(out)], cwd=out.parent)
+        assert check.code == 0, check.stderr
+    assert killed, f"no {command} was still running when killed"
 
 
 def test_a_run_whose_verdict_fails_stays_sealed(tmp_path: Path) -> None:
