@@ -48,12 +48,18 @@ class GrammarMissing(Exception):
 def extract(text: str, language: str) -> Extraction:
     """Extract one text. Extractors turn bad input into notes; a bug in one becomes an
     ``internal-error`` note here, the one place for all of them, so no page is lost."""
+    from dataclasses import replace
+
+    from pipeline.extract.hidden import hidden_findings
+
     try:
-        return extractor_for(language)(text)
+        extraction = extractor_for(language)(text)
     except Exception as error:  # noqa: BLE001 - an extractor bug must not stop the build
         from pipeline.records import Extraction
 
-        return Extraction(language=language, notes=(failure_note(language, error),))
+        extraction = Extraction(language=language, notes=(failure_note(language, error),))
+    hidden = hidden_findings(text)
+    return replace(extraction, findings=extraction.findings + hidden) if hidden else extraction
 
 
 def failure_note(language: str, error: Exception) -> Note:
