@@ -250,6 +250,52 @@ def test_examples_doctest_and_literal_blocks() -> None:
     ]
 
 
+def test_examples_google_and_numpy_sections() -> None:
+    result = run('''
+        def g():
+            """Google style.
+
+            Args:
+                x: a value.
+
+            Example:
+                y = g()
+                g(y)
+
+            Examples:
+                >>> g()
+                3
+
+            Returns:
+                Nothing.
+            """
+
+        def h():
+            """NumPy style.
+
+            Parameters
+            ----------
+            x : int
+
+            Examples
+            --------
+            Call it:
+
+            >>> h()
+            4
+
+            Notes
+            -----
+            An Example of nothing.
+            """
+    ''')
+    assert [(e.owner, e.line, e.text) for e in result.examples] == [
+        ("g", 9, "y = g()\ng(y)"),
+        ("g", 13, ">>> g()\n3"),
+        ("h", 29, "Call it:\n\n>>> h()\n4"),
+    ]
+
+
 # -- tests and main ----------------------------------------------------------------------------
 
 

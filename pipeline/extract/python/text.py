@@ -11,7 +11,11 @@ from pipeline.records import Example
 LIMIT = 120  # longest signature or value shown, "…" included
 _OPENERS = "([{"
 _CLOSERS = ")]}"
-_EXAMPLE_MARK = re.compile(r"\s*Examples?::\s*$")
+# ``Example::`` (reST literal block) and Google style ``Example:`` / ``Examples:`` sections
+_EXAMPLE_MARK = re.compile(r"\s*Examples?::?\s*$")
+# NumPy style: an ``Examples`` heading underlined with dashes
+_NUMPY_HEADING = re.compile(r"\s*Examples?\s*$")
+_UNDERLINE = re.compile(r"\s*-{3,}\s*$")
 
 
 def cut(text: str, limit: int = LIMIT, *, force: bool = False) -> str:
@@ -110,20 +114,27 @@ def summary_of(doc: str | None) -> str:
 
 
 def examples_in(doc: str, owner: str, first_line: int) -> list[Example]:
-    """Doctest blocks and ``Example::`` literal blocks of one docstring, with their file lines.
+    """Doctest blocks, ``Example::`` literal blocks, Google style ``Example:`` / ``Examples:``
+    sections and NumPy style ``Examples`` sections of one docstring, with their file lines.
 
     ``first_line`` is where the string starts; line ``i`` of the value is line ``first_line + i``
     of the file (escaped line breaks inside the string would shift that, and are rare).
     """
-    if ">>>" not in doc and "::" not in doc:
+    if ">>>" not in doc and "Example" not in doc:
         return []
     lines = doc.expandtabs().split("\n")
     found: list[Example] = []
     covered: set[int] = set()
     index = 0
     while index < len(lines):
+        block = None
         if _EXAMPLE_MARK.fullmatch(lines[index]):
-            start, stop = _literal_block(lines, index)
+            block = _literal_block(lines, index)
+        elif (_NUMPY_HEADING.fullmatch(lines[index]) and index + 1 < len(lines)
+              and _UNDERLINE.fullmatch(lines[index + 1])):
+            block = _numpy_section(lines, index + 1)
+        if block is not None:
+            start, stop = block
             if start < stop:
                 found.append(_example(lines, start, stop, owner, first_line))
                 covered.update(range(start, stop))
@@ -153,6 +164,22 @@ def _literal_block(lines: list[str], mark: int) -> tuple[int, int]:
     while stop < len(lines):
         line = lines[stop]
         if line.strip() and len(line) - len(line.lstrip()) <= indent:
+            break
+        stop += 1
+    while stop > start and not lines[stop - 1].strip():
+        stop -= 1
+    return start, stop
+
+
+def _numpy_section(lines: list[str], underline: int) -> tuple[int, int]:
+    """The body of a NumPy style section: up to the next underlined heading or the end."""
+    start = underline + 1
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    stop = start
+    while stop < len(lines):
+        if (stop + 1 < len(lines) and lines[stop].strip()
+                and _UNDERLINE.fullmatch(lines[stop + 1])):
             break
         stop += 1
     while stop > start and not lines[stop - 1].strip():
