@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import yaml
@@ -11,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.extract.data.extractor import (
+    MAX_DEPTH,
+    MAX_KEYS,
     _yaml_events,
     extract_ini,
     extract_json,
@@ -41,6 +44,36 @@ def test_key_names_and_previews() -> None:
     assert preview("first\nsecond") == "first…"
 
 
+def _nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": 1}
+    for level in reversed(range(depth - 1)):
+        value = {f"k{level}": value}
+    return value
+
+
+@pytest.mark.parametrize("extract", [extract_json, extract_yaml])
+def test_keys_down_to_max_depth_and_a_note_when_cut(extract: Any) -> None:
+    whole = extract(json.dumps(_nested(MAX_DEPTH)))
+    assert len(whole.symbols) == MAX_DEPTH
+    assert whole.symbols[-1].name == ".".join(f"k{i}" for i in range(MAX_DEPTH - 1)) + ".leaf"
+    assert whole.notes == ()
+    cut = extract(json.dumps(_nested(MAX_DEPTH + 2)))
+    assert len(cut.symbols) == MAX_DEPTH
+    assert [(n.kind, n.message) for n in cut.notes] == [
+        ("keys-cut", f"keys nested deeper than {MAX_DEPTH} levels are not listed")]
+
+
+def test_toml_deep_tables_and_too_many_keys_get_notes() -> None:
+    assert extract_toml("[a.b.c.d.e.f.g]\nh = 1\n").notes == ()
+    deep = extract_toml("[a.b.c.d.e.f.g.h.i]\nj = 1\n")
+    assert deep.symbols[-1].name == "a.b.c.d.e.f.g.h"
+    assert [n.kind for n in deep.notes] == ["keys-cut"]
+    many = extract_json(json.dumps({f"k{i}": i for i in range(MAX_KEYS + 5)}))
+    assert len(many.symbols) == MAX_KEYS
+    assert [(n.kind, n.message) for n in many.notes] == [
+        ("keys-cut", f"only the first {MAX_KEYS:,} keys are listed; 5 more are not")]
+
+
 # --- YAML -----------------------------------------------------------------------------------------
 
 YAML = """\
@@ -50,7 +83,7 @@ nested:
   a:
     b: deep
     c:
-      d: too deep
+      d: four levels
 list:
   - name: x
     items:
@@ -73,6 +106,7 @@ def test_yaml_paths_depth_lists_merge_keys_and_documents() -> None:
         ("nested.a", 4, ""),
         ("nested.a.b", 5, "deep"),
         ("nested.a.c", 6, ""),
+        ("nested.a.c.d", 7, "four levels"),
         ("list", 8, ""),
         ("list[].name", 9, "x"),
         ("list[].items", 10, ""),

@@ -32,13 +32,19 @@ def key_name(parent: str, key: str) -> str:
 class Keys:
     """The key symbols of one file: each path once (per document), at its first line."""
 
-    def __init__(self, max_depth: int) -> None:
+    def __init__(self, max_depth: int, max_keys: int = 0) -> None:
         self.max_depth = max_depth
+        self.max_keys = max_keys  # 0: no limit
+        self.too_deep = False  # a key below ``max_depth`` levels was left out
+        self.dropped = 0  # keys left out past ``max_keys``
         self._entries: list[tuple[str, int, str]] = []
         self._index: dict[str, int] = {}  # path -> entry, for the current document
 
     def add(self, path: str, line: int, value: str = "") -> None:
         if path not in self._index:
+            if self.max_keys and len(self._entries) >= self.max_keys:
+                self.dropped += 1
+                return
             self._index[path] = len(self._entries)
             self._entries.append((path, line, preview(value) if value else ""))
 
@@ -53,6 +59,8 @@ class Keys:
     def extend(self, other: Keys) -> None:
         """Take every entry of ``other`` (a trial run that succeeded)."""
         self._entries.extend(other._entries)
+        self.too_deep = self.too_deep or other.too_deep
+        self.dropped += other.dropped
 
     def new_document(self) -> None:
         """A new YAML document: its paths are listed again, at their own lines."""

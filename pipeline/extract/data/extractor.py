@@ -1,11 +1,12 @@
 """Data files (YAML, JSON, TOML, INI): key paths with their lines, values and parse problems.
 
 Every extractor lists the keys of a file as ``key`` symbols named by their path: top-level
-keys (``a``), nested keys down to three levels (``a.b``, ``a.b.c``), and the keys of mappings
+keys (``a``), nested keys down to ``MAX_DEPTH`` levels (``a.b``, ``a.b.c``, ...), and the keys of mappings
 held in a list under ``[]`` (``steps[].name``; ``[]`` adds no level). A path is listed once,
 at its first occurrence (once per document in multi-document YAML); a scalar value is
 previewed in ``value``. A parse error becomes a ``parse-error`` note at the parser's line,
-and the keys found before it are kept.
+and the keys found before it are kept. At most ``MAX_KEYS`` keys are listed; a file with
+deeper keys or more keys gets a ``keys-cut`` note saying so.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pipeline.extract.data.scan import ini_keys, toml_keys
 from pipeline.extract.keys import Keys, key_name
 from pipeline.records import Extraction, Note
 
-MAX_DEPTH = 3
+MAX_DEPTH = 8
+MAX_KEYS = 2000
 
 
 def extract_yaml(text: str) -> Extraction:
@@ -53,17 +55,28 @@ def _guarded(
     scan: Callable[[str, Keys], list[Note]],
     markers: tuple[str, ...] = ("#",),
 ) -> Extraction:
-    keys = Keys(MAX_DEPTH)
+    keys = Keys(MAX_DEPTH, MAX_KEYS)
     try:
         notes = scan(text, keys)
     except Exception as error:  # noqa: BLE001 - keeps the keys found before the bug
         notes = [failure_note(language, error)]
+    notes.extend(_cut_notes(keys))
     return Extraction(
         language=language,
         overview="" if language == "json" else leading_comment(text, markers),
         symbols=keys.symbols(),
         notes=tuple(notes),
     )
+
+
+def _cut_notes(keys: Keys) -> list[Note]:
+    notes = []
+    if keys.too_deep:
+        notes.append(Note("keys-cut", f"keys nested deeper than {MAX_DEPTH} levels are not listed"))
+    if keys.dropped:
+        notes.append(Note("keys-cut", f"only the first {MAX_KEYS:,} keys are listed; "
+                                      f"{keys.dropped:,} more are not"))
+    return notes
 
 
 # --- YAML: the parser's event stream, so keys before a syntax error are kept ----------------
@@ -140,6 +153,7 @@ def _yaml_key(event: yaml.NodeEvent, parent: _Frame, keys: Keys) -> str | None:
     if not isinstance(event, yaml.ScalarEvent) or parent.path is None or event.value == "<<":
         return None
     if parent.depth >= MAX_DEPTH:
+        keys.too_deep = True
         return None
     path = key_name(parent.path, event.value)
     keys.add(path, event.start_mark.line + 1 if event.start_mark is not None else 0)

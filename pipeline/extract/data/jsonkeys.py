@@ -63,6 +63,10 @@ class _Scan:
             return self.mapping(at + 1, path, depth, nesting + 1)
         if char == "[" and within_reach:
             return self.array(at + 1, path, depth, nesting + 1)
+        if char in "{[" and depth >= self.keys.max_depth:
+            inner = self.text[at + 1 : at + 256].lstrip()[:1]
+            if inner == "{" or (char == "{" and inner != "}"):
+                self.keys.too_deep = True
         _, end = _DECODER.raw_decode(self.text, at)
         return int(end)
 

@@ -45,7 +45,7 @@ def toml_keys(text: str, keys: Keys) -> list[Note]:
             if line < limit:
                 keys.add(path, line)
         return notes
-    for path, value in _toml_paths(data, "", 0, keys.max_depth):
+    for path, value in _toml_paths(data, "", 0, keys):
         keys.add(path, _line_of(path, lines), value)
     return notes
 
@@ -145,21 +145,24 @@ def _line_of(path: str, lines: dict[str, int]) -> int:
 
 
 def _toml_paths(
-    data: dict[str, Any], parent: str, depth: int, max_depth: int
+    data: dict[str, Any], parent: str, depth: int, keys: Keys
 ) -> list[tuple[str, str]]:
     """(path, scalar preview) of every key within reach, in document order."""
     found: list[tuple[str, str]] = []
     for key, value in data.items():
         path = key_name(parent, key)
         found.append((path, _toml_scalar(value)))
-        if depth + 1 >= max_depth:
+        if depth + 1 >= keys.max_depth:
+            if value and (isinstance(value, dict) or (isinstance(value, list)
+                                                       and any(isinstance(i, dict) for i in value))):
+                keys.too_deep = True
             continue
         if isinstance(value, dict):
-            found.extend(_toml_paths(value, path, depth + 1, max_depth))
+            found.extend(_toml_paths(value, path, depth + 1, keys))
         elif isinstance(value, list):
             for item in value:
                 if isinstance(item, dict):
-                    found.extend(_toml_paths(item, path + "[]", depth + 1, max_depth))
+                    found.extend(_toml_paths(item, path + "[]", depth + 1, keys))
     return found
 
 
