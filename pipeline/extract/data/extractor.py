@@ -1,12 +1,12 @@
 """Data files (YAML, JSON, TOML, INI): key paths with their lines, values and parse problems.
 
-Every extractor lists the keys of a file as ``key`` symbols named by their path: top-level
-keys (``a``), nested keys down to ``MAX_DEPTH`` levels (``a.b``, ``a.b.c``, ...), and the keys of mappings
-held in a list under ``[]`` (``steps[].name``; ``[]`` adds no level). A path is listed once,
-at its first occurrence (once per document in multi-document YAML); a scalar value is
-previewed in ``value``. A parse error becomes a ``parse-error`` note at the parser's line,
-and the keys found before it are kept. At most ``MAX_KEYS`` keys are listed; a file with
-deeper keys or more keys gets a ``keys-cut`` note saying so.
+Every extractor lists the keys of a file as ``key`` symbols named by their path: top-level keys
+(``a``), nested keys down to ``MAX_DEPTH`` levels (``a.b``, ``a.b.c``, ...), and the keys of
+mappings held in a list under ``[]`` (``steps[].name``; ``[]`` adds no level). A path is listed
+once, at its first occurrence (once per document in multi-document YAML); a scalar value is
+previewed in ``value``. A parse error becomes a ``parse-error`` note at the parser's line, and
+the keys found before it are kept. At most ``MAX_KEYS`` keys are listed; a file with deeper
+keys or more keys gets a ``keys-cut`` note saying so.
 """
 
 from __future__ import annotations

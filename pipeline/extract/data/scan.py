@@ -153,8 +153,8 @@ def _toml_paths(
         path = key_name(parent, key)
         found.append((path, _toml_scalar(value)))
         if depth + 1 >= keys.max_depth:
-            if value and (isinstance(value, dict) or (isinstance(value, list)
-                                                       and any(isinstance(i, dict) for i in value))):
+            if isinstance(value, dict) and value or (
+                    isinstance(value, list) and any(isinstance(i, dict) for i in value)):
                 keys.too_deep = True
             continue
         if isinstance(value, dict):
