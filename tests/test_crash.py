@@ -173,6 +173,13 @@ def _kill_group(process: subprocess.Popen[bytes], out: Path) -> None:
         time.sleep(0.01)
 
 
+def _assert_equal_output(out: Path, reference: dict[str, bytes], label: str) -> None:
+    """The output's pages are the reference's; the message names the pages that differ."""
+    got = contents(snapshot(out))
+    assert got == reference, f"{label}: " + ", ".join(
+        sorted(p for p in got.keys() | reference.keys() if got.get(p) != reference.get(p)))
+
+
 def test_sigkill_of_the_process_group_at_random_moments(tmp_path: Path) -> None:
     """``kill -9`` of the whole group of a ``--jobs 2`` build at random moments of a clean
     and of an incremental build, the edit in flight undone: the next build equals a clean
@@ -196,10 +203,7 @@ def test_sigkill_of_the_process_group_at_random_moments(tmp_path: Path) -> None:
         _kill_group(process, out)
         make_tree(src, _group_tree())  # the edit undone
         build(src, out)
-        got = contents(snapshot(out))
-        assert got == reference, (f"attempt {attempt}, killed after {delay:.2f} s: "
-                                  + ", ".join(sorted(p for p in got.keys() | reference.keys()
-                                                     if got.get(p) != reference.get(p))))
+        _assert_equal_output(out, reference, f"attempt {attempt}, killed after {delay:.2f} s")
     check = run_main(["check", str(src), "--output", str(out)], cwd=out.parent)
     assert check.code == 0, check.stderr
 
@@ -229,14 +233,10 @@ def test_sigkill_of_check_or_clean_then_an_edit(tmp_path: Path, command: str) ->
         time.sleep(delay)
         _kill_group(process, out)
         killed += process.returncode == -signal.SIGKILL
-        tree = _group_tree(edit=attempt % 2 == 0)
-        make_tree(src, tree)
+        make_tree(src, _group_tree(edit=attempt % 2 == 0))
         build(src, out)
         reference = clean_build_snapshot(src, out)
-        got = contents(snapshot(out))
-        assert got == reference, (f"attempt {attempt}, killed after {delay:.2f} s: "
-                                  + ", ".join(sorted(p for p in got.keys() | reference.keys()
-                                                     if got.get(p) != reference.get(p))))
+        _assert_equal_output(out, reference, f"attempt {attempt}, killed after {delay:.2f} s")
         check = run_main(["check", str(src), "--output", str(out)], cwd=out.parent)
         assert check.code == 0, check.stderr
     assert killed, f"no {command} was still running when killed"
