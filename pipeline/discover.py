@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import layout, overrides
+from pipeline import filestate, layout
 from pipeline.config import Config
 from pipeline.files import SNIFF_BYTES, dump_state, looks_binary, write_if_changed
 from pipeline.filetypes import PAGE, FileType, file_type
@@ -65,8 +65,30 @@ class Inventory:
         return list(self.folder_list)
 
 
-def discover_sources(config: Config, root: str = "", *, save_cache: bool = True) -> Inventory:
-    """Walk the source tree and derive every layer's inputs (pure paths after the walk).
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """One stat-walk of the source tree: what discovery and the quick no-op check read."""
+
+    files: dict[str, list[int]]  # path -> [size, mtime_ns, ctime_ns, inode], in walk order
+    links: tuple[str, ...]  # symlinks met (never followed)
+    taken: int  # the file-time clock before the walk (filestate.settled_at)
+
+
+def scan_tree(config: Config) -> Scan:
+    """Stat every file discovery may document (sorted walk, symlinks never followed, skipped
+    and excluded folders not entered, the output folder left out); reads no content."""
+    taken = filestate.now_ns()
+    files: dict[str, list[int]] = {}
+    links: list[str] = []
+    _walk(Path(config.source), "", config, _exclude_spec(config.exclude),
+          Path(config.output), files, links)
+    return Scan(files, tuple(links), taken)
+
+
+def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
+                     scan: Scan | None = None) -> Inventory:
+    """Walk the source tree (or take the walk ``scan`` already made) and derive every
+    layer's inputs (pure paths after the walk).
 
     ``root`` is where pages are written and read back (``config.output`` unless a check
     builds into a scratch folder); the configured output names the mirror and is skipped.
@@ -77,11 +99,24 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True)
     cache_path = written / layout.STATE / "discover.json"
     cache = _load_cache(cache_path)
     new_cache: dict[str, list[int]] = {}
-    spec = _exclude_spec(config.exclude)
+    scan = scan or scan_tree(config)
     texts: list[str] = []
     binaries: list[tuple[str, int]] = []
-    links: list[str] = []
-    _walk(source, "", config, spec, output, cache, new_cache, texts, binaries, links)
+    # plain string joins: these lists hold every input of every layer
+    base, pages_base = str(source).rstrip("/"), str(written).rstrip("/")
+    for path, info in scan.files.items():
+        key = info[:2]
+        cached = cache.get(path)
+        if cached is not None and cached[:2] == key:
+            binary = bool(cached[2])
+        else:
+            binary = _sniff(f"{base}/{path}", info)
+        new_cache[path] = key + [int(binary)]
+        if binary:
+            binaries.append((path, info[0]))
+        else:
+            texts.append(path)
+            filestate.remember_stat(f"{base}/{path}", info[0], info[1])
     if save_cache and (new_cache != cache) and written.is_dir():
         write_if_changed(cache_path, dump_state(new_cache))
 
@@ -89,8 +124,6 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True)
         p.split("/", 1)[0] for p, _ in binaries
     )
     mirror = layout.mirror_name(output.name, top)
-    # plain string joins: these lists hold every input of every layer
-    base, pages_base = str(source).rstrip("/"), str(written).rstrip("/")
     inputs = [Input(p, 1, f"{base}/{p}", file_type(p.rsplit("/", 1)[-1])) for p in texts]
     layer_inputs = inputs
     for layer in range(2, config.depth + 1):
@@ -107,7 +140,7 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True)
         mirror=mirror,
         inputs=tuple(inputs),
         binaries=tuple(binaries),
-        skipped_links=tuple(links),
+        skipped_links=scan.links,
         chunks={folder: tuple(items) for folder, items in sorted(chunks.items())},
         sizes={path: new_cache[path][0] for path in texts},
     )
@@ -119,10 +152,7 @@ def _walk(
     config: Config,
     spec: Any,
     output: Path,
-    cache: dict[str, list[int]],
-    new_cache: dict[str, list[int]],
-    texts: list[str],
-    binaries: list[tuple[str, int]],
+    files: dict[str, list[int]],
     links: list[str],
 ) -> None:
     try:
@@ -141,21 +171,9 @@ def _walk(
         if stat.S_ISDIR(info.st_mode):
             if _skip_dir(entry.name, path, config, spec) or Path(entry.path) == output:
                 continue
-            _walk(Path(entry.path), path, config, spec, output, cache, new_cache,
-                  texts, binaries, links)
+            _walk(Path(entry.path), path, config, spec, output, files, links)
         elif stat.S_ISREG(info.st_mode) and not spec.match_file(path):
-            key = [info.st_size, info.st_mtime_ns]
-            cached = cache.get(path)
-            if cached is not None and cached[:2] == key:
-                binary = bool(cached[2])
-            else:
-                binary = _sniff(entry.path, info)
-            new_cache[path] = key + [int(binary)]
-            if binary:
-                binaries.append((path, info.st_size))
-            else:
-                texts.append(path)
-                overrides.remember_stat(entry.path, info.st_size, info.st_mtime_ns)
+            files[path] = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
 
 
 class _NoExcludes:
@@ -181,7 +199,7 @@ def _skip_dir(name: str, path: str, config: Config, spec: Any) -> bool:
     return bool(spec.match_file(path + "/"))
 
 
-def _sniff(path: str, info: os.stat_result) -> bool:
+def _sniff(path: str, info: list[int]) -> bool:
     """Binary or text; a text file is read to its end and its digest handed to the build's
     file checker, which would otherwise read it again (one read per touched file)."""
     try:
@@ -192,14 +210,14 @@ def _sniff(path: str, info: os.stat_result) -> bool:
         head = os.read(fd, SNIFF_BYTES)
         if looks_binary(head):
             return True
-        digest = hashlib.new(overrides.HASH, head)
+        digest = hashlib.new(filestate.HASH, head)
         while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)
     except OSError:
         return True
     finally:
         os.close(fd)
-    overrides.remember_digest(path, info, digest.hexdigest())
+    filestate.remember_digest(path, info, digest.hexdigest())
     return False
 
 

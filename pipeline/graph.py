@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline import layout
 from pipeline.config import Config
-from pipeline.discover import Input, Inventory, discover_sources
+from pipeline.discover import Input, Inventory, Scan, discover_sources
 from pipeline.schema import SCHEMA
 from pipeline.site import TEMPLATES, PageSite
 
@@ -71,9 +71,9 @@ class Graph:
 
 
 def build_graph(config: Config, *, root: str = "", dirty: bool = False,
-                save_cache: bool = True, strict: bool = False) -> Graph:
+                save_cache: bool = True, strict: bool = False, scan: Scan | None = None) -> Graph:
     root = root or config.output
-    inventory = discover_sources(config, root, save_cache=save_cache)
+    inventory = discover_sources(config, root, save_cache=save_cache, scan=scan)
     site = PageSite(
         source_root=config.source, output_root=config.output, mirror=inventory.mirror,
         project=config.project_name, roles=tuple(sorted(config.role_map.items())),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +17,8 @@ from doit.dependency import MD5Checker
 from doit.loader import generate_tasks
 from doit.task import Task
 from doit.tools import config_changed
+
+from pipeline import filestate
 
 _NO_PARAMETERS = inspect.Signature()
 
@@ -74,67 +75,33 @@ def doit_tasks(namespace: dict[str, Any]) -> list[Task]:
     return tasks
 
 
-# path -> (size, mtime_ns, ctime_ns, inode, digest) of files this process has just read whole
-# (discovery reads every file whose size or mtime moved), so the checker need not read them
-# again.
-_DIGESTS: dict[str, tuple[int, int, int, int, str]] = {}
-HASH = "sha256"  # faster than md5 where the CPU has SHA extensions (bench/README.md)
-
-
-def remember_digest(path: str, info: os.stat_result, digest: str) -> None:
-    _DIGESTS[path] = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, digest)
-
-
-# path -> (size, mtime_ns) of every source as discovery saw it when the run began; and the
-# stored state no file matches, kept for a source that changed while the run went on.
-_SEEN: dict[str, tuple[int, int]] = {}
+# The stored state no file matches: kept for a source that changed while the run went on.
 CHANGED = (-1.0, -1, "")
-
-
-def remember_stat(path: str, size: int, mtime_ns: int) -> None:
-    _SEEN[path] = (size, mtime_ns)
-
-
-def _digest(path: str, info: os.stat_result) -> str:
-    known = _DIGESTS.get(path)
-    if known is not None and known[:4] == (info.st_size, info.st_mtime_ns, info.st_ctime_ns,
-                                           info.st_ino):
-        return known[4]
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, HASH).hexdigest()
-
-
-# File times are coarse: a kernel tick on Linux (a few ms), whole seconds on some file
-# systems. A file changed again in the tick its state was taken in keeps the stat recorded:
-# such a state is "racily clean" (git's term), and the file is hashed again by the next run,
-# which refreshes it. States are timed by the clock file times are taken from.
-_COARSE_CLOCK = getattr(time, "CLOCK_REALTIME_COARSE", None)
-WHOLE_SECOND_SLACK_NS = 2_000_000_000  # where file times are whole seconds (FAT, some NFS)
 # Build state (written by the build itself, never by an editor) is not hashed again for
 # being racy: a task that reads what the one before it wrote would be, on every next run.
 _BUILD_STATE = "/.pipeline/"
 
 
-def _now_ns() -> int:
-    if _COARSE_CLOCK is not None:
-        return time.clock_gettime_ns(_COARSE_CLOCK)
-    return time.time_ns()
+def _digest(path: str, info: os.stat_result) -> str:
+    known = filestate.known_digest(path, info)
+    if known is not None:
+        return known
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, filestate.HASH).hexdigest()
 
 
 def file_state(info: os.stat_result, digest: str) -> list[Any]:
     """What the checker records of a file: doit's (mtime, size, digest), then the change
     time and inode (``cp -p``, ``rsync -t`` and ``tar x`` keep size and mtime but not
     these), and when the state was taken."""
-    return [info.st_mtime, info.st_size, digest, info.st_ctime_ns, info.st_ino, _now_ns()]
+    return [info.st_mtime, info.st_size, digest, info.st_ctime_ns, info.st_ino,
+            filestate.now_ns()]
 
 
 def settled(state: Any) -> bool:
     """The state was taken after the tick of the file's last change, so that a later
     change shows in the change time."""
-    ctime, taken = state[3], state[5]
-    if ctime % 1_000_000_000 == 0:
-        return bool(ctime + WHOLE_SECOND_SLACK_NS <= taken)
-    return bool(ctime < taken)
+    return filestate.settled_at(state[3], state[5])
 
 
 def unchanged(path: str, info: os.stat_result, state: Any) -> bool:
@@ -170,7 +137,7 @@ class RefreshingHashChecker(MD5Checker):  # type: ignore[misc]
         have read either version) gets a state no file matches, so the next run runs the
         task again rather than trust what it made."""
         info = os.stat(dep)
-        seen = _SEEN.get(dep)
+        seen = filestate.seen_stat(dep)
         if seen is not None and seen != (info.st_size, info.st_mtime_ns):
             return CHANGED
         if current_state and unchanged(dep, info, current_state):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
 from doit.reporter import ConsoleReporter
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,11 +18,11 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from pipeline import layout
 from pipeline.records import NoteRow, note_rows_from_list
 from pipeline.stateio import load_state
+from pipeline.summary import failure_texts, make_console, print_summary, summary_rows
 from pipeline.tasks import NAMESPACE, STAGES, stage_of
 
 ERROR_NOTES = frozenset({"syntax-error", "decode", "unreadable", "internal-error", "parse-error"})
@@ -71,8 +70,7 @@ class Reporter:
     def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
         # Task names hold paths: rich must print them as written (``:fire:`` is no emoji,
         # ``[b]`` no markup, a number no highlight), everywhere this console prints.
-        self.console = Console(file=self.console_file or sys.stderr, highlight=False,
-                               markup=False, emoji=False)
+        self.console = make_console(self.console_file or sys.stderr)
         self.live = self.console.is_terminal
         self.started = time.perf_counter()
         self.counts: Counter[str] = Counter()
@@ -193,37 +191,9 @@ class Reporter:
             self.progress.update(self.bars[_stage(task)], advance=1, current="")
 
     def _print_summary(self, failed: list[NoteRow], elapsed: float) -> None:
-        rows = list(self.discovered.items())
-        rows += [
-            ("files extracted", self.counts.get("extracted", 0)),
-            *([("records fetched from the shared cache", self.counts["cache_fetched"])]
-              if self.counts.get("cache_fetched") else []),
-            ("pages written", self.counts.get("pages_written", 0)),
-            ("pages unchanged", self.counts.get("pages_unchanged", 0)),
-            ("pages removed", self.counts.get("pages_removed", 0)),
-            ("tasks run", self.counts.get("tasks_run", 0)),
-            ("files with failures", len({f.path for f in failed})),
-        ]
-        if self.live:
-            table = Table(title="Build summary", show_header=True, header_style="bold")
-            table.add_column("what")
-            table.add_column("count", justify="right")
-            for name, value in rows:
-                table.add_row(name, f"{value:,}")
-            table.add_row("time", f"{elapsed:.2f} s")
-            self.console.print(table)
-        else:
-            self._line("summary: " + "; ".join(f"{n} {v:,}" for n, v in rows)
-                       + f"; time {elapsed:.2f} s")
-        for message in self.warnings.values():
-            self._line(f"warning: {message}")
-        by_file: dict[str, list[str]] = defaultdict(list)
-        for note in failed:
-            by_file[note.path].append(
-                note.kind + (f" (line {note.line})" if note.line else "") + f": {note.message}")
-        for path in sorted(by_file):
-            for text in by_file[path]:
-                self._line(f"failed: {path}: {text}")
+        rows = summary_rows(self.discovered, self.counts, len({f.path for f in failed}))
+        print_summary(self.console, self.live, rows, elapsed, self.warnings.values(),
+                      failure_texts(failed))
 
     def _line(self, text: str) -> None:
         """One line as it is: never wrapped (logs are read with grep), never markup."""

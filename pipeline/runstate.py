@@ -1,6 +1,7 @@
 """Run bookkeeping under ``OUT/.pipeline``: the lock, the state check, the seal, and the
 start of every task that writes (see :mod:`pipeline.state` for what lives there). ``root``
-is the output folder, or a check's scratch copy of it."""
+is the output folder, or a check's scratch copy of it. doit is imported only where the
+database is read or written: the quick no-op check takes the lock without it."""
 
 from __future__ import annotations
 
@@ -10,13 +11,10 @@ import shutil
 from pathlib import Path
 from typing import IO
 
-from doit.dependency import DatabaseException
-
 from pipeline import layout
 from pipeline.errors import LockedError
 from pipeline.files import write_if_changed
 from pipeline.schema import SCHEMA
-from pipeline.statedb import read_database, strike
 
 STATE_FORMAT = 2  # the layout of the state folder (2: one manifest format; a journal)
 STATE_VERSION = f"pipeline-state {SCHEMA} {STATE_FORMAT}\n"
@@ -70,6 +68,10 @@ def check_state(root: str) -> list[str]:
                     shutil.rmtree(child, ignore_errors=True)
                 else:
                     child.unlink(missing_ok=True)
+    from doit.dependency import DatabaseException
+
+    from pipeline.statedb import read_database
+
     snapshot = Path(database(root))
     try:
         read_database(str(snapshot), hand_over=True)  # parsed once: doit's backend takes it
@@ -92,6 +94,8 @@ def begin_task(root: str, task: str) -> None:
     """Before a task writes anything (every writing action calls this): strike its record
     from doit's journal, so that a run killed before doit records it again runs it again;
     and first remove the seal."""
+    from pipeline.statedb import strike
+
     try:
         os.unlink(f"{root}/{layout.STATE}/clean")
     except FileNotFoundError:

@@ -21,7 +21,6 @@ import os
 from typing import Any
 
 import orjson
-from doit.dependency import DatabaseException
 
 from pipeline.files import crash_point, write_if_changed
 
@@ -74,9 +73,13 @@ def read_database(name: str, hand_over: bool = False) -> tuple[bytes, dict[str, 
     try:
         loaded = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
+        from doit.dependency import DatabaseException
+
         raise DatabaseException(f"{error}\nInvalid JSON data in {os.path.abspath(name)}; "
                                 "remove the file and a new one is made") from None
     if not isinstance(loaded, dict):
+        from doit.dependency import DatabaseException
+
         raise DatabaseException(f"{name}: not a dependency database")
     if hand_over:
         _HANDED[name] = (stamp, raw, loaded)

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pipeline import overrides, runstate
+from pipeline import filestate, runstate
 from pipeline.config import Config
 from pipeline.discover import SKIP_DIRS
 from pipeline.graph import Graph, build_graph
@@ -124,7 +124,7 @@ def _rebuild(config: Config, run: Run, graph: Graph | None, changes: list[str]) 
             disk = {i.path: i.disk for i in graph.inventory.inputs if i.layer == 1}
             for path in changes:
                 info = os.stat(disk[path])
-                overrides.remember_stat(disk[path], info.st_size, info.st_mtime_ns)
+                filestate.remember_stat(disk[path], info.st_size, info.st_mtime_ns)
         outcome = run(graph)
     except Exception as error:  # a failed rebuild is reported; watching goes on
         print(f"{_what(changes)}: rebuild failed ({type(error).__name__}: {error}); "
