@@ -10,21 +10,23 @@ import argparse
 import os
 import shutil
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from doit.doit_cmd import DoitMain
-
-from pipeline import layout, runner, runstate
+from pipeline import layout, runstate
 from pipeline.config import CACHE_MODES, Config, load_pyproject, make_config
+from pipeline.discover import scan_tree
 from pipeline.errors import ConfigError, PipelineError, UsageError
 from pipeline.graph import Graph, build_graph
-from pipeline.only import build_only, resolve_paths, select_inputs
-from pipeline.overrides import GraphLoader, RefreshingHashChecker
-from pipeline.report import Reporter, reporter_for
-from pipeline.tasks import NAMESPACE, STAGES, task_creators, task_name
+
+if TYPE_CHECKING:
+    from pipeline.report import Reporter
+
+# doit, the reporter (rich) and the task graph are imported where a run needs them: a
+# build that the quick no-op check (pipeline.quick) finds up to date loads none of them.
 
 CONFIG_KEYS = ("source", "output", "depth", "jobs", "project", "include", "exclude",
                "max_source_bytes", "max_tests", "max_related", "templates", "cache",
@@ -80,6 +82,9 @@ def doit_namespace(graph: Graph, reporter: type[Reporter],
     which fails doit's run (exit 1) when files failed; ``python -m pipeline`` takes that
     verdict from the reporter's summary instead, so a failing tree's no-op build starts no
     worker process just to fail."""
+    from pipeline.overrides import RefreshingHashChecker
+    from pipeline.tasks import NAMESPACE, STAGES, task_creators, task_name
+
     namespace: dict[str, Any] = dict(task_creators(graph))
     namespace["DOIT_CONFIG"] = {
         "dep_file": runstate.database(graph.root),
@@ -93,6 +98,11 @@ def doit_namespace(graph: Graph, reporter: type[Reporter],
 
 
 def run_doit(namespace: dict[str, Any], argv: list[str]) -> int:
+    from doit.doit_cmd import DoitMain
+
+    from pipeline import runner
+    from pipeline.overrides import GraphLoader
+
     runner.install()
     return int(DoitMain(GraphLoader(namespace), config_filenames=()).run(argv))
 
@@ -113,6 +123,11 @@ def start_build(config: Config) -> bool:
     """Before a build writes anything: hold the output's lock, repair or reset its state
     (saying so), and tell whether the last run left work half done (prune state then).
     A configured scheduler that does not answer is a configuration error (exit 2)."""
+    _lock(config)
+    return _prepare_state(config)
+
+
+def _lock(config: Config) -> None:
     if config.scheduler:
         from pipeline.cluster import unreachable
 
@@ -120,16 +135,32 @@ def start_build(config: Config) -> bool:
         if problem:
             raise ConfigError("scheduler", f"{config.scheduler} is unreachable: {problem}")
     runstate.acquire_lock(config.output)
+
+
+def _prepare_state(config: Config) -> bool:
     for message in runstate.check_state(config.output):
         print(f"note: {message}", file=sys.stderr)
     return not runstate.is_sealed(config.output)
 
 
 def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
-    graph = build_graph(config, dirty=start_build(config), strict=strict)
+    from pipeline import quick
+
+    started = time.perf_counter()
+    _lock(config)
+    scan = scan_tree(config)
+    if not only:
+        report = quick.up_to_date(config, scan)
+        if report is not None:
+            return _quick_noop(report, strict, time.perf_counter() - started)
+    from pipeline.report import reporter_for
+
+    graph = build_graph(config, dirty=_prepare_state(config), strict=strict, scan=scan)
     reporter = reporter_for(graph.root, config.depth, _discovered(graph), strict)
     argv = _run_argv(config)
     if only:
+        from pipeline.only import resolve_paths, select_inputs
+
         wanted = resolve_paths(only, config.source)
         if os.path.exists(runstate.database(graph.root)):
             return _build_only(graph, select_inputs(graph, wanted))
@@ -139,10 +170,42 @@ def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
     if code != 0:
         return 1
     last = reporter.last
+    if last is not None and last.selected and not last.errors \
+            and runstate.is_sealed(graph.root):
+        quick.record(graph, scan, _quick_report(graph, last.summary["notes"]))
     return 1 if last is not None and (last.summary.get("failed") or last.errors) else 0
 
 
+def _quick_report(graph: Graph, notes: list[Any]) -> dict[str, Any]:
+    """What a build found up to date by the quick check prints: the summary's counts of
+    discovery and the failed files' lines, without and with ``--strict``."""
+    from pipeline.report import failed_notes
+    from pipeline.summary import failure_texts
+
+    report: dict[str, Any] = {"discovered": _discovered(graph)}
+    for mode, strict in (("default", False), ("strict", True)):
+        failed = failed_notes(notes, strict)
+        report[mode] = {"files": len({n.path for n in failed}),
+                        "lines": failure_texts(failed)}
+    return report
+
+
+def _quick_noop(report: dict[str, Any], strict: bool, elapsed: float) -> int:
+    """The end of a build the quick check found up to date: the summary a no-op prints, and
+    its exit code (1 when files failed)."""
+    from pipeline.summary import make_console, print_summary, summary_rows
+
+    failed = report["strict" if strict else "default"]
+    console = make_console(sys.stderr)
+    print_summary(console, console.is_terminal,
+                  summary_rows(report["discovered"], {}, failed["files"]), elapsed, (),
+                  failed["lines"])
+    return 1 if failed["files"] else 0
+
+
 def _build_only(graph: Graph, selected: frozenset[str]) -> int:
+    from pipeline.only import build_only
+
     totals = build_only(graph, selected)
     print("summary (--only): " + "; ".join(f"{k.replace('_', ' ')} {v:,}"
                                            for k, v in sorted(totals.items())), file=sys.stderr)
@@ -152,6 +215,7 @@ def _build_only(graph: Graph, selected: frozenset[str]) -> int:
 def command_check(config: Config, full: bool) -> int:
     """List what a build would change in the output (see :mod:`pipeline.check`)."""
     from pipeline.check import check_output, report
+    from pipeline.report import reporter_for
 
     def run(graph: Graph) -> None:
         with open(os.devnull, "w", encoding="utf-8") as quiet:
@@ -163,6 +227,7 @@ def command_check(config: Config, full: bool) -> int:
 
 def command_watch(config: Config) -> int:
     """Build, then build again on every change of the source tree (see :mod:`pipeline.watch`)."""
+    from pipeline.report import reporter_for
     from pipeline.watch import Outcome, watch
 
     def run(graph: Graph) -> Outcome:
@@ -227,6 +292,9 @@ def dodo_namespace() -> dict[str, Any]:
     """What ``dodo.py`` exports: the task creators and DOIT_CONFIG, from the config
     of the working directory and ``doit key=value`` variables."""
     from doit import get_var
+
+    from pipeline import runner
+    from pipeline.report import reporter_for
 
     try:
         variables = {key: get_var(key) for key in CONFIG_KEYS}

@@ -70,6 +70,8 @@ FILES = {
     "discover.json": "discovery's cache of file sizes and mtimes (discover)",
     "clean": "the seal: no task has run since the last run finished (runstate)",
     "version": "the state format; another one resets the folder (runstate.check_state)",
+    "quick.json": "what the last finished run left: the stats of the sources, pages and state "
+                  "the quick no-op check compares (written by cli after a run; quick)",
 }
 
 
@@ -164,11 +166,43 @@ def manifest(stamp: str, entries: dict[str, dict[str, Any]]) -> Manifest:
     return {"stamp": stamp, "entries": entries}
 
 
+# path -> ((size, mtime_ns, ctime_ns, inode), manifest) of manifests read by the up-to-date
+# checks of this process (doit's main process), so that the quick no-op record taken at the
+# end of the run reads again only those a task rewrote (a rewrite is a new inode).
+_CHECKED: dict[str, tuple[tuple[int, int, int, int], Manifest]] = {}
+
+
+def checked_manifest(root: str, kind: str, key: str) -> Manifest:
+    """:func:`load_manifest`, remembered by the file's stat for the rest of the process."""
+    name = f"{root}/{path(kind, key)}"
+    try:
+        info = os.stat(name)
+    except OSError:
+        return load_manifest(root, kind, key)
+    stamp = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+    known = _CHECKED.get(name)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    loaded = load_manifest(root, kind, key)
+    _CHECKED[name] = (stamp, loaded)
+    return loaded
+
+
+def page_checks(graph: Graph) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    """(kind, key, entries) of every page-writing task's manifest check (:func:`intact`)."""
+    for chunk in graph.chunks:
+        yield "pages", chunk.name, tuple(i.path for i in chunk.inputs)
+    for layer in graph.layers():
+        yield ("folder-pages", layer_key("folder-pages", layer),
+               tuple(graph.layer_folders(layer)))
+    yield "keyword-pages", "", ("",)
+
+
 def intact(root: str, kind: str, key: str, entries: Iterable[str]) -> bool:
     """The up-to-date check of a page-writing task: its manifest lists every entry, and
     every page listed is a regular file with the size and mtime its writer recorded (a
     missing or hand-edited page fails it). One stat per page, no read."""
-    listed = load_manifest(root, kind, key)["entries"]
+    listed = checked_manifest(root, kind, key)["entries"]
     for name in entries:
         entry = listed.get(name)
         if entry is None or not entry_intact(root, entry):

@@ -109,7 +109,7 @@ def run_main(argv: list[str], cwd: Path | None = None,
     from pipeline import cli, report
 
     reporters: list[Any] = []
-    original = cli.reporter_for
+    original = report.reporter_for
 
     def capture(*args: Any, **kwargs: Any) -> Any:
         cls = original(*args, **kwargs)
@@ -119,7 +119,7 @@ def run_main(argv: list[str], cwd: Path | None = None,
     err = io.StringIO()
     out = io.StringIO()
     try:
-        with environment(cwd, env), mock.patch.object(cli, "reporter_for", capture), \
+        with environment(cwd, env), mock.patch.object(report, "reporter_for", capture), \
                 contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             code = cli.main(argv)
     finally:
@@ -129,7 +129,7 @@ def run_main(argv: list[str], cwd: Path | None = None,
         last = getattr(cls, "last", None)
         if last is not None:
             break
-    if last is None:
+    if last is None and reporters:
         last = getattr(report.Reporter, "last", None)
     summary = dict(getattr(last, "summary", {}) or {}) if last is not None else {}
     counts = summary.get("counts", summary) if summary else {}

@@ -1,0 +1,166 @@
+"""The quick no-op check (pipeline/quick.py): a build whose sources, state, folders and
+pages are as the last finished run left them ends before doit loads; anything else that
+moved runs doit, which repairs it as before."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from buildkit import (
+    BASE_TREE,
+    STATE,
+    build,
+    clean_build_snapshot,
+    contents,
+    diff,
+    make_tree,
+    python_env,
+    run_main,
+    snapshot,
+)
+
+from pipeline import cli, filestate, quick
+from pipeline.config import make_config
+from pipeline.discover import scan_tree
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    make_tree(tmp_path / "src", {**BASE_TREE, "pkg/broken.py": "def broken(:\n"})
+    build(tmp_path / "src", tmp_path / "out")
+    build(tmp_path / "src", tmp_path / "out")  # a no-op by doit: writes the record
+    return tmp_path
+
+
+class DoitRuns:
+    """Counts the builds that reached doit."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = cli.run_doit
+
+        def counted(*args: Any, **kwargs: Any) -> int:
+            self.count += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(cli, "run_doit", counted)
+
+
+def _build(tree: Path, env: dict[str, str] | None = None) -> Any:
+    return build(tree / "src", tree / "out", env=env)
+
+
+def _summary(stderr: str) -> list[str]:
+    """The summary's lines without its time."""
+    return [line.rsplit("; time", 1)[0] for line in stderr.splitlines()
+            if line.startswith(("summary:", "failed:"))]
+
+
+def test_a_no_op_after_a_finished_run_loads_no_task(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = snapshot(tree / "out")
+    state_before = {p: p.stat().st_mtime_ns for p in (tree / "out" / STATE).rglob("*")
+                    if p.is_file() and p.name != "lock"}
+    runs = DoitRuns(monkeypatch)
+    slow = run_main(["build", str(tree / "src"), "--output", str(tree / "out")],
+                    cwd=tree)
+    assert runs.count == 0
+    assert slow.code == 1  # pkg/broken.py fails: a no-op says so, as doit's no-op does
+    assert not diff(before, snapshot(tree / "out")).written
+    assert state_before == {p: p.stat().st_mtime_ns for p in (tree / "out" / STATE).rglob("*")
+                            if p.is_file() and p.name != "lock"}
+
+
+def test_the_quick_no_op_prints_what_a_doit_no_op_prints(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    quick_run = run_main(["build", str(tree / "src"), "--output", str(tree / "out")],
+                         cwd=tree)
+    (tree / "out" / STATE / "quick.json").unlink()
+    doit_run = run_main(["build", str(tree / "src"), "--output", str(tree / "out")],
+                        cwd=tree)
+    assert quick_run.code == doit_run.code == 1
+    assert _summary(quick_run.stderr) == _summary(doit_run.stderr)
+    assert any(line.startswith("failed: pkg/broken.py") for line in _summary(doit_run.stderr))
+    strict = run_main(["build", str(tree / "src"), "--output", str(tree / "out"), "--strict"],
+                      cwd=tree)
+    assert strict.code == 1
+
+
+@pytest.mark.parametrize("change", [
+    "page edited in place", "page removed", "stray file", "stray folder", "source edited",
+    "source touched", "source added", "source removed", "state file removed",
+    "database changed", "seal removed", "config changed"])
+def test_anything_that_moved_runs_doit_and_is_repaired(
+        tree: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
+    out, src = tree / "out", tree / "src"
+    env: dict[str, str] = {}
+    page = out / "pkg/b.py_docs.md"
+    if change == "page edited in place":  # same size, same inode, the folder's mtime kept
+        data = page.read_bytes()
+        page.write_bytes(data[:-2] + b"X\n")
+    elif change == "page removed":
+        page.unlink()
+    elif change == "stray file":
+        (out / "pkg/stray.md").write_text("stray\n", encoding="utf-8")
+    elif change == "stray folder":
+        (out / "pkg/strays").mkdir()
+        (out / "pkg/strays/x.md").write_text("stray\n", encoding="utf-8")
+    elif change == "source edited":  # same size and mtime: only the change time moved
+        path = src / "pkg/a.py"
+        info = path.stat()
+        path.write_bytes(path.read_bytes().replace(b"x + 1", b"x + 2"))
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    elif change == "source touched":
+        path = src / "pkg/a.py"
+        info = path.stat()
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 5_000_000_000))
+    elif change == "source added":
+        make_tree(src, {"pkg/new.py": "X = 1\n"})
+    elif change == "source removed":
+        (src / "pkg/b.py").unlink()
+    elif change == "state file removed":
+        victim = next(p for p in (out / STATE / "ctx").iterdir() if p.is_file())
+        victim.unlink()
+    elif change == "database changed":
+        (out / STATE / "doit.json").write_bytes(b"{}")
+    elif change == "seal removed":
+        (out / STATE / "clean").unlink()
+    elif change == "config changed":
+        env = {"PIPELINE_MAX_RELATED": "1"}
+    runs = DoitRuns(monkeypatch)
+    _build(tree, env)
+    assert runs.count == 1, change
+    _build(tree, env)
+    assert runs.count == 1, "the run after the repair is quick again"
+    assert contents(snapshot(out)) == clean_build_snapshot(src, out, env=env)
+
+
+def test_a_change_in_the_tick_of_the_walk_is_not_recorded(tree: Path) -> None:
+    """A source whose change time is not before the walk began could change again unseen
+    (git's racily clean files): no record is kept, and the next build runs doit."""
+    config = make_config({"source": str(tree / "src"), "output": str(tree / "out")})
+    record = tree / "out" / STATE / "quick.json"
+    assert quick.up_to_date(config, scan_tree(config)) is not None
+    scan = scan_tree(config)
+    racy = type(scan)(scan.files, scan.links, taken=min(i[2] for i in scan.files.values()))
+    assert not all(filestate.settled_at(i[2], racy.taken) for i in racy.files.values())
+    from pipeline.graph import build_graph
+
+    quick.record(build_graph(config, scan=racy), racy, {})
+    assert not record.exists()
+    assert quick.up_to_date(config, scan_tree(config)) is None
+
+
+def test_a_quick_no_op_imports_neither_doit_nor_the_stage_code(tree: Path) -> None:
+    code = ("import sys; from pipeline.cli import main; "
+            f"code = main(['build', {str(tree / 'src')!r}, '--output', {str(tree / 'out')!r}]); "
+            "print(code, sorted(m for m in ('doit', 'jinja2', 'libcst', 'tree_sitter', "
+            "'pipeline.tasks', 'pipeline.report') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tree, env=python_env(), timeout=120)
+    assert done.stdout.split("\n")[0] == "1 []", done.stdout + done.stderr
