@@ -13,10 +13,11 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline import layout, runstate
+from pipeline import layout, runstate, state
 from pipeline.config import CACHE_MODES, Config, load_pyproject, make_config
 from pipeline.discover import scan_tree
 from pipeline.errors import ConfigError, PipelineError, UsageError
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 CONFIG_KEYS = ("source", "output", "depth", "jobs", "project", "include", "exclude",
                "max_source_bytes", "max_tests", "max_related", "templates", "cache",
                "cache_mode", "scheduler")
+# An edit whose focus is at most this many chunks runs its tasks in this process: they form
+# a chain (extract, render, the next layer's extract...), so a second worker would wait,
+# and each worker would import the stage code again. Same bytes (invariant 4).
+SERIAL_FOCUS = 8
 READ_ONLY_DOIT_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion"})
 DOIT_COMMANDS = READ_ONLY_DOIT_COMMANDS | {"run", "clean", "forget", "ignore", "auto",
                                            "strace", "reset-dep"}
@@ -149,10 +154,9 @@ def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
     started = time.perf_counter()
     _lock(config)
     scan = scan_tree(config)
-    if not only:
-        report = quick.up_to_date(config, scan)
-        if report is not None:
-            return _quick_noop(report, strict, time.perf_counter() - started)
+    verdict = quick.check(config, scan) if not only else quick.Verdict()
+    if verdict.report is not None:
+        return _quick_noop(verdict.report, strict, time.perf_counter() - started)
     from pipeline.report import reporter_for
 
     graph = build_graph(config, dirty=_prepare_state(config), strict=strict, scan=scan)
@@ -166,13 +170,37 @@ def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
             return _build_only(graph, select_inputs(graph, wanted))
         print("note: nothing was built here yet: --only builds everything once",
               file=sys.stderr)
-    code = run_doit(doit_namespace(graph, reporter, verdict_task=False), argv)
+    trusted = verdict.intact and quick.binaries_as_recorded(graph, verdict)
+    if trusted:
+        graph = replace(graph, focus=quick.focus(graph, verdict, scan))
+        reporter = reporter_for(graph.root, config.depth, _discovered(graph), strict,
+                                deferred=True)
+        if len(graph.focus or ()) <= SERIAL_FOCUS:
+            argv = ["run"]  # a few tasks in a chain: worker processes would only wait
+    state.trust_outputs(graph.root, trusted)
+    try:
+        code = run_doit(doit_namespace(graph, reporter, verdict_task=False), argv)
+        if code == 0 and trusted and quick.contexts_moved(graph, verdict):
+            # a link wrote the context of a chunk whose tasks were not declared: the
+            # whole graph, as any other build
+            first = reporter.last
+            graph = replace(graph, focus=None)
+            reporter = reporter_for(graph.root, config.depth, _discovered(graph), strict,
+                                    carried=first)
+            state.trust_outputs(graph.root, False)
+            trusted = False
+            code = run_doit(doit_namespace(graph, reporter, verdict_task=False), argv)
+        elif reporter.last is not None and reporter.deferred:
+            reporter.last.print_summary()
+    finally:
+        state.trust_outputs(graph.root, False)
     if code != 0:
         return 1
     last = reporter.last
     if last is not None and last.selected and not last.errors \
             and runstate.is_sealed(graph.root):
-        quick.record(graph, scan, _quick_report(graph, last.summary["notes"]))
+        quick.record(graph, scan, _quick_report(graph, last.summary["notes"]),
+                     verdict.saved if trusted else None)
     return 1 if last is not None and (last.summary.get("failed") or last.errors) else 0
 
 

@@ -47,6 +47,12 @@ class Graph:
     dirty: bool  # the previous run did not finish: prune even if nothing moved
     root: str  # where pages and state are written: the output, or a check's scratch copy
     strict: bool = False  # warnings (partial parses, cut sources) fail the run too
+    # Chunks whose extract and render tasks are declared (None: all). An edit the quick
+    # check saw declares only the chunks it can reach (pipeline.quick.focus).
+    focus: frozenset[str] | None = None
+
+    def declared(self, chunk: Chunk) -> bool:
+        return self.focus is None or chunk.name in self.focus
 
     def out(self, rel: str) -> str:
         return f"{self.root}/{rel}"

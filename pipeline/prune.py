@@ -16,13 +16,20 @@ from pipeline.graph import Counts, Graph
 
 
 def no_strays(root: str, graph: Graph) -> bool:
-    """``prune:pages``'s up-to-date check: no file under O that no task produces.
+    """``prune:pages``'s up-to-date check: no file under O that no task produces (when the
+    run's quick check found the output folders as last recorded, none can be)."""
+    return state.outputs_trusted(root) or no_strays_in(root, state.expected_tree(graph))
+
+
+def no_strays_in(root: str, tree: dict[str, tuple[set[str], set[str]]]) -> bool:
+    """No file that no task produces in these folders (folder -> (pages, subfolders), as
+    :func:`pipeline.state.expected_tree` gives them).
 
     One ``listdir`` per expected folder and a set difference (the pages are not stat'ed:
     their render tasks do that); an expected folder that is a symlink, or a page name held
     by anything but a regular file, is left to :func:`prune_pages` (which never follows
     links) or to the render task that owns the page."""
-    for folder, (files, subdirs) in state.expected_tree(graph).items():
+    for folder, (files, subdirs) in tree.items():
         path = f"{root}/{folder}" if folder else root
         try:
             present = set(os.listdir(path))

@@ -21,14 +21,14 @@ import hashlib
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from stat import S_ISDIR, S_ISREG
 from typing import Any
 
 import orjson
 
-from pipeline import filestate, layout, runstate, state, versions
+from pipeline import filestate, layout, prune, runstate, state, versions
 from pipeline import graph as graphs
 from pipeline.config import Config
 from pipeline.discover import Scan
@@ -43,6 +43,7 @@ RUN_ONLY = frozenset({"jobs", "cache", "cache_mode", "scheduler"})
 # discovery's cache, which changes no output).
 STATE_FILES = ("doit.json", "version")
 Record = dict[str, Any]
+Grouped = dict[str, dict[str, list[int]]]  # folder -> name -> stat
 
 
 def record_path(root: str) -> str:
@@ -59,27 +60,50 @@ def build_key(config: Config) -> str:
 
 # --------------------------------------------------------------------------- the check
 
-def up_to_date(config: Config, scan: Scan) -> Record | None:
-    """The record's report when a build would run no task (the output's lock held), else
-    None. Cheapest comparisons first: an edit is seen at the sources."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the check found. ``report``: nothing moved, the build is a no-op (what it
+    prints). ``intact``: only the bytes or stats of sources moved; the same files are there,
+    and the pages, output folders and state files are as recorded, so the pages' own checks
+    hold until their tasks run (:func:`pipeline.state.trust_outputs`) and the next record
+    can reuse the parts of ``saved`` whose manifests did not change."""
+
+    report: Record | None = None
+    intact: bool = False
+    saved: Record | None = None
+
+
+def check(config: Config, scan: Scan) -> Verdict:
+    """Compare the output (its lock held) with the last record. Cheapest comparisons
+    first: an edit is seen at the sources before any page is looked at."""
     root = config.output
     try:
         with open(record_path(root), "rb") as handle:
             saved = orjson.loads(handle.read())
     except (OSError, orjson.JSONDecodeError):
-        return None
+        return Verdict()
     if not isinstance(saved, dict) or saved.get("key") != build_key(config):
-        return None
-    if scan.files != saved["sources"] or list(scan.links) != saved["links"]:
-        return None
+        return Verdict()
+    same_sources = scan.files == saved["sources"]
+    if not same_sources and scan.files.keys() != saved["sources"].keys():
+        return Verdict()
     directory = f"{root}/{layout.STATE}"
-    if not runstate.is_sealed(root) or os.path.lexists(f"{directory}/{JOURNAL}"):
-        return None
-    report: Record = saved["report"]
-    checks = (_same_files(root, saved["state"], _file_stat),
-              _same_files(root, saved["folders"], _folder_stat),
-              _same_files(root, saved["pages"], _page_stat))
-    return report if all(checks) else None
+    if list(scan.links) != saved["links"] or not runstate.is_sealed(root) \
+            or os.path.lexists(f"{directory}/{JOURNAL}"):
+        return Verdict()
+    if not (_same_files(root, saved["state"], _file_stat)
+            and _same_files(root, saved["folders"], _folder_stat)
+            and all(_same_files(root, pages, _page_stat)
+                    for pages in saved["pages"].values())):
+        return Verdict()
+    if same_sources:
+        return Verdict(report=saved["report"], intact=True, saved=saved)
+    return Verdict(intact=True, saved=saved)
+
+
+def up_to_date(config: Config, scan: Scan) -> Record | None:
+    """The no-op's report when a build would run no task, else None."""
+    return check(config, scan).report
 
 
 def _file_stat(info: os.stat_result) -> list[int]:
@@ -110,81 +134,153 @@ def _same_files(root: str, grouped: Mapping[str, Mapping[str, list[int]]],
     return True
 
 
+def binaries_as_recorded(graph: Graph, verdict: Verdict) -> bool:
+    """Discovery told text from binary as when the record was taken (an edit can turn
+    one into the other, which changes the pages a build expects)."""
+    saved = verdict.saved or {}
+    return [path for path, _ in graph.inventory.binaries] == saved.get("binaries")
+
+
+def focus(graph: Graph, verdict: Verdict, scan: Scan) -> frozenset[str]:
+    """The chunks an edit can reach before a link task runs: those holding a source whose
+    stat moved, then per layer those documenting their folders' pages (a folder's pages
+    are the next layer's inputs in the mirrored folder). Every other chunk's extract and
+    render tasks are up to date: their inputs, records, contexts and pages are as the
+    last finished run left them, until a link writes a context (see :func:`reached`)."""
+    before = (verdict.saved or {})["sources"]
+    changed = {path for path, info in scan.files.items() if before.get(path) != info}
+    mirror = graph.inventory.mirror
+    chunks = sorted(graph.chunks, key=lambda c: c.layer)
+    edited = [c for c in chunks if c.layer == 1 and any(i.path in changed for i in c.inputs)]
+    folders = {c.folder for c in edited}
+    reached = {c.name for c in edited}
+    for layer in range(2, graph.config.depth + 1):
+        folders = {layout.next_layer_input(f, mirror) if f else mirror for f in folders}
+        reached |= {c.name for c in chunks if c.layer == layer and c.folder in folders}
+    return frozenset(reached)
+
+
+def contexts_moved(graph: Graph, verdict: Verdict) -> bool:
+    """A link task of this run wrote the context of a chunk outside the focus: its render
+    task, not declared, is out of date (a full run follows)."""
+    saved: Grouped = (verdict.saved or {}).get("state", {})
+    for chunk in graph.chunks:
+        if graph.declared(chunk):
+            continue
+        folder, _, name = state.path("ctx", chunk.name).rpartition("/")
+        try:
+            info = os.lstat(f"{graph.root}/{folder}/{name}")
+        except OSError:
+            return True
+        if _file_stat(info) != saved.get(folder, {}).get(name):
+            return True
+    return False
+
+
 # --------------------------------------------------------------------------- the record
 
-def record(graph: Graph, scan: Scan, report: Record) -> None:
+def record(graph: Graph, scan: Scan, report: Record, previous: Record | None) -> None:
     """After a run that left every task done or up to date: record what it leaves, or
-    remove the record when some of it cannot be trusted by stat alone."""
-    root = graph.root
+    remove the record when some of it cannot be trusted by stat alone. ``previous``: the
+    last record, when this run's check found the outputs as it says."""
     made = None
     if all(filestate.settled_at(info[2], scan.taken) for info in scan.files.values()):
-        made = _make(graph, scan, report)
+        made = _make(graph, scan, report, previous or {})
     if made is None:
         try:
-            os.unlink(record_path(root))
+            os.unlink(record_path(graph.root))
         except FileNotFoundError:
             pass
         return
-    write_if_changed(record_path(root), orjson.dumps(made))
+    write_if_changed(record_path(graph.root), orjson.dumps(made))
 
 
-def _make(graph: Graph, scan: Scan, report: Record) -> Record | None:
+def _make(graph: Graph, scan: Scan, report: Record, previous: Record) -> Record | None:
     root = graph.root
-    pages = _pages(graph)
-    folders = _folders(root, state.expected_tree(graph))
-    if pages is None or folders is None:
-        return None
-    files = [f"{layout.STATE}/{name}" for name in STATE_FILES]
-    present = [p for p in sorted(state.expected_state(graph)) if os.path.lexists(f"{root}/{p}")]
-    stats = _grouped(root, files + present, _file_stat)
+    if previous:  # the same inputs: the same state files, and they all exist
+        paths = [f"{folder}/{name}" for folder, names in previous["state"].items()
+                 for name in names]
+    else:
+        paths = [f"{layout.STATE}/{name}" for name in STATE_FILES] + [
+            p for p in sorted(state.expected_state(graph)) if os.path.lexists(f"{root}/{p}")]
+    stats = _grouped(root, paths, _file_stat)
     if stats is None:
         return None
+    pages = _pages(graph, stats, previous)
+    folders = _folders(graph, previous)
+    if pages is None or folders is None:
+        return None
     return {"key": build_key(graph.config), "sources": scan.files, "links": list(scan.links),
+            "binaries": [path for path, _ in graph.inventory.binaries],
             "state": stats, "folders": folders, "pages": pages, "report": report}
 
 
-def _pages(graph: Graph) -> dict[str, dict[str, list[int]]] | None:
-    """Each page's [size, mtime_ns] as its manifest recorded it, by folder; None when a
-    manifest misses an entry (then the run did not leave every page task up to date)."""
-    grouped: dict[str, dict[str, list[int]]] = {}
+def _pages(graph: Graph, stats: Grouped, previous: Record) -> dict[str, Grouped] | None:
+    """Per manifest, its pages' [size, mtime_ns] as it recorded them, by folder; None when
+    a manifest misses an entry (then the run did not leave every page task up to date).
+    A manifest whose stat is as in the previous record has the same pages."""
+    before_stats: Grouped = previous.get("state", {})
+    before_pages: dict[str, Grouped] = previous.get("pages", {})
+    pages: dict[str, Grouped] = {}
     for kind, key, entries in state.page_checks(graph):
+        rel = state.path(kind, key)
+        folder, _, name = rel.rpartition("/")
+        now = stats.get(folder, {}).get(name)
+        if now is not None and before_stats.get(folder, {}).get(name) == now \
+                and rel in before_pages:
+            pages[rel] = before_pages[rel]
+            continue
         listed = state.checked_manifest(graph.root, kind, key)["entries"]
+        grouped: Grouped = {}
         for entry in entries:
             if entry not in listed:
                 return None
-            for page, stats in listed[entry]["pages"].items():
-                folder, _, name = page.rpartition("/")
-                grouped.setdefault(folder, {})[name] = stats
-    return grouped
+            for page, page_stat in listed[entry]["pages"].items():
+                page_folder, _, page_name = page.rpartition("/")
+                grouped.setdefault(page_folder, {})[page_name] = page_stat
+        pages[rel] = grouped
+    return pages
 
 
-def _folders(root: str, tree: Iterable[str]) -> dict[str, dict[str, list[int]]] | None:
-    """[mtime_ns, inode] of every output folder, by parent. A folder changed in the tick
-    its stat is taken in could change again unseen: wait for the next tick (a few ms),
-    or give up where file times are whole seconds."""
-    paths = [folder for folder in tree if folder]
+def _folders(graph: Graph, previous: Record) -> Grouped | None:
+    """[mtime_ns, inode] of every output folder, by parent, taken once every folder's last
+    change is in an earlier clock tick (a few ms; where file times are whole seconds that
+    takes too long: no record). Folders whose stat is not as in the previous record are
+    then listed: a stray file must not be recorded as expected."""
+    root = graph.root
+    before: Grouped = previous.get("folders", {})
+    if before:  # the same inputs: the same folders
+        folders = [f"{parent}/{name}" if parent else name
+                   for parent, names in before.items() for name in names]
+    else:
+        folders = list(state.expected_tree(graph))
     for _attempt in range(3):
-        grouped: dict[str, dict[str, list[int]]] = {}
+        grouped: Grouped = {}
         latest = 0
-        for folder in [""] + paths:
+        for folder in folders:
             try:
                 info = os.lstat(f"{root}/{folder}" if folder else root)
             except OSError:
                 return None
-            parent, _, name = folder.rpartition("/") if folder else ("", "", "")
+            parent, _, name = folder.rpartition("/")
             grouped.setdefault(parent, {})[name] = _folder_stat(info)
             latest = max(latest, info.st_ctime_ns)
         if filestate.settled_at(latest, filestate.now_ns()):
-            return grouped
+            break
         if latest % 1_000_000_000 == 0:
             return None
         time.sleep(0.002)
-    return None
+    else:
+        return None
+    moved = [folder for folder in folders
+             if before.get(folder.rpartition("/")[0], {}).get(folder.rpartition("/")[2])
+             != grouped[folder.rpartition("/")[0]][folder.rpartition("/")[2]]]
+    listed = state.expected_tree(graph, moved)
+    return grouped if len(listed) == len(moved) and prune.no_strays_in(root, listed) else None
 
 
-def _grouped(root: str, paths: list[str],
-             stat_of: Any) -> dict[str, dict[str, list[int]]] | None:
-    grouped: dict[str, dict[str, list[int]]] = {}
+def _grouped(root: str, paths: list[str], stat_of: Any) -> Grouped | None:
+    grouped: Grouped = {}
     for rel in paths:
         try:
             info = os.lstat(f"{root}/{rel}")

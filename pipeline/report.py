@@ -9,15 +9,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from doit.reporter import ConsoleReporter
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from pipeline import layout
 from pipeline.records import NoteRow, note_rows_from_list
@@ -66,19 +57,22 @@ class Reporter:
     strict = False
     console_file: TextIO | None = None
     last: Reporter | None = None
+    deferred = False  # the summary waits for print_summary (a run that may be followed)
+    carried: dict[str, int] = {}  # counts of an earlier run of the same build
+    carried_time = 0.0
 
     def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
         # Task names hold paths: rich must print them as written (``:fire:`` is no emoji,
         # ``[b]`` no markup, a number no highlight), everywhere this console prints.
         self.console = make_console(self.console_file or sys.stderr)
         self.live = self.console.is_terminal
-        self.started = time.perf_counter()
-        self.counts: Counter[str] = Counter()
+        self.started = time.perf_counter() - self.carried_time
+        self.counts: Counter[str] = Counter(self.carried)
         self.totals: Counter[str] = Counter()
         self.failures: list[str] = []
         self.errors: list[str] = []
         self.warnings: dict[str, str] = {}  # topic -> one line (the shared cache, the cluster)
-        self.progress: Progress | None = None
+        self.progress: Any = None  # rich's Progress, on a terminal
         self.bars: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
         self.others = ConsoleReporter(outstream, options)
@@ -163,10 +157,15 @@ class Reporter:
         self.summary = {"notes": notes, "failed": failed, "errors": self.errors,
                         "counts": dict(self.counts), "elapsed": elapsed,
                         "warnings": dict(self.warnings)}
-        if self.selected:
+        if self.selected and not self.deferred:
             self._print_summary(failed, elapsed)
         for error in self.errors:
             self._line(f"error: {error}")
+
+    def print_summary(self) -> None:
+        """The summary a deferred reporter kept back."""
+        if self.selected:
+            self._print_summary(self.summary["failed"], self.summary["elapsed"])
 
     # helpers ---------------------------------------------------------------------------
     def _reached(self) -> None:
@@ -175,6 +174,16 @@ class Reporter:
             return
         self.selected = True
         if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             self.progress = Progress(
                 SpinnerColumn(), TextColumn("{task.description:<9}"), BarColumn(),
                 MofNCompleteColumn(), TextColumn("{task.fields[current]}", markup=False),
@@ -201,9 +210,13 @@ class Reporter:
 
 
 def reporter_for(root: str, depth: int, discovered: dict[str, int], strict: bool = False,
-                 stream: TextIO | None = None) -> type[Reporter]:
-    """A Reporter class bound to one build (doit instantiates it itself)."""
+                 stream: TextIO | None = None, *, deferred: bool = False,
+                 carried: Reporter | None = None) -> type[Reporter]:
+    """A Reporter class bound to one build (doit instantiates it itself); ``carried``: the
+    reporter of an earlier run of the same build, whose counts and time this one adds."""
     return type("BuildReporter", (Reporter,), {
         "root": root, "depth": depth, "discovered": discovered, "strict": strict,
-        "console_file": stream, "last": None,
+        "console_file": stream, "last": None, "deferred": deferred,
+        "carried": dict(carried.counts) if carried else {},
+        "carried_time": time.perf_counter() - carried.started if carried else 0.0,
     })

@@ -16,7 +16,7 @@ and one check, :func:`intact`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from stat import S_ISREG
 from typing import Any, Literal
@@ -129,11 +129,14 @@ def expected_pages(graph: Graph) -> Iterator[str]:
         yield from (layout.folder_page(folder, name) for name in files)
 
 
-def expected_tree(graph: Graph) -> dict[str, tuple[set[str], set[str]]]:
+def expected_tree(graph: Graph, only: Collection[str] | None = None,
+                  ) -> dict[str, tuple[set[str], set[str]]]:
     """Folder under OUT -> (names of the pages it holds, names of its subfolders), parents
-    before children: the one statement of which pages a build writes."""
+    before children: the one statement of which pages a build writes (``only``: of these
+    folders alone)."""
     depth, mirror = graph.config.depth, graph.inventory.mirror
     folders = [f for f in graph.inventory.folders() if layout.layer_of(f, mirror) <= depth]
+    wanted = None if only is None else frozenset(only)
     tree: dict[str, tuple[set[str], set[str]]] = {f: (set(), set()) for f in folders}
     for folder in folders:
         tree[folder][0].update(layout.FOLDER_PAGES)
@@ -142,10 +145,14 @@ def expected_tree(graph: Graph) -> dict[str, tuple[set[str], set[str]]]:
             tree.setdefault(parent, (set(), set()))[1].add(name)
     tree.setdefault("", (set(), set()))[0].add("keywords.md")
     for chunk in graph.chunks:
+        if wanted is not None and chunk.folder not in wanted:
+            continue
         names = tree.setdefault(chunk.folder, (set(), set()))[0]
         for item in chunk.inputs:
             name = item.path.rpartition("/")[2]
             names.update(layout.file_pages(name))
+    if wanted is not None:
+        tree = {folder: tree[folder] for folder in wanted if folder in tree}
     return dict(sorted(tree.items(), key=lambda kv: (kv[0].count("/") + bool(kv[0]), kv[0])))
 
 
@@ -198,10 +205,31 @@ def page_checks(graph: Graph) -> Iterator[tuple[str, str, tuple[str, ...]]]:
     yield "keyword-pages", "", ("",)
 
 
+# Outputs (by root) that this run's quick check found as the last finished run recorded
+# them, with the same inputs to document: until a task writes its own pages, every page
+# task's manifest check holds and no stray file is there (pipeline.quick.Verdict.intact).
+_TRUSTED: set[str] = set()
+
+
+def trust_outputs(root: str, trusted: bool) -> None:
+    """Mark (or unmark, when the run ends) an output as checked by the quick check."""
+    if trusted:
+        _TRUSTED.add(root)
+    else:
+        _TRUSTED.discard(root)
+
+
+def outputs_trusted(root: str) -> bool:
+    return root in _TRUSTED
+
+
 def intact(root: str, kind: str, key: str, entries: Iterable[str]) -> bool:
     """The up-to-date check of a page-writing task: its manifest lists every entry, and
     every page listed is a regular file with the size and mtime its writer recorded (a
-    missing or hand-edited page fails it). One stat per page, no read."""
+    missing or hand-edited page fails it). One stat per page, no read; none when the quick
+    check of this run has just compared every page (:func:`trust_outputs`)."""
+    if root in _TRUSTED:
+        return True
     listed = checked_manifest(root, kind, key)["entries"]
     for name in entries:
         entry = listed.get(name)

@@ -91,6 +91,8 @@ def task_extract(graph: Graph) -> Iterator[TaskDict]:
     large one is left to run alone at the end while the other worker waits."""
     yield _group("extract", "extract records from every input")
     for chunk in sorted(graph.chunks, key=lambda c: (c.layer, -_cost(graph, c))):
+        if not graph.declared(chunk):
+            continue
         if chunk.layer == 1:
             deps = [item.disk for item in chunk.inputs]
         else:
@@ -171,6 +173,8 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
     yield _group("render", "render file pages")
     siblings = graph.siblings()
     for chunk in graph.chunks:
+        if not graph.declared(chunk):
+            continue
         names = siblings[chunk.folder]
         name = chunk.name or "."
         paths = tuple(i.path for i in chunk.inputs)

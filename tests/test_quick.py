@@ -20,6 +20,7 @@ from buildkit import (
     diff,
     make_tree,
     python_env,
+    python_extractor_works,
     run_main,
     snapshot,
 )
@@ -94,7 +95,8 @@ def test_the_quick_no_op_prints_what_a_doit_no_op_prints(
 @pytest.mark.parametrize("change", [
     "page edited in place", "page removed", "stray file", "stray folder", "source edited",
     "source touched", "source added", "source removed", "state file removed",
-    "database changed", "seal removed", "config changed"])
+    "database changed", "seal removed", "config changed", "page and source edited",
+    "stray file and source edited"])
 def test_anything_that_moved_runs_doit_and_is_repaired(
         tree: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
     out, src = tree / "out", tree / "src"
@@ -130,6 +132,12 @@ def test_anything_that_moved_runs_doit_and_is_repaired(
         (out / STATE / "doit.json").write_bytes(b"{}")
     elif change == "seal removed":
         (out / STATE / "clean").unlink()
+    elif change in ("page and source edited", "stray file and source edited"):
+        if change.startswith("page"):
+            page.write_bytes(page.read_bytes()[:-2] + b"X\n")
+        else:
+            (out / "pkg/stray.md").write_text("stray\n", encoding="utf-8")
+        make_tree(src, {"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", "x + 3")})
     elif change == "config changed":
         env = {"PIPELINE_MAX_RELATED": "1"}
     runs = DoitRuns(monkeypatch)
@@ -151,7 +159,7 @@ def test_a_change_in_the_tick_of_the_walk_is_not_recorded(tree: Path) -> None:
     assert not all(filestate.settled_at(i[2], racy.taken) for i in racy.files.values())
     from pipeline.graph import build_graph
 
-    quick.record(build_graph(config, scan=racy), racy, {})
+    quick.record(build_graph(config, scan=racy), racy, {}, None)
     assert not record.exists()
     assert quick.up_to_date(config, scan_tree(config)) is None
 
@@ -164,3 +172,68 @@ def test_a_quick_no_op_imports_neither_doit_nor_the_stage_code(tree: Path) -> No
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=tree, env=python_env(), timeout=120)
     assert done.stdout.split("\n")[0] == "1 []", done.stdout + done.stderr
+
+
+def test_an_edit_trusts_the_pages_the_quick_check_compared(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a source's bytes moved: the pages, folders and state are as recorded, so the
+    page tasks' own checks and prune's listing of every folder are not done again; the
+    edit is built as doit builds it, and the record after it makes the next run quick."""
+    from pipeline import prune, state
+
+    trusted: list[tuple[str, bool]] = []
+    listed: list[int] = []
+    original_trust, original_listing = state.trust_outputs, prune.no_strays_in
+
+    def trust(root: str, value: bool) -> None:
+        trusted.append((root, value))
+        original_trust(root, value)
+
+    def listing(root: str, folders: Any) -> bool:
+        listed.append(len(folders))
+        return original_listing(root, folders)
+
+    monkeypatch.setattr(state, "trust_outputs", trust)
+    monkeypatch.setattr(prune, "no_strays_in", listing)
+    make_tree(tree / "src", {"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", "x + 3")})
+    before = snapshot(tree / "out")
+    runs = DoitRuns(monkeypatch)
+    _build(tree)
+    changed = diff(before, snapshot(tree / "out")).written
+    assert runs.count == 1 and changed and all("a.py" in p for p in changed), changed
+    assert trusted == [(str(tree / "out"), True), (str(tree / "out"), False)]
+    assert state.intact("/nonexistent", "pages", "x", ["y"]) is False
+    folders = len(state.expected_tree(_graph(tree)))
+    assert listed and max(listed) < folders, (listed, folders)  # only folders that moved
+    _build(tree)
+    assert runs.count == 1
+    assert contents(snapshot(tree / "out")) == clean_build_snapshot(tree / "src", tree / "out")
+
+
+def _graph(tree: Path) -> Any:
+    from pipeline.graph import build_graph
+
+    return build_graph(make_config({"source": str(tree / "src"), "output": str(tree / "out")}),
+                       save_cache=False)
+
+
+@pytest.mark.skipif(not python_extractor_works(), reason="the Python extractor is not there yet")
+def test_an_edit_that_changes_other_folders_pages_builds_them_too(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the edited file's chunks are declared at first; when link then writes the
+    context of a chunk that was not (an import now reaches another folder), the whole
+    graph runs after it, and the build prints one summary of both."""
+    make_tree(tree / "src", {"tool.py": "X = 1\n"})
+    _build(tree)
+    make_tree(tree / "src", {"tool.py": "import pkg.b\n\nX = 1\n"})
+    before = snapshot(tree / "out")
+    runs = DoitRuns(monkeypatch)
+    result = _build(tree)
+    assert runs.count == 2
+    written = diff(before, snapshot(tree / "out")).written
+    assert "pkg/b.py_docs.md" in written and "tool.py_docs.md" in written, written
+    assert len([ln for ln in result.stderr.splitlines() if ln.startswith("summary:")]) == 1
+    assert result.counts["pages_written"] >= 2, result.counts
+    _build(tree)
+    assert runs.count == 2
+    assert contents(snapshot(tree / "out")) == clean_build_snapshot(tree / "src", tree / "out")
