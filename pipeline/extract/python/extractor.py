@@ -102,12 +102,13 @@ def _extract(text: str) -> Extraction:
     except RecursionError:
         return recover(text, Note("parse-error", "nesting too deep for the parser"))
     lines = text.split("\n")
+    walrus = ":=" in text
     gatherer: Gatherer | None = None
     facts = Facts()
     try:
         if tree is not None:
             try:
-                gatherer = Gatherer(AstPositions(tree, lines))
+                gatherer = Gatherer(AstPositions(tree, lines), walrus)
                 module.visit(gatherer)
                 if not gatherer.pos.done():
                     raise Misaligned("ast has statements libcst did not visit")
@@ -116,7 +117,7 @@ def _extract(text: str) -> Extraction:
             except Misaligned:
                 pass  # the trees disagree: take the slow, exact path below
         ranges = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-        gatherer = Gatherer(MetaPositions(module, ranges, lines))
+        gatherer = Gatherer(MetaPositions(module, ranges, lines), walrus)
         module.visit(gatherer)
         if tree is not None:  # only the statement positions disagreed: ast has the facts
             facts = ast_facts(tree, gatherer.aliases, _wrapped_candidates(gatherer))

@@ -103,20 +103,54 @@ def _targets(node: cst.BaseExpression) -> list[str]:
     return []
 
 
+def _walrus_targets(node: cst.CSTNode) -> list[str]:
+    """Names bound by ``:=`` in the expressions of one statement, those of comprehensions
+    included (they bind in the enclosing scope), not those of lambdas or of nested blocks."""
+    names: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, cst.NamedExpr):
+            names.extend(_targets(item.target))
+        stack.extend(child for child in reversed(item.children)
+                     if not isinstance(child, _NOT_HERE))
+    return names
+
+
+_NOT_HERE = (cst.BaseSuite, cst.Lambda, cst.Else, cst.If, cst.Finally, cst.ClassDef,
+             cst.FunctionDef)
+
+
+def _captures(pattern: cst.CSTNode) -> list[str]:
+    """Names a ``case`` pattern binds: ``x``, ``[a, *rest]``, ``{"k": v, **kw}``, ``C(y) as z``."""
+    names: list[str] = []
+    stack = [pattern]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (cst.MatchAs, cst.MatchStar)) and item.name is not None:
+            names.append(item.name.value)
+        elif isinstance(item, cst.MatchMapping) and item.rest is not None:
+            names.append(item.rest.value)
+        stack.extend(reversed(item.children))
+    return names
+
+
 @dataclass(slots=True)
 class _Scope:
     kind: str  # "class" | "function"
     qualname: str
     info: ClassInfo | FuncInfo
     loops: list[int] = field(default_factory=list)  # lines of the loops open in this scope
+    globals: set[str] = field(default_factory=set)  # names a function declares ``global``
 
 
 class Gatherer(cst.CSTVisitor):
     """Collects a module's definitions into attributes; ``python.py`` turns them into records."""
 
-    def __init__(self, positions: Positions) -> None:
+    def __init__(self, positions: Positions, walrus: bool = True) -> None:
         super().__init__()
         self.pos = positions
+        self._walrus = walrus  # whether the text may hold ``:=`` (else expressions are skipped)
         self.symbols: list[Symbol] = []
         self.imports: list[Import] = []
         self.aliases: dict[str, str] = {}  # local name -> dotted target of an import
@@ -183,6 +217,8 @@ class Gatherer(cst.CSTVisitor):
         if isinstance(node.lpar, cst.LeftParen):
             signature += "(" + ", ".join(written_bases + keywords) + ")"
         parent = self._scopes[-1] if self._scopes else None
+        if parent is not None and node.name.value in parent.globals:
+            self._bind_names([node.name.value], line, end)
         info = ClassInfo(
             qualname=qualname,
             name=node.name.value,
@@ -216,6 +252,8 @@ class Gatherer(cst.CSTVisitor):
         name = node.name.value
         qualname = self._qualify(name)
         parent = self._scopes[-1] if self._scopes else None
+        if parent is not None and name in parent.globals:
+            self._bind_names([name], line, end)
         in_class = any(scope.kind == "class" for scope in self._scopes)
         prefix = "async def " if node.asynchronous else "def "
         signature = f"{prefix}{name}{self.pos.type_params_text()}({self.pos.params_text()})"
@@ -291,7 +329,8 @@ class Gatherer(cst.CSTVisitor):
 
     def _enter_if(self, node: cst.CSTNode) -> bool:
         assert isinstance(node, cst.If)
-        self.pos.take(node)
+        line, end = self.pos.take(node)
+        self._bind_walrus(node, line, end)
         if not self._scopes and _is_main(node.test):
             self.has_main = True
         checking = dotted(node.test).rsplit(".", 1)[-1] == "TYPE_CHECKING"
@@ -314,6 +353,7 @@ class Gatherer(cst.CSTVisitor):
             depth = max(len(loops), self.deep_loops.get(loops[0], (0, ""))[0])
             self.deep_loops[loops[0]] = (depth, self.scope_name())
         assert isinstance(node, (cst.For, cst.While))
+        self._bind_walrus(node, line, line)
         if isinstance(node, cst.For):
             self._bind_names(_targets(node.target), line, line)
         self._suite(node.body)
@@ -343,6 +383,7 @@ class Gatherer(cst.CSTVisitor):
         line, _ = self.pos.take(node)
         if node.asynchronous is not None:
             self.async_statements.append((line, "async with", self.scope_name()))
+        self._bind_walrus(node, line, line)
         for item in node.items:
             if item.asname is not None:
                 self._bind_names(_targets(item.asname.name), line, line)
@@ -351,8 +392,10 @@ class Gatherer(cst.CSTVisitor):
 
     def _enter_match(self, node: cst.CSTNode) -> bool:
         assert isinstance(node, cst.Match)
-        self.pos.take(node)
+        line, _ = self.pos.take(node)
+        self._bind_walrus(node, line, line)
         for case in node.cases:
+            self._bind_names(_captures(case.pattern), line, line)
             self._suite(case.body)
         return False
 
@@ -372,7 +415,20 @@ class Gatherer(cst.CSTVisitor):
             handler = _SMALL.get(type(statement))
             if handler is not None:
                 handler(self, statement, line, end)
+            self._bind_walrus(statement, line, end)
         return False
+
+    def _bind_walrus(self, node: cst.CSTNode, line: int, end: int) -> None:
+        if self._walrus and (not self._scopes or self._scopes[-1].kind == "class"
+                             or self._scopes[-1].globals):
+            names = _walrus_targets(node)
+            if names:
+                self._bind_names(names, line, end)
+
+    def _global(self, node: cst.CSTNode, line: int, end: int) -> None:
+        assert isinstance(node, cst.Global)
+        if self._scopes and self._scopes[-1].kind == "function":
+            self._scopes[-1].globals.update(item.name.value for item in node.names)
 
     def _import(self, node: cst.CSTNode, line: int, end: int) -> None:
         assert isinstance(node, cst.Import)
@@ -382,9 +438,11 @@ class Gatherer(cst.CSTVisitor):
                 Import("import", module, line, end, type_checking=self._type_checking > 0))
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self._bind(alias.asname.name.value, module)
+                self._bind_global(alias.asname.name.value, line, end)
             else:
                 root = module.split(".", 1)[0]
                 self._bind(root, root)
+                self._bind_global(root, line, end)
 
     def _import_from(self, node: cst.CSTNode, line: int, end: int) -> None:
         assert isinstance(node, cst.ImportFrom)
@@ -403,14 +461,20 @@ class Gatherer(cst.CSTVisitor):
             local = alias.asname.name if alias.asname is not None else alias.name
             if isinstance(local, cst.Name):
                 self._bind(local.value, base + name)
+                self._bind_global(local.value, line, end)
 
     def _bind(self, local: str, target: str) -> None:
         # The first binding wins: ``try: import cPickle as pickle`` / ``except: import pickle``.
         self.aliases.setdefault(local, target)
 
+    def _bind_global(self, local: str, line: int, end: int) -> None:
+        """A name a function imports after declaring it ``global`` is a module-level name."""
+        if self._scopes and local in self._scopes[-1].globals:
+            self._bind_names([local], line, end, self.pos.statement_text())
+
     def _assign(self, node: cst.CSTNode, line: int, end: int) -> None:
         assert isinstance(node, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.TypeAlias))
-        if self._scopes and self._scopes[-1].kind != "class":
+        if self._scopes and self._scopes[-1].kind != "class" and not self._scopes[-1].globals:
             return
         if isinstance(node, cst.Assign):
             names = [name for target in node.targets for name in _targets(target.target)]
@@ -428,10 +492,13 @@ class Gatherer(cst.CSTVisitor):
 
     def _bind_names(self, names: list[str], line: int, end: int, statement: str = "",
                     value: str = "") -> None:
-        """Module-level and class-level bindings, each listed once (its first binding)."""
+        """Module-level and class-level bindings, each listed once (its first binding); in a
+        function, the names it declares ``global`` (module-level names too)."""
+        prefix = ""
         if self._scopes and self._scopes[-1].kind != "class":
-            return
-        prefix = self._scopes[-1].qualname + "." if self._scopes else ""
+            names = [name for name in names if name in self._scopes[-1].globals]
+        elif self._scopes:
+            prefix = self._scopes[-1].qualname + "."
         for name in names:
             if prefix + name in self._bound:
                 continue
@@ -498,4 +565,5 @@ _SMALL: dict[type[cst.CSTNode], Callable[[Gatherer, cst.CSTNode, int, int], None
     cst.TypeAlias: Gatherer._assign,
     cst.Expr: Gatherer._expr,
     cst.Return: Gatherer._return,
+    cst.Global: Gatherer._global,
 }
