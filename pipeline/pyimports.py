@@ -128,14 +128,19 @@ class PythonModules:
         base = posixpath.dirname(importer)
         for _ in range(level - 1):
             base = posixpath.dirname(base)
-        folder = posixpath.join(base, *rest.split(".")) if rest else base
+        parts = rest.split(".") if rest else []
+        folder = posixpath.join(base, *parts)
         for name in wanted:  # a submodule of that name
             for candidate in (f"{folder}/{name}.py", f"{folder}/{name}.pyi",
                               f"{folder}/{name}/__init__.py", f"{folder}/{name}/__init__.pyi"):
                 if candidate in self.paths:
                     return candidate
-        for candidate in (folder + ".py", folder + ".pyi", f"{folder}/__init__.py",
-                          f"{folder}/__init__.pyi"):
-            if candidate in self.paths:
-                return candidate
-        return ""
+        while True:  # the module, else the deepest package above it that the import runs
+            folder = posixpath.join(base, *parts)
+            for candidate in (folder + ".py", folder + ".pyi", f"{folder}/__init__.py",
+                              f"{folder}/__init__.pyi"):
+                if candidate in self.paths:
+                    return candidate
+            if not parts:
+                return ""
+            parts.pop()
