@@ -31,19 +31,19 @@ class ModuleName:
 
 def package_folders(paths: list[str] | set[str]) -> frozenset[str]:
     """Folders that are packages: those with an ``__init__``, and (PEP 420) the folders inside
-    a package that hold Python files without one."""
+    a package that hold Python files without one, directly or further down."""
     inits = {posixpath.dirname(p) for p in paths if posixpath.basename(p) in INIT_NAMES}
-    folders = {posixpath.dirname(p) for p in paths if p.endswith(PY_SUFFIXES)}
-    packages = set(inits)
-    for folder in sorted(folders, key=lambda f: f.count("/")):
-        parent = posixpath.dirname(folder)
-        chain: list[str] = []
-        while folder and folder not in packages and parent:
-            chain.append(folder)
-            folder, parent = parent, posixpath.dirname(parent)
-        if folder in packages and folder:
-            packages.update(chain)
-    packages.discard("")
+    holding: set[str] = set()
+    for path in paths:
+        if path.endswith(PY_SUFFIXES):
+            folder = posixpath.dirname(path)
+            while folder and folder not in holding:
+                holding.add(folder)
+                folder = posixpath.dirname(folder)
+    packages: set[str] = set()
+    for folder in sorted(holding, key=lambda f: f.count("/")):  # parents first
+        if folder in inits or posixpath.dirname(folder) in packages:
+            packages.add(folder)
     return frozenset(packages)
 
 
