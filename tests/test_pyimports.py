@@ -9,7 +9,7 @@ from buildkit import build, make_tree
 
 from pipeline.extract.python import extract_python
 from pipeline.link import build_links
-from pipeline.pyimports import PythonModules, module_index
+from pipeline.pyimports import ModuleName, PythonModules, module_index
 from pipeline.records import Summary
 
 TREE = [
@@ -23,6 +23,8 @@ TREE = [
     "torch/nn/modules/conv.py",
     "torch/nn/utils/__init__.py",
     "torch/_ns/inner/helper.py",  # a namespace folder inside a package (PEP 420)
+    "torch/_data/fixers/mine/__init__.py",  # a package below folders with no Python file
+    "torch/_data/fixers/mine/fix.py",
     "tools/run.py",
     "tools/types.py",
 ]
@@ -71,6 +73,17 @@ def test_namespace_folders_inside_a_package_are_part_of_it() -> None:
     assert module_index(TREE)["torch/_ns/inner/helper.py"].name == "torch._ns.inner.helper"
     assert _targets("tools/run.py", "from torch._ns.inner import helper\n") == [
         ("repo", "torch/_ns/inner/helper.py")]
+    # folders that hold only folders are namespace packages too
+    assert module_index(TREE)["torch/_data/fixers/mine/fix.py"] == ModuleName(
+        "", "torch._data.fixers.mine.fix")
+    assert _targets("torch/_data/fixers/mine/fix.py", "from torch.nn import init\n") == [
+        ("repo", "torch/nn/init.py")]
+
+
+def test_relative_imports_of_missing_modules_link_the_package_they_run() -> None:
+    assert _targets("torch/nn/modules/linear.py", "from ..missing import x\n") == [
+        ("repo", "torch/nn/__init__.py")]
+    assert _targets("torch/nn/modules/linear.py", "from .... import x\n") == [("repo", "")]
 
 
 def test_imports_under_type_checking_are_marked() -> None:
