@@ -93,8 +93,7 @@ def check(config: Config, scan: Scan) -> Verdict:
         return Verdict()
     if not (_same_files(root, saved["state"], _file_stat)
             and _same_files(root, saved["folders"], _folder_stat)
-            and all(_same_files(root, pages, _page_stat)
-                    for pages in saved["pages"].values())):
+            and all(_same_pages(root, pages) for pages in saved["pages"].values())):
         return Verdict()
     if same_sources:
         return Verdict(report=saved["report"], intact=True, saved=saved)
@@ -114,10 +113,6 @@ def _folder_stat(info: os.stat_result) -> list[int]:
     return [info.st_mtime_ns, info.st_ino] if S_ISDIR(info.st_mode) else []
 
 
-def _page_stat(info: os.stat_result) -> list[int]:
-    return [info.st_size, info.st_mtime_ns] if S_ISREG(info.st_mode) else []
-
-
 def _same_files(root: str, grouped: Mapping[str, Mapping[str, list[int]]],
                 stat_of: Any) -> bool:
     """Every file (folder -> name -> stat) still has the stat recorded. Plain strings and
@@ -130,6 +125,22 @@ def _same_files(root: str, grouped: Mapping[str, Mapping[str, list[int]]],
                 if stat_of(lstat(prefix + name)) != recorded:
                     return False
             except OSError:
+                return False
+    return True
+
+
+def _same_pages(root: str, grouped: Mapping[str, Mapping[str, list[int]]]) -> bool:
+    """:func:`_same_files` for pages, written out: it runs 75,000 times on the torch
+    wheel, where a call and a list per page cost a fifth of the check."""
+    lstat = os.lstat
+    for folder, names in grouped.items():
+        prefix = f"{root}/{folder}/" if folder else f"{root}/"
+        for name, (size, mtime) in names.items():
+            try:
+                info = lstat(prefix + name)
+            except OSError:
+                return False
+            if info.st_mtime_ns != mtime or info.st_size != size or not S_ISREG(info.st_mode):
                 return False
     return True
 
