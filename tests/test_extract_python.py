@@ -428,6 +428,46 @@ def test_python2_file_is_recovered_by_line_scan() -> None:
     assert result.overview.startswith("A Python 2 module.\n\n")
 
 
+def test_valid_python_libcst_refuses_is_listed_from_ast() -> None:
+    # ``(name): int`` is valid Python (CPython's own test_grammar.py has it); libcst refuses it
+    result = run('''
+        """Doc."""
+        import os
+        from . import sibling as alias
+        (flag): bool = True
+        __all__ = ["Shape"]
+
+        @decorated
+        class Shape(Base, metaclass=Meta):
+            """A shape."""
+            (side): int = 1
+
+            async def grow(self, by: int = 1) -> None:
+                global TOTAL
+                TOTAL = by
+
+        if __name__ == "__main__":
+            print(flag)
+    ''')
+    assert [(n.kind, n.line) for n in result.notes] == [("partial-parse", 5)]
+    assert "libcst refused valid Python" in result.notes[0].message
+    assert [(s.kind, s.name, s.line, s.end_line) for s in result.symbols] == [
+        ("variable", "flag", 5, 5), ("variable", "__all__", 6, 6), ("class", "Shape", 9, 15),
+        ("attribute", "Shape.side", 11, 11), ("method", "Shape.grow", 13, 15),
+        ("constant", "TOTAL", 15, 15)]
+    by_name = {s.name: s for s in result.symbols}
+    assert by_name["Shape"].signature == "class Shape(Base, metaclass=Meta)"
+    assert by_name["Shape"].decorators == ("decorated",)
+    assert by_name["Shape"].summary == "A shape."
+    assert by_name["Shape.grow"].signature == "async def grow(self, by: int = 1) -> None"
+    assert by_name["flag"].value == "True"
+    assert [(i.kind, i.module, i.names, i.level) for i in result.imports] == [
+        ("import", "os", (), 0), ("from", ".", ("sibling",), 1)]
+    assert result.exports == ("Shape",)
+    assert result.overview == "Doc."
+    assert result.has_main
+
+
 @pytest.mark.parametrize("text", [
     "x = " + "(" * 5000 + ")" * 5000 + "\n",
     "x = " + "-" * 20000 + "1\n",

@@ -98,6 +98,25 @@ from ..missing import nothing
 from .. import deep as again
 LEAF = 1
 ''',
+    "pkg/refused.py": '''"""Valid Python that libcst's grammar refuses."""
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    from pkg.core import Core
+(flag): bool = True
+__all__ = ["Shape", "flag"]
+
+
+class Shape:
+    (side): int = 1
+    if (area := 2):
+        pass
+
+    def grow(self) -> None:
+        global TOTAL
+        TOTAL = 1
+        def inner():
+            pass
+''',
     "script.py": "import pkg.sub.deep.leaf\nfrom pkg import *\nfrom pkg.core import Core\n",
 }
 

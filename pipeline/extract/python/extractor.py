@@ -14,6 +14,7 @@ import libcst as cst
 from libcst import CSTNode
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from pipeline.extract.python.astonly import from_ast
 from pipeline.extract.python.facts import CstFacts, ast_facts
 from pipeline.extract.python.model import Facts
 from pipeline.extract.python.positions import AstPositions, MetaPositions, Misaligned
@@ -98,6 +99,8 @@ def _extract(text: str) -> Extraction:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
         message = error.message.strip().split("\n", 1)[0]
+        if tree is not None:  # valid Python that libcst's grammar does not cover
+            return from_ast(tree, text, message, _line_of(error))
         return recover(text, Note("syntax-error", message, error_line or _line_of(error)))
     except RecursionError:
         return recover(text, Note("parse-error", "nesting too deep for the parser"))

@@ -187,6 +187,11 @@ class AstPositions(Positions):
         self._last = twin
         return twin.lineno, twin.end_lineno or twin.lineno
 
+    def focus(self, node: ast.stmt) -> None:
+        """Make ``node`` the statement the text methods describe (for callers that walk the
+        ``ast`` tree themselves rather than pair it with libcst's through :meth:`take`)."""
+        self._last = node
+
     def decorator_lines(self) -> list[int]:
         return [decorator.lineno for decorator in getattr(self._last, "decorator_list", ())]
 
