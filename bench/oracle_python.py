@@ -273,8 +273,12 @@ def expected_of(text: str, path: str) -> Expected | None:
         elif isinstance(node, ast.ImportFrom):
             module = "." * node.level + (node.module or "")
             imports += [("from", module, a.name, node.level, node.lineno) for a in node.names]
+    # symtable counts ``del x`` as a binding: names only deleted (``del adam`` of a submodule
+    # the import system set) are no module-level names
+    deleted = {n.id for node in ast.walk(tree) if isinstance(node, ast.Delete)
+               for target in node.targets for n in _names(target)}
     return Expected(bindings, definitions, attributes, tuple(sorted(set(imports))),
-                    _exports(tree), frozenset(table_names - set(bindings)))
+                    _exports(tree), frozenset(table_names - set(bindings) - deleted))
 
 
 # --------------------------------------------------------------------------- import rules
