@@ -14,7 +14,6 @@ from typing import Any, NamedTuple
 import orjson
 
 from pipeline import layout, state, versions
-from pipeline.analyze import is_test_file
 from pipeline.discover import Input
 from pipeline.files import decode, dump_state, read_bytes, sha256, write_if_changed
 from pipeline.graph import Counts
@@ -229,7 +228,7 @@ def _summary(record: FileRecord, item: Input, text_bytes: int) -> Summary:
         type=item.type.name,
         lines=record.lines,
         description=_description(ex, item.type.name),
-        is_test=is_test_file(record.path, ex),
+        is_test=item.test,
         has_main=ex.has_main,
         imports=tuple((i.kind, i.module, i.names, i.level) for i in ex.imports),
         defines=defines,

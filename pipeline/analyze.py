@@ -6,6 +6,7 @@ import posixpath
 
 from pipeline import layout
 from pipeline.mdtext import plural
+from pipeline.pytestconf import Configs, is_test_path
 from pipeline.records import Extraction, FileRecord
 
 TEST_DIRS = frozenset({"test", "tests", "testing"})
@@ -20,17 +21,14 @@ def components(path: str) -> list[str]:
     return path.split("/")[:-1]
 
 
-def is_test_file(path: str, extraction: Extraction) -> bool:
-    """A test file by name, as pytest's default ``python_files`` and gtest name them."""
-    name = posixpath.basename(path)
-    if extraction.language == "python":
-        # pytest collects files named by python_files (default test_*.py, *_test.py) only:
-        # a helper module that defines ``def test_only_eval_fn(model, data)`` is no test file.
-        if name == "conftest.py":
-            return True
-        return (name.startswith("test_") or name.endswith("_test.py")) and name.endswith(".py")
-    if extraction.language in ("c", "cpp", "cuda"):
-        stem = name.rsplit(".", 1)[0]
+def is_test_file(path: str, language: str, configs: Configs) -> bool:
+    """A test file as its runner finds them: pytest's ``python_files`` (configured in the
+    tree, else ``test_*.py`` and ``*_test.py``; never ``conftest.py``), gtest's names."""
+    if language == "python":
+        # a helper module that defines ``def test_only_eval_fn(model, data)`` is no test file
+        return is_test_path(path, configs)
+    if language in ("c", "cpp", "cuda"):
+        stem = posixpath.basename(path).rsplit(".", 1)[0]
         return stem.endswith("_test") or stem.startswith("test_")
     return False
 
@@ -62,7 +60,7 @@ _COMPONENT_ROLES = frozenset({"test", "tests", "testing", "docs", "doc", "benchm
                               "examples", "tools", "scripts"})
 
 
-def purpose(record: FileRecord, type_name: str, project: str) -> list[str]:
+def purpose(record: FileRecord, type_name: str, project: str, is_test: bool) -> list[str]:
     """The File Purpose sentences, each chosen from path components and parsed facts."""
     path = record.path
     extraction = record.extraction
@@ -89,7 +87,10 @@ def purpose(record: FileRecord, type_name: str, project: str) -> list[str]:
         sentences.append("It is a **configuration** file.")
     if extraction.language in BUILD_LANGUAGES:
         sentences.append("It is part of the **build system**.")
-    if is_test_file(path, extraction):
+    if name == "conftest.py":
+        sentences.append("It is a pytest **conftest**: fixtures and hooks for the tests of "
+                         "its folder and below.")
+    if is_test:
         if extraction.tests:
             count = len(extraction.tests)
             sentences.append(

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import filestate, layout
+from pipeline import filestate, layout, pytestconf
+from pipeline.analyze import is_test_file
 from pipeline.config import Config
 from pipeline.files import SNIFF_BYTES, dump_state, looks_binary, write_if_changed
 from pipeline.filetypes import PAGE, FileType, file_type
@@ -34,6 +35,7 @@ class Input:
     layer: int
     disk: str  # absolute path to read
     type: FileType
+    test: bool = False  # a test file as its test runner finds them (pytest's python_files)
 
     @property
     def folder(self) -> str:
@@ -124,7 +126,11 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
         p.split("/", 1)[0] for p, _ in binaries
     )
     mirror = layout.mirror_name(output.name, top)
-    inputs = [Input(p, 1, f"{base}/{p}", file_type(p.rsplit("/", 1)[-1])) for p in texts]
+    configs = _pytest_configs(base, texts)
+    inputs = []
+    for p in texts:
+        kind = file_type(p.rsplit("/", 1)[-1])
+        inputs.append(Input(p, 1, f"{base}/{p}", kind, is_test_file(p, kind.language, configs)))
     layer_inputs = inputs
     for layer in range(2, config.depth + 1):
         layer_inputs = [
@@ -144,6 +150,20 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
         chunks={folder: tuple(items) for folder, items in sorted(chunks.items())},
         sizes={path: new_cache[path][0] for path in texts},
     )
+
+
+def _pytest_configs(base: str, texts: list[str]) -> dict[str, tuple[str, ...]]:
+    """Folder -> ``python_files`` of the pytest configurations among the sources (a few
+    small files; one that cannot be read is no configuration)."""
+    found: dict[str, str] = {}
+    for path in texts:
+        if path.rpartition("/")[2] in pytestconf.CONFIG_NAMES:
+            try:
+                with open(f"{base}/{path}", encoding="utf-8", errors="replace") as handle:
+                    found[path] = handle.read()
+            except OSError:
+                continue
+    return pytestconf.configs_of(found) if found else {}
 
 
 def _walk(

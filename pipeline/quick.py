@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from pipeline import filestate, layout, prune, runstate, state, versions
+from pipeline import filestate, layout, prune, pytestconf, runstate, state, versions
 from pipeline import graph as graphs
 from pipeline.config import Config
 from pipeline.discover import Scan
@@ -160,6 +160,9 @@ def focus(graph: Graph, verdict: Verdict, scan: Scan) -> frozenset[str]:
     last finished run left them, until a link writes a context (see :func:`reached`)."""
     before = (verdict.saved or {})["sources"]
     changed = {path for path, info in scan.files.items() if before.get(path) != info}
+    if any(path.rpartition("/")[2] in pytestconf.CONFIG_NAMES for path in changed):
+        # pytest's settings decide which files of any chunk are test files
+        return frozenset(c.name for c in graph.chunks)
     mirror = graph.inventory.mirror
     chunks = sorted(graph.chunks, key=lambda c: c.layer)
     edited = [c for c in chunks if c.layer == 1 and any(i.path in changed for i in c.inputs)]

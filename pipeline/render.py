@@ -137,7 +137,7 @@ def file_view(record: FileRecord, ctx: Context, text: str, site: PageSite,
     importers = [(p, layout.docs_link(docs, p)) for p in ctx.imported_by]
     reexports = [(name, source, layout.docs_link(docs, source))
                  for name, source in ctx.reexports]
-    is_test = analyze.is_test_file(path, ex)
+    is_test = ctx.is_test
     tests = [f"pytest {analyze.shell_quote(path)}::{t}" for t in ex.tests]
     role_prefix, role = analyze.layer_role(path, record.layer, dict(site.roles), site.project,
                                            site.mirror)
@@ -156,7 +156,7 @@ def file_view(record: FileRecord, ctx: Context, text: str, site: PageSite,
         "lines": f"{record.lines:,}",
         "encoding": record.encoding if record.encoding not in ("utf-8",) else "",
         "notes": record.extraction.notes,
-        "purpose": " ".join(analyze.purpose(record, type_name, site.project)),
+        "purpose": " ".join(analyze.purpose(record, type_name, site.project, is_test)),
         "source": md.fence(source, fence_language),
         "cut_note": cut_note,
         "overview": ex.overview,

@@ -111,6 +111,7 @@ def task_extract(graph: Graph) -> Iterator[TaskDict]:
             "targets": state.written_by(graph, "extract", chunk=chunk.name),
             "uptodate": [stamp_changed({"code": graph.extraction_code, "schema": SCHEMA,
                                          "inputs": [i.path for i in chunk.inputs],
+                                         "tests": [i.path for i in chunk.inputs if i.test],
                                          "parsers": _parsers(chunk)})],
             "verbosity": 0,
         }
