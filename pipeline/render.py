@@ -309,11 +309,21 @@ def _findings(findings: tuple[Any, ...]) -> dict[str, list[dict[str, Any]]]:
                 rows.extend({"label": label, "lines": f"line {f.line}", "detail": f.detail}
                             for f in items)
             else:
-                lines = ", ".join(str(f.line) for f in items)
-                rows.append({"label": label, "lines": f"{len(items)} places: lines {lines}",
-                             "detail": items[0].detail})
+                rows.append({"label": label, "lines": f"{len(items)} places",
+                             "detail": _lines_by_detail(items)})
         out[area] = rows
     return out
+
+
+def _lines_by_detail(items: list[Any]) -> str:
+    """``Lines 3, 9: Uses `a`. Line 5: Uses `b`.``: what was found at each line, each
+    construct once, in the order of its first line."""
+    lines: dict[str, list[int]] = {}
+    for finding in items:
+        lines.setdefault(finding.detail, []).append(finding.line)
+    return " ".join(
+        f"{'Lines' if len(found) > 1 else 'Line'} {', '.join(map(str, found))}: {detail}"
+        for detail, found in lines.items())
 
 
 # --------------------------------------------------------------------------- keyword pages
