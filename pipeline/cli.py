@@ -176,7 +176,8 @@ def _build(config: Config, only: list[str] | None, strict: bool, collecting: boo
     from pipeline.report import reporter_for
 
     graph = build_graph(config, dirty=_prepare_state(config), strict=strict, scan=scan)
-    reporter = reporter_for(graph.root, config.depth, _discovered(graph), strict)
+    discovered = _discovered(graph)
+    reporter = reporter_for(graph.root, config.depth, discovered, strict)
     argv = _run_argv(config)
     if only:
         from pipeline.only import resolve_paths, select_inputs
@@ -189,8 +190,7 @@ def _build(config: Config, only: list[str] | None, strict: bool, collecting: boo
     trusted = verdict.intact and quick.binaries_as_recorded(graph, verdict)
     if trusted:
         graph = replace(graph, focus=quick.focus(graph, verdict, scan))
-        reporter = reporter_for(graph.root, config.depth, _discovered(graph), strict,
-                                deferred=True)
+        reporter = reporter_for(graph.root, config.depth, discovered, strict, deferred=True)
         if len(graph.focus or ()) <= SERIAL_FOCUS:
             argv = ["run"]  # a few tasks in a chain: worker processes would only wait
     state.trust_outputs(graph.root, trusted)
@@ -204,7 +204,7 @@ def _build(config: Config, only: list[str] | None, strict: bool, collecting: boo
             # whole graph, as any other build
             first = reporter.last
             graph = replace(graph, focus=None)
-            reporter = reporter_for(graph.root, config.depth, _discovered(graph), strict,
+            reporter = reporter_for(graph.root, config.depth, discovered, strict,
                                     carried=first)
             state.trust_outputs(graph.root, False)
             trusted = False
@@ -219,18 +219,18 @@ def _build(config: Config, only: list[str] | None, strict: bool, collecting: boo
     last = reporter.last
     if last is not None and last.selected and not last.errors \
             and runstate.is_sealed(graph.root):
-        quick.record(graph, scan, _quick_report(graph, last.summary["notes"]),
+        quick.record(graph, scan, _quick_report(discovered, last.summary["notes"]),
                      verdict.saved if trusted else None)
     return 1 if last is not None and (last.summary.get("failed") or last.errors) else 0
 
 
-def _quick_report(graph: Graph, notes: list[Any]) -> dict[str, Any]:
+def _quick_report(discovered: dict[str, int], notes: list[Any]) -> dict[str, Any]:
     """What a build found up to date by the quick check prints: the summary's counts of
     discovery and the failed files' lines, without and with ``--strict``."""
     from pipeline.report import failed_notes
     from pipeline.summary import failure_texts
 
-    report: dict[str, Any] = {"discovered": _discovered(graph)}
+    report: dict[str, Any] = {"discovered": discovered}
     for mode, strict in (("default", False), ("strict", True)):
         failed = failed_notes(notes, strict)
         report[mode] = {"files": len({n.path for n in failed}),

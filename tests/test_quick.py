@@ -96,7 +96,7 @@ def test_the_quick_no_op_prints_what_a_doit_no_op_prints(
     "page edited in place", "page removed", "stray file", "stray folder", "source edited",
     "source touched", "source added", "source removed", "state file removed",
     "database changed", "seal removed", "config changed", "page and source edited",
-    "stray file and source edited"])
+    "stray file and source edited", "source became binary"])
 def test_anything_that_moved_runs_doit_and_is_repaired(
         tree: Path, monkeypatch: pytest.MonkeyPatch, change: str) -> None:
     out, src = tree / "out", tree / "src"
@@ -138,6 +138,8 @@ def test_anything_that_moved_runs_doit_and_is_repaired(
         else:
             (out / "pkg/stray.md").write_text("stray\n", encoding="utf-8")
         make_tree(src, {"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", "x + 3")})
+    elif change == "source became binary":  # the same files, but other pages expected
+        (src / "notes.txt").write_bytes(b"plain\0notes\n")
     elif change == "config changed":
         env = {"PIPELINE_MAX_RELATED": "1"}
     runs = DoitRuns(monkeypatch)
