@@ -253,11 +253,19 @@ def _quick_noop(report: dict[str, Any], strict: bool, elapsed: float) -> int:
 
 def _build_only(graph: Graph, selected: frozenset[str]) -> int:
     from pipeline.only import build_only
+    from pipeline.report import failed_notes, read_notes
+    from pipeline.summary import failure_texts
 
-    totals = build_only(graph, selected)
+    totals, warnings = build_only(graph, selected)
     print("summary (--only): " + "; ".join(f"{k.replace('_', ' ')} {v:,}"
                                            for k, v in sorted(totals.items())), file=sys.stderr)
-    return 0
+    for message in warnings.values():
+        print(f"warning: {message}", file=sys.stderr)
+    notes = [n for n in read_notes(graph.root, graph.config.depth) if n.path in selected]
+    failed = failed_notes(notes, graph.strict)
+    for line in failure_texts(failed):
+        print(line, file=sys.stderr)
+    return 1 if failed else 0
 
 
 def command_check(config: Config, full: bool) -> int:

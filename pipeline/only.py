@@ -11,7 +11,9 @@ change this run did not.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pipeline import layout, runstate, state
 from pipeline.errors import UsageError
@@ -68,12 +70,14 @@ def _named(source: str, wanted: list[str]) -> bool:
     return any(w == "" or source == w or source.startswith(w + "/") for w in wanted)
 
 
-def build_only(graph: Graph, selected: frozenset[str]) -> Counts:
+def build_only(graph: Graph, selected: frozenset[str]) -> tuple[Counts, dict[str, str]]:
     """Extract, link and render the selected inputs layer by layer, then the folder pages
-    of their folders and parents, then the global keyword index."""
+    of their folders and parents, then the global keyword index. Returns the counts and
+    the warnings (topic -> one line) of the stages."""
     from pipeline import actions
 
     totals: Counts = {}
+    warnings: dict[str, str] = {}
     chunks_of: dict[int, list[Chunk]] = {}
     folders_of: dict[int, set[str]] = {}
     mirror = graph.inventory.mirror
@@ -87,9 +91,9 @@ def build_only(graph: Graph, selected: frozenset[str]) -> Counts:
         chunks = chunks_of.get(layer, [])
         for chunk in chunks:
             runstate.begin_task(graph.root, task_name("extract", chunk.name or "."))
-            _add(totals, actions.extract_chunk(graph.root, chunk.name, chunk.inputs,
-                                               graph.extraction_code, chunk.neighbours,
-                                               selected, remote_of(graph.config)))
+            _add(totals, warnings, actions.extract_chunk(
+                graph.root, chunk.name, chunk.inputs, graph.extraction_code, chunk.neighbours,
+                selected, remote_of(graph.config)))
         if chunks:
             names = tuple(c.name for c in graph.chunks if c.layer == layer)
             binaries = graph.inventory.binaries if layer == 1 else ()
@@ -99,22 +103,25 @@ def build_only(graph: Graph, selected: frozenset[str]) -> Counts:
                                graph.config.max_source_bytes)
         for chunk in chunks:
             runstate.begin_task(graph.root, task_name("render", chunk.name or "."))
-            _add(totals, actions.render_chunk(graph.root, graph.site, chunk.name, chunk.inputs,
-                                              siblings[chunk.folder], graph.stamp_base,
-                                              selected))
+            _add(totals, warnings, actions.render_chunk(
+                graph.root, graph.site, chunk.name, chunk.inputs, siblings[chunk.folder],
+                graph.stamp_base, selected))
     for layer in range(1, graph.config.depth + 1):
         if layer in folders_of:
             runstate.begin_task(graph.root, task_name("folder", str(layer)))
-            _add(totals, actions.render_folders(
+            _add(totals, warnings, actions.render_folders(
                 graph.root, graph.site, state.layer_key("folder-pages", layer),
                 tuple(graph.layer_folders(layer)), layer, graph.stamp_base,
                 frozenset(folders_of[layer])))
     runstate.begin_task(graph.root, task_name("keywords"))
-    _add(totals, actions.render_keywords(graph.root, graph.site))
-    return totals
+    _add(totals, warnings, actions.render_keywords(graph.root, graph.site))
+    return totals, warnings
 
 
-def _add(totals: Counts, counts: Counts) -> None:
+def _add(totals: Counts, warnings: dict[str, str], counts: Mapping[str, Any]) -> None:
     for key, value in counts.items():
-        if isinstance(value, int):  # not the warnings
+        if isinstance(value, int):
             totals[key] = totals.get(key, 0) + value
+        elif key == "warnings":  # topic -> one line (the shared cache, the cluster)
+            for topic, message in value.items():
+                warnings.setdefault(topic, message)

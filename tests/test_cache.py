@@ -145,6 +145,17 @@ def test_unusable_cache_degrades_to_local_extraction(tmp_path: Path, where: str,
     assert contents(snapshot(out)) == plain
 
 
+def test_an_unusable_cache_warns_under_only_too(tmp_path: Path) -> None:
+    src, out = _site(tmp_path)
+    build(src, out)
+    make_tree(src, {"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", "x + 5")})
+    result = build(src, out, "--cache", str(tmp_path / "no-such-folder"), "--only",
+                   str(src / "pkg/a.py"))
+    assert result.code == 0
+    warnings = _warnings(result.stderr)
+    assert len(warnings) == 1 and "cannot be used" in warnings[0], result.stderr
+
+
 def test_clean_equals_incremental_with_a_cache(tmp_path: Path) -> None:
     src, out = _site(tmp_path)
     cache = tmp_path / "cache"

@@ -372,6 +372,22 @@ def test_only_path_relative_to_the_source_or_the_current_folder(tree: Path, wher
     assert "pkg/a.py_docs.md" in change.changed, sorted(change.written)
 
 
+def test_only_exits_1_with_the_failed_lines_when_a_named_file_fails(tree: Path) -> None:
+    """A file failure is exit 1 with its ``failed:`` line, in ``--only`` as in a build; a
+    failed file that is not named does not fail it."""
+    make_tree(tree / "src", {"pkg/broken.py": "def broken(:\n    pass\n"})
+    build(tree / "src", tree / "out")
+    make_tree(tree / "src", {"pkg/broken.py": "def broken(:\n    pass  # still\n"})
+    result = run_main(["build", "src", "--output", "out", "--only", "src/pkg/broken.py"],
+                      cwd=tree)
+    assert result.code == 1, result.stderr
+    failed = [ln for ln in result.stderr.splitlines() if ln.startswith("failed: ")]
+    assert failed and all(ln.startswith("failed: pkg/broken.py: ") for ln in failed), failed
+    other = run_main(["build", "src", "--output", "out", "--only", "src/pkg/a.py"], cwd=tree)
+    assert other.code == 0, other.stderr
+    assert "failed: " not in other.stderr
+
+
 def test_only_outside_the_source_is_a_usage_error(tree: Path) -> None:
     build(tree / "src", tree / "out")
     (tree / "elsewhere.py").write_text("x = 1\n")
