@@ -12,8 +12,9 @@ schema: ``actions._key``), so an entry can only stand for the bytes it was made 
 entry is data, never code: zstd-compressed JSON, used only when it decodes, echoes the key
 it was fetched under, has this schema and language, and every field has its record's type
 (:func:`conforms`); anything else is ignored, with one warning. A cache that cannot be
-reached or is misconfigured is turned off for the rest of the process, with one warning:
-the build extracts locally and its exit code does not change. Puts are atomic (a folder:
+reached or is misconfigured is left alone for a minute (:data:`RETRY_AFTER`), with one
+warning: the build extracts locally and its exit code does not change, and a long-lived
+process (``watch``) uses the cache again once it is back. Puts are atomic (a folder:
 a temporary file renamed into place; an object store: one object per put), so builds that
 write the same entry at once are safe; entries are immutable, so the last writer wins
 with the same bytes.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, is_dataclass
@@ -42,7 +44,8 @@ S3_OPTIONS: dict[str, Any] = {  # fail in seconds, not minutes, when the store i
                       "retries": {"max_attempts": 2, "mode": "standard"}},
 }
 _SERIAL = itertools.count()
-_BROKEN: dict[str, str] = {}  # cache URL -> why this process stopped using it
+RETRY_AFTER = 60.0  # seconds a cache that failed is left alone before it is tried again
+_BROKEN: dict[str, float] = {}  # cache URL -> when it last failed (time.monotonic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +264,7 @@ def _checker(hint: Any) -> Check:
 def fetch(remote: Remote, wanted: dict[str, str], outcome: Outcome) -> dict[str, Cached]:
     """Key -> cached content for the keys of ``wanted`` (key -> language) the cache holds
     and that pass validation; {} when the cache cannot be read."""
-    if not (remote.reads and wanted) or remote.cache in _BROKEN:
+    if not (remote.reads and wanted) or resting(remote.cache):
         return {}
     keys = sorted(wanted)
     try:
@@ -288,7 +291,7 @@ def store(remote: Remote, made: Iterable[tuple[str, str, Cached]], outcome: Outc
     """Put ``(key, language, content)`` entries, when the mode allows writes."""
     items = {entry_name(key): encode_entry(key, language, value)
              for key, language, value in made} if remote.writes else {}
-    if not items or remote.cache in _BROKEN:
+    if not items or resting(remote.cache):
         return
     try:
         open_store(remote.cache).put_many(items)
@@ -298,8 +301,15 @@ def store(remote: Remote, made: Iterable[tuple[str, str, Cached]], outcome: Outc
     outcome.stored += len(items)
 
 
+def resting(url: str) -> bool:
+    """The cache failed less than :data:`RETRY_AFTER` seconds ago: a long-lived process
+    (``watch``) tries it again later, a build does not wait on it at every chunk."""
+    failed = _BROKEN.get(url)
+    return failed is not None and time.monotonic() - failed < RETRY_AFTER
+
+
 def _give_up(remote: Remote, error: BaseException, outcome: Outcome) -> None:
-    _BROKEN[remote.cache] = _reason(error)
+    _BROKEN[remote.cache] = time.monotonic()
     outcome.warn("cache-unusable", f"cache {remote.cache} cannot be used "
                  f"({_reason(error)}); records are extracted here")
 

@@ -250,3 +250,34 @@ def test_s3_cache_through_a_local_s3_server(tmp_path: Path, s3_endpoint: str) ->
     third = build(src, out, "--cache", url)
     assert third.counts["extracted"] == 1 and len(_warnings(third.stderr)) == 1
     assert contents(snapshot(out)) == plain
+
+
+def test_a_failed_cache_rests_then_is_tried_again(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-lived process (``watch``) uses the cache again once it is back: a failure
+    leaves it alone for ``RETRY_AFTER`` seconds, not for the rest of the process."""
+    from pipeline import cache as caches
+
+    now = [1000.0]
+    monkeypatch.setattr(caches.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(caches, "_BROKEN", {})
+    folder = tmp_path / "mounted-later"
+    (tmp_path / "mounted-later").write_text("not a folder yet\n")
+    remote = Remote(str(folder), "readwrite")
+    value = caches.Cached(1, "utf-8", Extraction(language="python"))
+    key = "ab" * 32
+
+    first = caches.Outcome()
+    caches.store(remote, [(key, "python", value)], first)
+    assert first.stored == 0 and "cannot be used" in (first.warnings or {})["cache-unusable"]
+    folder.unlink()
+    folder.mkdir()
+    now[0] += caches.RETRY_AFTER / 2
+    resting = caches.Outcome()
+    caches.store(remote, [(key, "python", value)], resting)
+    assert resting.stored == 0 and not resting.warnings  # not tried while it rests
+    now[0] += caches.RETRY_AFTER / 2
+    back = caches.Outcome()
+    caches.store(remote, [(key, "python", value)], back)
+    assert back.stored == 1 and not back.warnings
+    assert caches.fetch(remote, {key: "python"}, caches.Outcome()) == {key: value}
