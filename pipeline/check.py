@@ -25,6 +25,7 @@ import orjson
 
 from pipeline import layout, runstate, state
 from pipeline.config import Config
+from pipeline.discover import scan_tree
 from pipeline.graph import Graph, build_graph
 from pipeline.overrides import RefreshingHashChecker, doit_tasks
 from pipeline.tasks import task_creators, task_name
@@ -55,7 +56,13 @@ def check_output(config: Config, full: bool, run: Callable[[Graph], Any]) -> Dif
     graph (doit, quietly)."""
     output = Path(config.output)
     if not full and os.path.isfile(runstate.database(str(output))):
-        graph = build_graph(config, save_cache=False)
+        from pipeline import quick
+
+        scan = scan_tree(config)
+        report = quick.check(config, scan)
+        if report.report is not None and report.saved is not None:  # nothing moved
+            return Differences(pages=quick.page_count(report.saved))
+        graph = build_graph(config, save_cache=False, scan=scan)
         if would_run(graph) is None:
             return Differences(pages=sum(1 for _ in state.expected_pages(graph)))
     parent = output.parent if os.access(output.parent, os.W_OK) else None

@@ -105,6 +105,11 @@ def up_to_date(config: Config, scan: Scan) -> Record | None:
     return check(config, scan).report
 
 
+def page_count(saved: Record) -> int:
+    """How many pages a record lists (every page a build leaves)."""
+    return sum(len(names) for pages in saved["pages"].values() for names in pages.values())
+
+
 def _file_stat(info: os.stat_result) -> list[int]:
     return [info.st_size, info.st_mtime_ns, info.st_ino]
 
@@ -157,7 +162,7 @@ def focus(graph: Graph, verdict: Verdict, scan: Scan) -> frozenset[str]:
     stat moved, then per layer those documenting their folders' pages (a folder's pages
     are the next layer's inputs in the mirrored folder). Every other chunk's extract and
     render tasks are up to date: their inputs, records, contexts and pages are as the
-    last finished run left them, until a link writes a context (see :func:`reached`)."""
+    last finished run left them, until a link writes a context (see :func:`contexts_moved`)."""
     before = (verdict.saved or {})["sources"]
     changed = {path for path, info in scan.files.items() if before.get(path) != info}
     if any(path.rpartition("/")[2] in pytestconf.CONFIG_NAMES for path in changed):

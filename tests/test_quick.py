@@ -239,3 +239,34 @@ def test_an_edit_that_changes_other_folders_pages_builds_them_too(
     _build(tree)
     assert runs.count == 2
     assert contents(snapshot(tree / "out")) == clean_build_snapshot(tree / "src", tree / "out")
+
+
+def test_check_of_an_output_nothing_moved_in_is_the_quick_check(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``check`` answers "up to date" from the record, with the page count a build's graph
+    gives, and needs no graph; anything moved is still listed by the build state."""
+    import pipeline.check
+    from pipeline import state
+
+    expected = sum(1 for _ in state.expected_pages(_graph(tree)))
+    config = make_config({"source": str(tree / "src"), "output": str(tree / "out")})
+
+    def no_graph(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a graph was built")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pipeline.check, "build_graph", no_graph)
+        found = pipeline.check.check_output(config, False, no_graph)
+    assert found.up_to_date and found.pages == expected
+    (tree / "out/pkg/b.py_docs.md").write_bytes(b"edited by hand\n")
+    found = pipeline.check.check_output(config, False, lambda graph: cli.run_doit(
+        cli.doit_namespace(graph, _quiet_reporter(graph)), ["run"]))
+    assert found.stale == ("pkg/b.py_docs.md",), found
+
+
+def _quiet_reporter(graph: Any) -> Any:
+    import io
+
+    from pipeline.report import reporter_for
+
+    return reporter_for(graph.root, graph.config.depth, {}, stream=io.StringIO())
