@@ -219,8 +219,8 @@ def _build(config: Config, only: list[str] | None, strict: bool, collecting: boo
     last = reporter.last
     if last is not None and last.selected and not last.errors \
             and runstate.is_sealed(graph.root):
-        quick.record(graph, scan, _quick_report(discovered, last.summary["notes"]),
-                     verdict.saved if trusted else None)
+        quick.record(graph, scan, _quick_report(discovered, last.summary["notes"]), verdict,
+                     trusted)
     return 1 if last is not None and (last.summary.get("failed") or last.errors) else 0
 
 

@@ -71,33 +71,35 @@ class Verdict:
     report: Record | None = None
     intact: bool = False
     saved: Record | None = None
+    key: str = ""  # build_key when the run began: what the run's record is made under
 
 
 def check(config: Config, scan: Scan) -> Verdict:
     """Compare the output (its lock held) with the last record. Cheapest comparisons
     first: an edit is seen at the sources before any page is looked at."""
     root = config.output
+    key = build_key(config)
     try:
         with open(record_path(root), "rb") as handle:
             saved = orjson.loads(handle.read())
     except (OSError, orjson.JSONDecodeError):
-        return Verdict()
-    if not isinstance(saved, dict) or saved.get("key") != build_key(config):
-        return Verdict()
+        return Verdict(key=key)
+    if not isinstance(saved, dict) or saved.get("key") != key:
+        return Verdict(key=key)
     same_sources = scan.files == saved["sources"]
     if not same_sources and scan.files.keys() != saved["sources"].keys():
-        return Verdict()
+        return Verdict(key=key)
     directory = f"{root}/{layout.STATE}"
     if list(scan.links) != saved["links"] or not runstate.is_sealed(root) \
             or os.path.lexists(f"{directory}/{JOURNAL}"):
-        return Verdict()
+        return Verdict(key=key)
     if not (_same_files(root, saved["state"], _file_stat)
             and _same_files(root, saved["folders"], _folder_stat)
             and all(_same_pages(root, pages) for pages in saved["pages"].values())):
-        return Verdict()
+        return Verdict(key=key)
     if same_sources:
-        return Verdict(report=saved["report"], intact=True, saved=saved)
-    return Verdict(intact=True, saved=saved)
+        return Verdict(report=saved["report"], intact=True, saved=saved, key=key)
+    return Verdict(intact=True, saved=saved, key=key)
 
 
 def up_to_date(config: Config, scan: Scan) -> Record | None:
@@ -198,13 +200,17 @@ def contexts_moved(graph: Graph, verdict: Verdict) -> bool:
 
 # --------------------------------------------------------------------------- the record
 
-def record(graph: Graph, scan: Scan, report: Record, previous: Record | None) -> None:
-    """After a run that left every task done or up to date: record what it leaves, or
-    remove the record when some of it cannot be trusted by stat alone. ``previous``: the
-    last record, when this run's check found the outputs as it says."""
+def record(graph: Graph, scan: Scan, report: Record, verdict: Verdict,
+           trusted: bool) -> None:
+    """After a run that left every task done or up to date: record what it leaves under
+    the key taken when it began (code changed while it ran is not what made its pages), or
+    remove the record when some of it cannot be trusted by stat alone. ``trusted``: this
+    run's check found the outputs as the last record says (its parts are reused)."""
     made = None
-    if all(filestate.settled_at(info[2], scan.taken) for info in scan.files.values()):
-        made = _make(graph, scan, report, previous or {})
+    previous = verdict.saved if trusted else None
+    settled = all(filestate.settled_at(info[2], scan.taken) for info in scan.files.values())
+    if verdict.key and settled:
+        made = _make(graph, scan, report, previous or {}, verdict.key)
     if made is None:
         try:
             os.unlink(record_path(graph.root))
@@ -214,7 +220,8 @@ def record(graph: Graph, scan: Scan, report: Record, previous: Record | None) ->
     write_if_changed(record_path(graph.root), orjson.dumps(made))
 
 
-def _make(graph: Graph, scan: Scan, report: Record, previous: Record) -> Record | None:
+def _make(graph: Graph, scan: Scan, report: Record, previous: Record,
+          key: str) -> Record | None:
     root = graph.root
     if previous:  # the same inputs: the same state files, and they all exist
         paths = [f"{folder}/{name}" for folder, names in previous["state"].items()
@@ -229,7 +236,7 @@ def _make(graph: Graph, scan: Scan, report: Record, previous: Record) -> Record 
     folders = _folders(graph, previous)
     if pages is None or folders is None:
         return None
-    return {"key": build_key(graph.config), "sources": scan.files, "links": list(scan.links),
+    return {"key": key, "sources": scan.files, "links": list(scan.links),
             "binaries": [path for path, _ in graph.inventory.binaries],
             "state": stats, "folders": folders, "pages": pages, "report": report}
 

@@ -161,7 +161,7 @@ def test_a_change_in_the_tick_of_the_walk_is_not_recorded(tree: Path) -> None:
     assert not all(filestate.settled_at(i[2], racy.taken) for i in racy.files.values())
     from pipeline.graph import build_graph
 
-    quick.record(build_graph(config, scan=racy), racy, {}, None)
+    quick.record(build_graph(config, scan=racy), racy, {}, quick.check(config, racy), False)
     assert not record.exists()
     assert quick.up_to_date(config, scan_tree(config)) is None
 
@@ -270,3 +270,20 @@ def _quiet_reporter(graph: Any) -> Any:
     from pipeline.report import reporter_for
 
     return reporter_for(graph.root, graph.config.depth, {}, stream=io.StringIO())
+
+
+def test_the_record_is_made_under_the_key_the_run_began_with(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Code (or config) changed while a run goes on did not make its pages: the record
+    keeps the key taken when the run began, so the next build is no quick no-op."""
+    import orjson
+
+    make_tree(tree / "src", {"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", "x + 3")})
+    keys = iter(["the code the run began with"])
+    monkeypatch.setattr(quick, "build_key", lambda config: next(keys, "code changed since"))
+    _build(tree)
+    saved = orjson.loads((tree / "out" / STATE / "quick.json").read_bytes())
+    assert saved["key"] == "the code the run began with"
+    runs = DoitRuns(monkeypatch)
+    _build(tree)
+    assert runs.count == 1
