@@ -8,6 +8,10 @@ build. Otherwise, and always with ``full``, the differences are listed exactly b
 into a scratch folder and comparing: seeded with the output itself (pages hard-linked,
 state copied, so only the out-of-date work runs), or, with ``full``, with only the
 output's records (every page rendered again).
+
+A check holds the output's lock, as a build does (a check while a build of the same output
+runs exits 2, and the other way round), and removes the scratch folders a killed check left
+beside the output (``.pipeline-check-NAME-*``) before it makes its own.
 """
 
 from __future__ import annotations
@@ -66,7 +70,10 @@ def check_output(config: Config, full: bool, run: Callable[[Graph], Any]) -> Dif
         if would_run(graph) is None:
             return Differences(pages=sum(1 for _ in state.expected_pages(graph)))
     parent = output.parent if os.access(output.parent, os.W_OK) else None
-    with tempfile.TemporaryDirectory(prefix=".pipeline-check-", dir=parent) as scratch_parent:
+    if parent is not None:
+        remove_stale_scratch(output)
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix(output),
+                                     dir=parent) as scratch_parent:
         scratch = Path(scratch_parent) / output.name
         if full:
             _link_records(output, scratch)
@@ -75,6 +82,26 @@ def check_output(config: Config, full: bool, run: Callable[[Graph], Any]) -> Dif
         dirty = full or not runstate.is_sealed(str(output))
         run(build_graph(config, root=str(scratch), dirty=dirty, save_cache=False))
         return compare(scratch, output)
+
+
+def scratch_prefix(output: Path) -> str:
+    """Scratch folders of a check of ``output`` are named ``.pipeline-check-NAME-*`` beside
+    it (on its file system, so pages can be hard-linked)."""
+    return f".pipeline-check-{output.name}-"
+
+
+def remove_stale_scratch(output: Path) -> None:
+    """Remove what a killed check of ``output`` left beside it. The check holds the
+    output's lock, so no other check or build of it is running: every such folder is
+    stale (checks of other outputs name theirs after their own output)."""
+    prefix = scratch_prefix(output)
+    try:
+        entries = list(os.scandir(output.parent))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def would_run(graph: Graph) -> str | None:

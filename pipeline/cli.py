@@ -273,6 +273,9 @@ def command_check(config: Config, full: bool) -> int:
     from pipeline.check import check_output, report
     from pipeline.report import reporter_for
 
+    if (Path(config.output) / layout.STATE).is_dir():
+        runstate.acquire_lock(config.output)  # no build or check of it runs meanwhile
+
     def run(graph: Graph) -> None:
         with open(os.devnull, "w", encoding="utf-8") as quiet:
             reporter = reporter_for(graph.root, config.depth, {}, stream=quiet)

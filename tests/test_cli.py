@@ -156,6 +156,33 @@ def test_check_lists_stale_pages_after_an_edit(tree: Path) -> None:
     assert _check(tree)[0] == 0
 
 
+def test_check_waits_for_no_build_it_takes_the_outputs_lock(tree: Path) -> None:
+    """A check while a build (or another check) holds the output exits 2 with one line."""
+    import fcntl
+
+    build(tree / "src", tree / "out")
+    with open(tree / "out" / STATE / "lock", "a+", encoding="utf-8") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, lines, stderr = _check(tree)
+    assert code == 2 and lines == [], (lines, stderr)
+    _one_line(stderr)
+    assert _check(tree)[0] == 0
+
+
+def test_check_removes_the_scratch_a_killed_check_left(tree: Path) -> None:
+    build(tree / "src", tree / "out")
+    make_tree(tree / "src", {"pkg/a.py": BASE_TREE["pkg/a.py"] + "\n# edited\n"})
+    left = tree / ".pipeline-check-out-k1ll3d" / "out"
+    other = tree / ".pipeline-check-elsewhere-x7" / "elsewhere"  # another output's check
+    make_tree(left, {"pkg/a.py_docs.md": "half written\n"})
+    make_tree(other, {"index.md": "in use\n"})
+    code, lines, _ = _check(tree)
+    assert code == 1 and "stale: pkg/a.py_docs.md" in lines, lines
+    assert not left.parent.exists()
+    assert (other / "index.md").read_text() == "in use\n"
+    assert not [p for p in tree.iterdir() if p.name.startswith(".pipeline-check-out-")]
+
+
 def test_check_finds_a_missing_page(tree: Path) -> None:
     build(tree / "src", tree / "out")
     (tree / "out/docs/guide.md_kw.md").unlink()
