@@ -11,6 +11,8 @@ return. Only a build with a scheduler imports this module, and with it ``distrib
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import socket
 import threading
 from functools import cache
@@ -26,6 +28,9 @@ PROBE_SECONDS = 5
 _CLIENTS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 _BROKEN: dict[str, str] = {}  # scheduler -> why this process stopped using it
+BATCHES_PER_WORKER = 2  # Dask tasks per worker for one chunk's files: some balance, few tasks
+MIN_BATCH = 8  # files a batch holds at least (when the chunk has them): tasks stay few
+BATCH_OVERHEAD = 2048  # bytes one more file weighs in a batch besides its own
 
 
 def unreachable(address: str) -> str:
@@ -75,16 +80,20 @@ def close_clients() -> None:
 def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: str,
                        outcome: Outcome) -> Made:
     """Key -> extraction for the keys of ``todo`` (key -> (bytes, language)) the cluster
-    made with this build's extraction code; the caller extracts the rest itself."""
+    made with this build's extraction code; the caller extracts the rest itself.
+
+    The files go in a few batches of about equal bytes (:func:`batches`), one Dask task
+    each: the scheduler spends about a millisecond per task, which one task per file turns
+    into the cluster's bound (see bench/README.md, "Scaling model")."""
     if address in _BROKEN:
         return {}
     try:
         client = _client(address)
-        keys = sorted(todo)
+        groups = batches(todo, min(BATCHES_PER_WORKER * max(1, _workers(client)),
+                                   max(1, len(todo) // MIN_BATCH)))
         code = _with_parsers(code)  # what the workers must run to make these keys' records
-        futures = client.map(extract_remote, [todo[k][0] for k in keys],
-                             [todo[k][1] for k in keys], code=code,
-                             key=[f"pipeline-extract-{k}" for k in keys])
+        futures = client.map(extract_batch, [[todo[k] for k in keys] for keys in groups],
+                             code=code, key=[_batch_key(keys) for keys in groups])
         client.gather(futures, errors="skip")  # waits for all; each is looked at below
     except Exception as error:  # the cluster went away: extract here
         _BROKEN[address] = _said(error)
@@ -92,31 +101,53 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
                      "files are extracted here")
         return {}
     made: Made = {}
-    for key, future in zip(keys, futures, strict=True):
+    for keys, future in zip(groups, futures, strict=True):
         if future.status != "finished":
             problem = future.exception() if future.status == "error" else future.status
             outcome.warn("cluster-failed", f"scheduler {address}: an extraction failed "
                          f"on the cluster ({_said(problem)}); extracted here")
             continue
-        worker_code, facts, extraction = future.result()
+        worker_code, results = future.result()
         if worker_code != code:
             outcome.warn("cluster-code", f"scheduler {address}: a worker runs other "
                          "extraction code or parser versions; its files are extracted here")
             continue
-        made[key] = (facts, extraction)
+        made.update(zip(keys, results, strict=True))
     return made
 
 
-def extract_remote(data: bytes, language: str, code: str) -> tuple[str, Any, Any]:
-    """On a worker: the worker's extraction-code digest, and the file's facts and
-    extraction when that digest is ``code`` (else nothing is extracted)."""
+def batches(todo: dict[str, tuple[bytes, str]], count: int) -> list[list[str]]:
+    """The keys of ``todo`` in at most ``count`` batches of about equal bytes (largest file
+    first into the lightest batch), each batch in key order, the batches in the order of
+    their first key: deterministic, so a retried build submits the same tasks."""
+    bins: list[tuple[int, int, list[str]]] = [(0, i, []) for i in range(min(count, len(todo)))]
+    for key in sorted(todo, key=lambda k: (-len(todo[k][0]), k)):
+        size, index, keys = heapq.heappop(bins)
+        keys.append(key)
+        heapq.heappush(bins, (size + len(todo[key][0]) + BATCH_OVERHEAD, index, keys))
+    return sorted((sorted(keys) for _size, _index, keys in bins if keys), key=lambda b: b[0])
+
+
+def _batch_key(keys: list[str]) -> str:
+    return "pipeline-extract-" + hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
+
+def _workers(client: Any) -> int:
+    try:
+        return len(client.scheduler_info().get("workers", {}))
+    except Exception:  # an old or busy scheduler: batches for two workers
+        return 2
+
+
+def extract_batch(items: list[tuple[bytes, str]], code: str) -> tuple[str, list[Any]]:
+    """On a worker: the worker's extraction-code digest, and each file's (facts,
+    extraction) when that digest is ``code`` (else nothing is extracted)."""
     mine = worker_code()
     if mine != code:
-        return mine, None, None
+        return mine, []
     from pipeline.isolate import extract_file
 
-    facts, extraction = extract_file(data, language)
-    return mine, facts, extraction
+    return mine, [extract_file(data, language) for data, language in items]
 
 
 @cache

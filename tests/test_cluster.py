@@ -167,9 +167,24 @@ def test_without_a_scheduler_dask_is_never_imported(tmp_path: Path) -> None:
 
 
 def test_a_worker_with_other_extraction_code_extracts_nothing() -> None:
-    from pipeline.cluster import extract_remote, worker_code
+    from pipeline.cluster import extract_batch, worker_code
 
     mine = worker_code()
-    assert extract_remote(b"import os\n", "python", "other code") == (mine, None, None)
-    code, facts, extraction = extract_remote(b"import os\n", "python", mine)
-    assert code == mine and facts["lines"] == 1 and extraction.imports
+    assert extract_batch([(b"import os\n", "python")], "other code") == (mine, [])
+    code, results = extract_batch([(b"import os\n", "python"), (b"# T\n", "markdown")], mine)
+    assert code == mine and len(results) == 2
+    facts, extraction = results[0]
+    assert facts["lines"] == 1 and extraction.imports
+
+
+def test_batches_balance_bytes_and_are_deterministic() -> None:
+    from pipeline.cluster import batches
+
+    todo = {f"k{i:03d}": (b"x" * (1000 * (i % 7 + 1)), "python") for i in range(200)}
+    groups = batches(todo, 4)
+    assert len(groups) == 4 and sorted(k for g in groups for k in g) == sorted(todo)
+    weights = [sum(len(todo[k][0]) for k in g) for g in groups]
+    assert max(weights) - min(weights) <= 7000, weights  # within the largest file
+    assert groups == batches(dict(reversed(todo.items())), 4)
+    assert all(g == sorted(g) for g in groups) and groups == sorted(groups)
+    assert batches({"a": (b"1", "python")}, 4) == [["a"]] and batches({}, 4) == []
