@@ -63,11 +63,18 @@ def check_output(config: Config, full: bool, run: Callable[[Graph], Any]) -> Dif
         from pipeline import quick
 
         scan = scan_tree(config)
-        report = quick.check(config, scan)
-        if report.report is not None and report.saved is not None:  # nothing moved
-            return Differences(pages=quick.page_count(report.saved))
+        verdict = quick.check(config, scan)
+        if verdict.report is not None and verdict.saved is not None:  # nothing moved
+            return Differences(pages=quick.page_count(verdict.saved))
         graph = build_graph(config, save_cache=False, scan=scan)
-        if would_run(graph) is None:
+        # only sources moved: the pages were just compared, as a build trusts them
+        state.trust_outputs(graph.root, verdict.intact
+                            and quick.binaries_as_recorded(graph, verdict))
+        try:
+            first = would_run(graph)
+        finally:
+            state.trust_outputs(graph.root, False)
+        if first is None:
             return Differences(pages=sum(1 for _ in state.expected_pages(graph)))
     parent = output.parent if os.access(output.parent, os.W_OK) else None
     if parent is not None:
