@@ -105,7 +105,7 @@ def _extract(text: str) -> Extraction:
     except RecursionError:
         return recover(text, Note("parse-error", "nesting too deep for the parser"))
     lines = text.split("\n")
-    walrus = ":=" in text
+    walrus = [n for n, line in enumerate(lines, 1) if ":=" in line] if ":=" in text else []
     gatherer: Gatherer | None = None
     facts = Facts()
     try:

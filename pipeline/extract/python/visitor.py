@@ -9,6 +9,7 @@ positions of :mod:`pipeline.extract.python.positions`, and expression-level fact
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,10 +148,10 @@ class _Scope:
 class Gatherer(cst.CSTVisitor):
     """Collects a module's definitions into attributes; ``python.py`` turns them into records."""
 
-    def __init__(self, positions: Positions, walrus: bool = True) -> None:
+    def __init__(self, positions: Positions, walrus: Sequence[int] = ()) -> None:
         super().__init__()
         self.pos = positions
-        self._walrus = walrus  # whether the text may hold ``:=`` (else expressions are skipped)
+        self._walrus = walrus  # sorted numbers of the lines that hold ``:=``
         self.symbols: list[Symbol] = []
         self.imports: list[Import] = []
         self.aliases: dict[str, str] = {}  # local name -> dotted target of an import
@@ -330,7 +331,7 @@ class Gatherer(cst.CSTVisitor):
     def _enter_if(self, node: cst.CSTNode) -> bool:
         assert isinstance(node, cst.If)
         line, end = self.pos.take(node)
-        self._bind_walrus(node, line, end)
+        self._bind_walrus(node, line, end, end)
         if not self._scopes and _is_main(node.test):
             self.has_main = True
         checking = dotted(node.test).rsplit(".", 1)[-1] == "TYPE_CHECKING"
@@ -344,7 +345,7 @@ class Gatherer(cst.CSTVisitor):
         return False
 
     def _enter_loop(self, node: cst.CSTNode) -> bool:
-        line, _ = self.pos.take(node)
+        line, last = self.pos.take(node)
         if isinstance(node, cst.For) and node.asynchronous is not None:
             self.async_statements.append((line, "async for", self.scope_name()))
         loops = self._loops()
@@ -353,7 +354,7 @@ class Gatherer(cst.CSTVisitor):
             depth = max(len(loops), self.deep_loops.get(loops[0], (0, ""))[0])
             self.deep_loops[loops[0]] = (depth, self.scope_name())
         assert isinstance(node, (cst.For, cst.While))
-        self._bind_walrus(node, line, line)
+        self._bind_walrus(node, line, line, last)
         if isinstance(node, cst.For):
             self._bind_names(_targets(node.target), line, line)
         self._suite(node.body)
@@ -380,10 +381,10 @@ class Gatherer(cst.CSTVisitor):
 
     def _enter_with(self, node: cst.CSTNode) -> bool:
         assert isinstance(node, cst.With)
-        line, _ = self.pos.take(node)
+        line, last = self.pos.take(node)
         if node.asynchronous is not None:
             self.async_statements.append((line, "async with", self.scope_name()))
-        self._bind_walrus(node, line, line)
+        self._bind_walrus(node, line, line, last)
         for item in node.items:
             if item.asname is not None:
                 self._bind_names(_targets(item.asname.name), line, line)
@@ -392,8 +393,8 @@ class Gatherer(cst.CSTVisitor):
 
     def _enter_match(self, node: cst.CSTNode) -> bool:
         assert isinstance(node, cst.Match)
-        line, _ = self.pos.take(node)
-        self._bind_walrus(node, line, line)
+        line, last = self.pos.take(node)
+        self._bind_walrus(node, line, line, last)
         for case in node.cases:
             self._bind_names(_captures(case.pattern), line, line)
             self._suite(case.body)
@@ -415,12 +416,16 @@ class Gatherer(cst.CSTVisitor):
             handler = _SMALL.get(type(statement))
             if handler is not None:
                 handler(self, statement, line, end)
-            self._bind_walrus(statement, line, end)
+            self._bind_walrus(statement, line, end, end)
         return False
 
-    def _bind_walrus(self, node: cst.CSTNode, line: int, end: int) -> None:
-        if self._walrus and (not self._scopes or self._scopes[-1].kind == "class"
-                             or self._scopes[-1].globals):
+    def _bind_walrus(self, node: cst.CSTNode, line: int, end: int, last: int) -> None:
+        """Names ``node`` binds by ``:=`` (its lines ``line``..``last`` are searched first:
+        walking libcst's expressions costs as much as the parse)."""
+        walrus = self._walrus
+        if (walrus and bisect_left(walrus, line) != bisect_right(walrus, last)
+                and (not self._scopes or self._scopes[-1].kind == "class"
+                     or self._scopes[-1].globals)):
             names = _walrus_targets(node)
             if names:
                 self._bind_names(names, line, end)
