@@ -256,3 +256,21 @@ def test_data_extractors_never_raise(text: str) -> None:
     for extract in (extract_yaml, extract_json, extract_toml, extract_ini):
         found = extract(text)
         assert all(n.kind == "parse-error" for n in found.notes), found.notes
+
+
+def test_yaml_flow_nesting_beyond_the_limit_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """50,000 nested ``[`` took 16 s (both YAML parsers are quadratic in the depth): the
+    depth is measured first, and past the limit the page says so instead of parsing."""
+    from pipeline.extract.data.extractor import MAX_FLOW_DEPTH
+
+    parse = yaml.parse
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the YAML parser was run")
+
+    monkeypatch.setattr(yaml, "parse", refused)
+    deep = extract_yaml("[" * 50_000)
+    assert [n.kind for n in deep.notes] == ["keys-cut"] and "50,000 levels" in deep.notes[0].message
+    monkeypatch.setattr(yaml, "parse", parse)
+    nested = "k: " + "[" * MAX_FLOW_DEPTH + "]" * MAX_FLOW_DEPTH + "\nother: 1\n"
+    assert [s.name for s in extract_yaml(nested).symbols] == ["k", "other"]

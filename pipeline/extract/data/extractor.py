@@ -12,6 +12,7 @@ keys or more keys gets a ``keys-cut`` note saying so.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,10 @@ from pipeline.extract.keys import Keys, key_name
 from pipeline.records import Extraction, Note
 
 MAX_DEPTH = 8
+# YAML whose flow collections nest deeper than this is not parsed: both parsers take time
+# quadratic in the depth (50,000 levels: 3 s in libyaml, minutes in pure Python).
+MAX_FLOW_DEPTH = 1_000
+_BRACKETS = re.compile(r"[\[\]{}]")
 MAX_KEYS = 2000
 
 
@@ -96,6 +101,10 @@ class _Frame:
 def _yaml(text: str, keys: Keys) -> list[Note]:
     """libyaml's event parser when present (ten times faster); on any error the pure-Python
     one, whose messages and partial keys are then the same on every machine."""
+    depth = _flow_depth(text)
+    if depth > MAX_FLOW_DEPTH:
+        return [Note("keys-cut", f"flow collections ([...], {{...}}) nest {depth:,} levels deep, "
+                                 f"more than the {MAX_FLOW_DEPTH:,} read; no keys are listed")]
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         trial = Keys(keys.max_depth)
@@ -111,6 +120,19 @@ def _yaml(text: str, keys: Keys) -> list[Note]:
     except yaml.YAMLError as error:
         return [_yaml_note(error, text)]
     return []
+
+
+def _flow_depth(text: str) -> int:
+    """How deep ``[``/``{`` nest, counted over the whole text (brackets in strings too: an
+    upper bound)."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _yaml_events(text: str, loader: Any, keys: Keys) -> None:
