@@ -7,6 +7,7 @@ they check the pipeline's invariants: which pages exist and change, links, headi
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import posixpath
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from unittest import mock
 from urllib.parse import unquote, urlsplit
@@ -553,3 +555,17 @@ def python_extractor_works() -> bool:
     except Exception:
         return False
     return bool(result.imports) and not any(n.kind == "internal-error" for n in result.notes)
+
+
+# --------------------------------------------------------------------------- bench scripts
+
+def bench_script(name: str) -> ModuleType:
+    """``bench/NAME.py`` as a module (bench/ is a folder of scripts, not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module

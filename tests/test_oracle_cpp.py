@@ -3,15 +3,13 @@ where the wheel or libclang is missing). ``bench/oracle_cpp.py`` runs the whole 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import zipfile
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from buildkit import bench_script
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
 # what the headers compared include, besides the C++ standard library
 PREFIXES = ("torch/include/c10/", "torch/include/torch/headeronly/")
 HEADERS = ("c10/core/TensorImpl.h", "c10/core/Device.h", "c10/util/ArrayRef.h",
@@ -19,15 +17,7 @@ HEADERS = ("c10/core/TensorImpl.h", "c10/core/Device.h", "c10/util/ArrayRef.h",
 
 
 def _oracle() -> ModuleType:
-    """``bench/oracle_cpp.py`` (bench/ is a folder of scripts, not a package)."""
-    if "oracle_cpp" in sys.modules:
-        return sys.modules["oracle_cpp"]
-    spec = importlib.util.spec_from_file_location("oracle_cpp", BENCH / "oracle_cpp.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["oracle_cpp"] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("oracle_cpp")
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,13 @@ whole comparison over the stdlib and the torch wheel."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import sysconfig
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from buildkit import bench_script
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
 # Whole packages, so that in-tree import edges are in the sample, then every 50th module.
 PACKAGES = ("json/", "concurrent/futures/", "email/mime/", "importlib/resources/")
 EVERY = 50
@@ -122,15 +120,7 @@ class Shape:
 
 
 def _oracle() -> ModuleType:
-    """``bench/oracle_python.py`` (bench/ is a folder of scripts, not a package)."""
-    if "oracle_python" in sys.modules:
-        return sys.modules["oracle_python"]
-    spec = importlib.util.spec_from_file_location("oracle_python", BENCH / "oracle_python.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["oracle_python"] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("oracle_python")
 
 
 def _stdlib_sample() -> dict[str, str]:
