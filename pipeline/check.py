@@ -32,6 +32,7 @@ from pipeline.config import Config
 from pipeline.discover import scan_tree
 from pipeline.graph import Graph, build_graph
 from pipeline.overrides import RefreshingHashChecker, doit_tasks
+from pipeline.stateio import MAGIC, pack, unpack
 from pipeline.tasks import task_creators, task_name
 
 # Tasks whose running writes no page: the run's bookkeeping and the state folder's pruning.
@@ -179,7 +180,9 @@ def _seed(output: Path, scratch: Path) -> None:
                 continue
             if path in (state + "doit.json", state + "journal"):
                 with open(source, "rb") as handle:
-                    target.write_bytes(handle.read().replace(old, new))
+                    data = handle.read()
+                renamed = unpack(data).replace(old, new)
+                target.write_bytes(pack(renamed) if data.startswith(MAGIC) else renamed)
             elif path.startswith(state) and not path[len(state):].startswith(SHARED_STATE):
                 shutil.copy2(source, target)
             else:

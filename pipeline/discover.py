@@ -19,7 +19,7 @@ from pipeline.analyze import is_test_file
 from pipeline.config import Config
 from pipeline.files import SNIFF_BYTES, dump_state, looks_binary, write_if_changed
 from pipeline.filetypes import PAGE, FileType, file_type
-from pipeline.stateio import load_state_or
+from pipeline.stateio import load_state_or, pack
 
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache",
@@ -120,7 +120,7 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
             texts.append(path)
             filestate.remember_stat(f"{base}/{path}", info[0], info[1])
     if save_cache and (new_cache != cache) and written.is_dir():
-        write_if_changed(cache_path, dump_state(new_cache))
+        write_if_changed(cache_path, pack(dump_state(new_cache)))
 
     top = frozenset(p.split("/", 1)[0] for p in texts) | frozenset(
         p.split("/", 1)[0] for p, _ in binaries

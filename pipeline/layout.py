@@ -166,10 +166,10 @@ def neighbour_chunks(folder: str, names: list[str], index: int) -> tuple[str, ..
     return (folder, *before, f"{folder}#{index + 1}")
 
 
-# State kinds kept as plain JSON: the page manifests and the notes, read by every no-op
-# build's checks and summary (small; decompressing them would cost the no-op path time and
-# the zstd import).
-PLAIN_STATE = frozenset({"pages", "folder-pages", "keyword-pages", "notes"})
+# State kinds kept as plain JSON: the notes (small; the failed files' lines are read from
+# them). The page manifests are compressed too since a no-op build reads none of them (the
+# quick check compares the stats its record holds).
+PLAIN_STATE = frozenset({"notes"})
 
 
 def state_file(kind: str, name: str) -> str:

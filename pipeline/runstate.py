@@ -16,7 +16,8 @@ from pipeline.errors import LockedError
 from pipeline.files import write_if_changed
 from pipeline.schema import SCHEMA
 
-STATE_FORMAT = 2  # the layout of the state folder (2: one manifest format; a journal)
+STATE_FORMAT = 3  # the layout of the state folder (2: one manifest format; a journal;
+# 3: manifests, the database and the discovery cache compressed)
 STATE_VERSION = f"pipeline-state {SCHEMA} {STATE_FORMAT}\n"
 _HELD: list[IO[str]] = []
 

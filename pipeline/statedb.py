@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from pipeline.files import crash_point, write_if_changed
+from pipeline.stateio import pack, unpack
 
 JOURNAL = "journal"
 
@@ -71,8 +72,9 @@ def read_database(name: str, hand_over: bool = False) -> tuple[bytes, dict[str, 
     with open(name, "rb") as handle:
         raw = handle.read()
     try:
+        raw = unpack(raw)  # zstd since state format 3; plain JSON is read as it is
         loaded = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
+    except ValueError as error:  # orjson.JSONDecodeError too
         from doit.dependency import DatabaseException
 
         raise DatabaseException(f"{error}\nInvalid JSON data in {os.path.abspath(name)}; "
@@ -129,7 +131,7 @@ class StateDB:
         journal it now holds."""
         data = orjson.dumps(self._db, option=orjson.OPT_SORT_KEYS)
         if data != self._saved:
-            write_if_changed(self.name, data)
+            write_if_changed(self.name, pack(data))
             self._saved = data
         try:
             os.unlink(self.journal)

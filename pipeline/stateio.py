@@ -6,7 +6,7 @@ name ends with ``.zst`` (:func:`pipeline.layout.state_file` decides per kind). C
 is deterministic for one level and library version, so write-if-changed still compares
 bytes, and an unchanged file keeps its mtime. Data that does not start with zstd's magic
 number is read as plain JSON. ``zstandard`` is imported only where something is compressed
-or decompressed: a no-op build reads plain manifests only.
+or decompressed: a no-op build reads only the plain ``quick.json``.
 """
 
 from __future__ import annotations

@@ -47,12 +47,16 @@ def test_garbage_after_the_magic_is_only_ever_a_value_error() -> None:
     assert refused > 500
 
 
-def test_build_state_is_compressed_but_manifests(tmp_path: Path) -> None:
+def test_build_state_is_compressed_but_notes_and_the_quick_record(tmp_path: Path) -> None:
     src, out = tmp_path / "src", tmp_path / "out"
     make_tree(src, BASE_TREE)
     build(src, out)
     state = out / STATE
-    for kind in ("records", "summary", "ctx", "folder", "global"):
+    for name in ("doit.json", "discover.json"):
+        assert (state / name).read_bytes().startswith(MAGIC), name
+    assert (state / "quick.json").read_bytes()[:1] == b"{"  # what a no-op reads
+    for kind in ("records", "summary", "ctx", "folder", "global", "pages", "folder-pages",
+                 "keyword-pages"):
         files = list((state / kind).iterdir())
         assert files and all(f.name.endswith(".json.zst") for f in files), kind
         assert all(f.read_bytes().startswith(MAGIC) for f in files), kind
