@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import configparser
 import fnmatch
+import functools
 import posixpath
+import re
 import tomllib
 from collections.abc import Mapping
 
@@ -91,13 +93,19 @@ def patterns_for(path: str, configs: Configs) -> tuple[str, ...]:
 
 def is_test_path(path: str, configs: Configs) -> bool:
     """pytest would collect ``path`` as a test module."""
-    name = posixpath.basename(path)
+    name = path.rpartition("/")[2]
     if not name.endswith(".py") or name == "conftest.py":
         return False
-    for pattern in patterns_for(path, configs):
-        if "/" in pattern:
-            if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern):
-                return True
-        elif fnmatch.fnmatchcase(name, pattern):
-            return True
-    return False
+    by_name, by_path = _matchers(patterns_for(path, configs) if configs else DEFAULT_PYTHON_FILES)
+    return bool(by_name and by_name.match(name)) or bool(by_path and by_path.match(path))
+
+
+@functools.lru_cache(maxsize=64)
+def _matchers(patterns: tuple[str, ...]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """One expression for the patterns matched against the file name, one for those with a
+    ``/``, matched against the path (``*/`` put before them: below any folder). Called for
+    every source of a build, so compiled once per pattern set."""
+    names = [fnmatch.translate(p) for p in patterns if "/" not in p]
+    paths = [fnmatch.translate(q) for p in patterns if "/" in p for q in (p, "*/" + p)]
+    return (re.compile("|".join(names)) if names else None,
+            re.compile("|".join(paths)) if paths else None)
