@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from pipeline import filestate, layout, prune, pytestconf, runstate, state, versions
+from pipeline import filestate, layout, prune, runstate, state, versions
 from pipeline import graph as graphs
 from pipeline.config import Config
 from pipeline.discover import Scan
@@ -161,15 +161,19 @@ def binaries_as_recorded(graph: Graph, verdict: Verdict) -> bool:
 
 def focus(graph: Graph, verdict: Verdict, scan: Scan) -> frozenset[str]:
     """The chunks an edit can reach before a link task runs: those holding a source whose
-    stat moved, then per layer those documenting their folders' pages (a folder's pages
-    are the next layer's inputs in the mirrored folder). Every other chunk's extract and
-    render tasks are up to date: their inputs, records, contexts and pages are as the
-    last finished run left them, until a link writes a context (see :func:`contexts_moved`)."""
-    before = (verdict.saved or {})["sources"]
+    stat or test flag moved (the record keeps the flags: a pytest configuration decides
+    them for files it does not hold), then per layer those documenting their folders'
+    pages (a folder's pages are the next layer's inputs in the mirrored folder). Every
+    other chunk's extract and render tasks are up to date: their inputs, records,
+    contexts and pages are as the last finished run left them, until a link writes a
+    context (see :func:`contexts_moved`). Whatever else a task stamp takes from another
+    file than its own inputs must be recorded and compared here too."""
+    saved = verdict.saved or {}
+    before = saved["sources"]
     changed = {path for path, info in scan.files.items() if before.get(path) != info}
-    if any(path.rpartition("/")[2] in pytestconf.CONFIG_NAMES for path in changed):
-        # pytest's settings decide which files of any chunk are test files
-        return frozenset(c.name for c in graph.chunks)
+    # Inputs whose test flag moved (an edit of a pytest configuration): their extract tasks'
+    # stamps changed although their bytes did not.
+    changed |= _tests(graph).symmetric_difference(saved.get("tests", ()))
     mirror = graph.inventory.mirror
     chunks = sorted(graph.chunks, key=lambda c: c.layer)
     edited = [c for c in chunks if c.layer == 1 and any(i.path in changed for i in c.inputs)]
@@ -179,6 +183,11 @@ def focus(graph: Graph, verdict: Verdict, scan: Scan) -> frozenset[str]:
         folders = {layout.next_layer_input(f, mirror) if f else mirror for f in folders}
         reached |= {c.name for c in chunks if c.layer == layer and c.folder in folders}
     return frozenset(reached)
+
+
+def _tests(graph: Graph) -> set[str]:
+    """The sources discovery found to be test files (:attr:`pipeline.discover.Input.test`)."""
+    return {item.path for item in graph.inventory.inputs if item.test}
 
 
 def contexts_moved(graph: Graph, verdict: Verdict) -> bool:
@@ -238,6 +247,7 @@ def _make(graph: Graph, scan: Scan, report: Record, previous: Record,
         return None
     return {"key": key, "sources": scan.files, "links": list(scan.links),
             "binaries": [path for path, _ in graph.inventory.binaries],
+            "tests": sorted(_tests(graph)),
             "state": stats, "folders": folders, "pages": pages, "report": report}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from buildkit import build, clean_build_snapshot, contents, make_tree, snapshot
+from buildkit import build, clean_build_snapshot, contents, diff, make_tree, snapshot
 
 from pipeline.pytestconf import DEFAULT_PYTHON_FILES, configs_of, is_test_path, python_files
 
@@ -89,4 +89,13 @@ def test_configured_python_files_decide_test_pages_and_follow_edits(tmp_path: Pa
     build(src, out, "--depth", "1")
     assert "pytest tests/test_old.py" in _testing(out / "tests/test_old.py_docs.md")
     assert "This is a test file." not in _testing(out / "tests/check_core.py_docs.md")
+    assert contents(snapshot(out)) == clean_build_snapshot(src, out, "--depth", "1")
+
+    # an edit of the configuration that moves no test flag rebuilds no test file's pages
+    before = snapshot(out)
+    make_tree(src, {"pytest.ini": "[pytest]\n# test files\npython_files = test_*.py\n"})
+    build(src, out, "--depth", "1")
+    written = diff(before, snapshot(out)).written
+    assert "pytest.ini_docs.md" in written, written
+    assert not [p for p in written if p.startswith("tests/")], written
     assert contents(snapshot(out)) == clean_build_snapshot(src, out, "--depth", "1")
