@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import filestate, layout, pytestconf
-from pipeline.analyze import is_test_file
+from pipeline import filestate, layout
 from pipeline.config import Config
 from pipeline.files import SNIFF_BYTES, dump_state, looks_binary, write_if_changed
 from pipeline.filetypes import PAGE, FileType, file_type
@@ -126,6 +125,9 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
         p.split("/", 1)[0] for p, _ in binaries
     )
     mirror = layout.mirror_name(output.name, top)
+    # the quick no-op check imports this module for scan_tree alone: not these rules
+    from pipeline.analyze import is_test_file
+
     configs = _pytest_configs(base, texts)
     inputs = []
     for p in texts:
@@ -155,6 +157,8 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
 def _pytest_configs(base: str, texts: list[str]) -> dict[str, tuple[str, ...]]:
     """Folder -> ``python_files`` of the pytest configurations among the sources (a few
     small files; one that cannot be read is no configuration)."""
+    from pipeline import pytestconf
+
     found: dict[str, str] = {}
     for path in texts:
         if path.rpartition("/")[2] in pytestconf.CONFIG_NAMES:

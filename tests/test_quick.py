@@ -170,7 +170,8 @@ def test_a_quick_no_op_imports_neither_doit_nor_the_stage_code(tree: Path) -> No
     code = ("import sys; from pipeline.cli import main; "
             f"code = main(['build', {str(tree / 'src')!r}, '--output', {str(tree / 'out')!r}]); "
             "print(code, sorted(m for m in ('doit', 'jinja2', 'libcst', 'tree_sitter', "
-            "'pipeline.tasks', 'pipeline.report') if m in sys.modules))")
+            "'pipeline.tasks', 'pipeline.report', 'pipeline.records', 'pipeline.analyze', "
+            "'pipeline.pytestconf') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=tree, env=python_env(), timeout=120)
     assert done.stdout.split("\n")[0] == "1 []", done.stdout + done.stderr
