@@ -69,8 +69,7 @@ def check_output(config: Config, full: bool, run: Callable[[Graph], Any]) -> Dif
             return Differences(pages=quick.page_count(verdict.saved))
         graph = build_graph(config, save_cache=False, scan=scan)
         # only sources moved: the pages were just compared, as a build trusts them
-        state.trust_outputs(graph.root, verdict.intact
-                            and quick.binaries_as_recorded(graph, verdict))
+        state.trust_outputs(graph.root, quick.trusted(graph, verdict))
         try:
             first = would_run(graph)
         finally:

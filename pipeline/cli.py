@@ -187,7 +187,7 @@ def _build(config: Config, only: list[str] | None, strict: bool, collecting: boo
             return _build_only(graph, select_inputs(graph, wanted))
         print("note: nothing was built here yet: --only builds everything once",
               file=sys.stderr)
-    trusted = verdict.intact and quick.binaries_as_recorded(graph, verdict)
+    trusted = quick.trusted(graph, verdict)
     if trusted:
         graph = replace(graph, focus=quick.focus(graph, verdict, scan))
         reporter = reporter_for(graph.root, config.depth, discovered, strict, deferred=True)

@@ -102,11 +102,6 @@ def check(config: Config, scan: Scan) -> Verdict:
     return Verdict(intact=True, saved=saved, key=key)
 
 
-def up_to_date(config: Config, scan: Scan) -> Record | None:
-    """The no-op's report when a build would run no task, else None."""
-    return check(config, scan).report
-
-
 def page_count(saved: Record) -> int:
     """How many pages a record lists (every page a build leaves)."""
     return sum(len(names) for pages in saved["pages"].values() for names in pages.values())
@@ -152,11 +147,13 @@ def _same_pages(root: str, grouped: Mapping[str, Mapping[str, list[int]]]) -> bo
     return True
 
 
-def binaries_as_recorded(graph: Graph, verdict: Verdict) -> bool:
-    """Discovery told text from binary as when the record was taken (an edit can turn
-    one into the other, which changes the pages a build expects)."""
+def trusted(graph: Graph, verdict: Verdict) -> bool:
+    """Only the bytes or stats of sources moved (``verdict.intact``) and discovery told text
+    from binary as when the record was taken (an edit can turn one into the other, which
+    changes the pages a build expects): the outputs can be trusted as the check found them
+    (:func:`pipeline.state.trust_outputs`)."""
     saved = verdict.saved or {}
-    return [path for path, _ in graph.inventory.binaries] == saved.get("binaries")
+    return verdict.intact and [p for p, _ in graph.inventory.binaries] == saved.get("binaries")
 
 
 def focus(graph: Graph, verdict: Verdict, scan: Scan) -> frozenset[str]:
