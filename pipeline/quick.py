@@ -194,12 +194,12 @@ def contexts_moved(graph: Graph, verdict: Verdict) -> bool:
     for chunk in graph.chunks:
         if graph.declared(chunk):
             continue
-        folder, _, name = state.path("ctx", chunk.name).rpartition("/")
+        rel = state.path("ctx", chunk.name)
         try:
-            info = os.lstat(f"{graph.root}/{folder}/{name}")
+            info = os.lstat(f"{graph.root}/{rel}")
         except OSError:
             return True
-        if _file_stat(info) != saved.get(folder, {}).get(name):
+        if _file_stat(info) != _at(saved, rel):
             return True
     return False
 
@@ -257,10 +257,8 @@ def _pages(graph: Graph, stats: Grouped, previous: Record) -> dict[str, Grouped]
     pages: dict[str, Grouped] = {}
     for kind, key, entries in state.page_checks(graph):
         rel = state.path(kind, key)
-        folder, _, name = rel.rpartition("/")
-        now = stats.get(folder, {}).get(name)
-        if now is not None and before_stats.get(folder, {}).get(name) == now \
-                and rel in before_pages:
+        now = _at(stats, rel)
+        if now is not None and _at(before_stats, rel) == now and rel in before_pages:
             pages[rel] = before_pages[rel]
             continue
         listed = state.checked_manifest(graph.root, kind, key)["entries"]
@@ -305,11 +303,15 @@ def _folders(graph: Graph, previous: Record) -> Grouped | None:
         time.sleep(0.002)
     else:
         return None
-    moved = [folder for folder in folders
-             if before.get(folder.rpartition("/")[0], {}).get(folder.rpartition("/")[2])
-             != grouped[folder.rpartition("/")[0]][folder.rpartition("/")[2]]]
+    moved = [folder for folder in folders if _at(before, folder) != _at(grouped, folder)]
     listed = state.expected_tree(graph, moved)
     return grouped if len(listed) == len(moved) and prune.no_strays_in(root, listed) else None
+
+
+def _at(grouped: Grouped, rel: str) -> list[int] | None:
+    """The stat ``grouped`` (folder -> name -> stat) holds for ``rel``."""
+    folder, _, name = rel.rpartition("/")
+    return grouped.get(folder, {}).get(name)
 
 
 def _grouped(root: str, paths: list[str], stat_of: Any) -> Grouped | None:
