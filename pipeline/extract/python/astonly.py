@@ -10,14 +10,12 @@ says so.
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterator
 
 from pipeline.extract.python.positions import AstPositions
-from pipeline.extract.python.text import clean_docstring, summary_of
+from pipeline.extract.python.text import binding_kind, clean_docstring, summary_of
 from pipeline.records import Extraction, Import, Note, Symbol
 
-_UPPER = re.compile(r"_*[A-Z][A-Z0-9_]*")
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
@@ -99,9 +97,7 @@ class _Walker:
             if qualname in self._listed:
                 continue
             self._listed.add(qualname)
-            symbol_kind = ("attribute" if prefix else
-                           "constant" if _UPPER.fullmatch(name) else "variable")
-            self.symbols.append(Symbol(symbol_kind, qualname, line,
+            self.symbols.append(Symbol(binding_kind(name, bool(prefix)), qualname, line,
                                        getattr(node, "end_lineno", line) or line, statement,
                                        value=value))
 

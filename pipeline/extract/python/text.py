@@ -16,6 +16,15 @@ _EXAMPLE_MARK = re.compile(r"\s*Examples?::?\s*$")
 # NumPy style: an ``Examples`` heading underlined with dashes
 _NUMPY_HEADING = re.compile(r"\s*Examples?\s*$")
 _UNDERLINE = re.compile(r"\s*-{3,}\s*$")
+_UPPER = re.compile(r"_*[A-Z][A-Z0-9_]*")
+
+
+def binding_kind(name: str, attribute: bool) -> str:
+    """The symbol kind of a bound name: a class's ``attribute``, else a ``constant`` when
+    it is written in capitals (``MAX_SIZE``), else a ``variable``."""
+    if attribute:
+        return "attribute"
+    return "constant" if _UPPER.fullmatch(name) else "variable"
 
 
 def cut(text: str, limit: int = LIMIT, *, force: bool = False) -> str:

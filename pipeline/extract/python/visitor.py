@@ -8,7 +8,6 @@ positions of :mod:`pipeline.extract.python.positions`, and expression-level fact
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,10 +17,8 @@ import libcst as cst
 
 from pipeline.extract.python.model import ClassInfo, Decorator, FuncInfo, Param, TryInfo
 from pipeline.extract.python.positions import Positions
-from pipeline.extract.python.text import summary_of
+from pipeline.extract.python.text import binding_kind, summary_of
 from pipeline.records import Import, Symbol
-
-_UPPER = re.compile(r"_*[A-Z][A-Z0-9_]*")
 
 
 def dotted(node: cst.CSTNode | None) -> str:
@@ -508,11 +505,8 @@ class Gatherer(cst.CSTVisitor):
             if prefix + name in self._bound:
                 continue
             self._bound.add(prefix + name)
-            if prefix:
-                kind = "attribute"
-            else:
-                kind = "constant" if _UPPER.fullmatch(name) else "variable"
-            self.symbols.append(Symbol(kind, prefix + name, line, end, statement, value=value))
+            self.symbols.append(Symbol(binding_kind(name, bool(prefix)), prefix + name, line,
+                                       end, statement, value=value))
 
     def _aug_assign(self, node: cst.CSTNode, line: int, end: int) -> None:
         assert isinstance(node, cst.AugAssign)
