@@ -53,6 +53,7 @@ from pipeline.discover import Input  # noqa: E402
 from pipeline.extract.python import extract_python  # noqa: E402
 from pipeline.filetypes import file_type  # noqa: E402
 from pipeline.link import build_links  # noqa: E402
+from pipeline.pytestconf import is_test_path  # noqa: E402
 from pipeline.records import Context, Extraction, FileRecord  # noqa: E402
 from pipeline.render import render_file_pages  # noqa: E402
 from pipeline.site import PageSite  # noqa: E402
@@ -428,7 +429,8 @@ def _compare_pages(texts: dict[str, str], records: dict[str, FileRecord],
     docs: dict[str, str] = {}
     for path, record in records.items():
         page, kw = render_file_pages(record, contexts[path], texts[path], site,
-                                     "Python Source Code", "python", [])
+                                     "Python Source Code", "python", [],
+                                     is_test=is_test_path(path, {}))
         docs[path] = page.partition("## Original Source")[0] + page.partition(
             "## Dependencies")[2]
         names = _kw_names(kw)

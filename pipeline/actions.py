@@ -313,7 +313,7 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
         ctx = contexts[item.path]
         # The entry's key stands for its extraction (it hashes the content and the code).
         facts = {k: v for k, v in data.items() if k != "extraction"}
-        stamp = sha256(dump_state([folder_stamp, facts, ctx]))
+        stamp = sha256(dump_state([folder_stamp, facts, ctx, item.test]))
         docs, kw = layout.file_pages(item.path)
         previous = old.get(item.path)
         if previous and previous["stamp"] == stamp and state.entry_intact(root, previous):
@@ -326,7 +326,8 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
         except OSError:
             text = ""
         docs_text, kw_text = render_file_pages(record, context_from_dict(ctx), text, site,
-                                               item.type.name, item.type.fence, list(siblings))
+                                               item.type.name, item.type.fence, list(siblings),
+                                               is_test=item.test)
         docs_bytes, kw_bytes = docs_text.encode("utf-8"), kw_text.encode("utf-8")
         for page, content in ((docs, docs_bytes), (kw, kw_bytes)):
             if write_if_changed(out / page, content):

@@ -145,8 +145,7 @@ def build_links(summaries: list[Summary], folders: list[str],
         contexts[path] = Context(module=resolver.modules.get(path, ""),
                                  imports=tuple(resolved[path]), imported_by=by,
                                  tested_by=tuple(p for p in by if p in tests),
-                                 reexports=star_exports(path, by_path, resolved),
-                                 is_test=summary.is_test)
+                                 reexports=star_exports(path, by_path, resolved))
     defined = {s.path: [KeywordRow(d.name, d.kind, s.path) for d in s.defines]
                for s in summaries}  # one row object per symbol, shared by every folder above
     edges = sorted({(s.path, target) for s in summaries

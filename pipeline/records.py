@@ -187,7 +187,6 @@ class Context:
     imported_by: tuple[str, ...] = ()  # paths of the inputs that import this one, sorted
     tested_by: tuple[str, ...] = ()  # the test files among them
     reexports: tuple[tuple[str, str], ...] = ()  # (name, defining file) taken in by ``import *``
-    is_test: bool = False  # a test file as its runner finds them (pipeline.pytestconf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,8 +282,7 @@ def context_from_dict(data: dict[str, Any]) -> Context:
     return Context(module=data["module"],
                    imports=tuple((group, target) for group, target in data["imports"]),
                    imported_by=tuple(data["imported_by"]), tested_by=tuple(data["tested_by"]),
-                   reexports=tuple((name, source) for name, source in data["reexports"]),
-                   is_test=data["is_test"])
+                   reexports=tuple((name, source) for name, source in data["reexports"]))
 
 
 def keyword_row_from_dict(data: dict[str, Any]) -> KeywordRow:

@@ -116,8 +116,10 @@ def structure_title(section: str, language: str) -> str:
 
 
 def file_view(record: FileRecord, ctx: Context, text: str, site: PageSite,
-              type_name: str, fence_language: str, siblings: list[str]) -> dict[str, Any]:
-    """Everything the two file templates print, computed once."""
+              type_name: str, fence_language: str, siblings: list[str], *,
+              is_test: bool) -> dict[str, Any]:
+    """Everything the two file templates print, computed once (``is_test``: the input is a
+    test file, :attr:`pipeline.discover.Input.test`)."""
     path = record.path
     docs = layout.docs_page(path)
     ex = record.extraction
@@ -137,7 +139,6 @@ def file_view(record: FileRecord, ctx: Context, text: str, site: PageSite,
     importers = [(p, layout.docs_link(docs, p)) for p in ctx.imported_by]
     reexports = [(name, source, layout.docs_link(docs, source))
                  for name, source in ctx.reexports]
-    is_test = ctx.is_test
     tests = [f"pytest {analyze.shell_quote(path)}::{t}" for t in ex.tests]
     role_prefix, role = analyze.layer_role(path, record.layer, dict(site.roles), site.project,
                                            site.mirror)
@@ -188,10 +189,11 @@ def file_view(record: FileRecord, ctx: Context, text: str, site: PageSite,
 
 
 def render_file_pages(record: FileRecord, ctx: Context, text: str, site: PageSite,
-                      type_name: str, fence_language: str, siblings: list[str]
-                      ) -> tuple[str, str]:
+                      type_name: str, fence_language: str, siblings: list[str], *,
+                      is_test: bool) -> tuple[str, str]:
     """The ``N_docs.md`` and ``N_kw.md`` pages of one input."""
-    view = file_view(record, ctx, text, site, type_name, fence_language, siblings)
+    view = file_view(record, ctx, text, site, type_name, fence_language, siblings,
+                     is_test=is_test)
     docs = render_template(site, "file_docs.md.j2", **view)
     keywords = keyword_sections(record, ctx, view)
     kw = render_template(site, "file_kw.md.j2", sections=keywords,

@@ -189,7 +189,8 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
             # The pages are checked through the manifest (one stat each), not listed as
             # targets (doit would stat them a second time).
             "targets": state.written_by(graph, "render", chunk=chunk.name),
-            "uptodate": [stamp_changed({"stamp": graph.stamp_base, "siblings": list(names)}),
+            "uptodate": [stamp_changed({"stamp": graph.stamp_base, "siblings": list(names),
+                                         "tests": [i.path for i in chunk.inputs if i.test]}),
                          light_check(state.intact, graph.root, "pages", chunk.name, paths)],
             "task_dep": [task_name("prune", "pages")],
             "clean": [(prune.remove_pages, [graph.root, [

@@ -74,7 +74,7 @@ def test_contexts_round_trip_by_name() -> None:
                       imported_by=("g/__init__.py", "tests/test_circle.py"),
                       tested_by=("tests/test_circle.py",), reexports=(("Shape", "g/base.py"),))
     data = orjson.loads(dump_state({"g/circle.py": context}))["g/circle.py"]
-    assert list(data) == ["module", "imports", "imported_by", "tested_by", "reexports", "is_test"]
+    assert list(data) == ["module", "imports", "imported_by", "tested_by", "reexports"]
     assert context_from_dict(data) == context
 
 

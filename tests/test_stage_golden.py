@@ -71,7 +71,8 @@ def _render(data: dict[str, Any]) -> tuple[str, str]:
     record = FileRecord(**{**fields, "extraction": extraction_from_dict(fields["extraction"])})
     site = PageSite(roles=tuple(sorted(DEFAULT_ROLES.items())), **data["site"])
     return render_file_pages(record, context_from_dict(data["context"]), data["text"], site,
-                             data["type"], data["fence"], list(data["siblings"]))
+                             data["type"], data["fence"], list(data["siblings"]),
+                             is_test=data["test"])
 
 
 def _render_folder(data: dict[str, Any]) -> dict[str, str]:
