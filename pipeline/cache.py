@@ -12,7 +12,7 @@ schema: ``actions._key``), so an entry can only stand for the bytes it was made 
 entry is data, never code: zstd-compressed JSON, used only when it decodes, echoes the key
 it was fetched under, has this schema and language, and every field has its record's type
 (:func:`conforms`); anything else is ignored, with one warning. A cache that cannot be
-reached or is misconfigured is left alone for a minute (:data:`RETRY_AFTER`), with one
+reached or is misconfigured is left alone for a minute (:class:`Resting`), with one
 warning: the build extracts locally and its exit code does not change, and a long-lived
 process (``watch``) uses the cache again once it is back. Puts are atomic (a folder:
 a temporary file renamed into place; an object store: one object per put), so builds that
@@ -44,8 +44,26 @@ S3_OPTIONS: dict[str, Any] = {  # fail in seconds, not minutes, when the store i
                       "retries": {"max_attempts": 2, "mode": "standard"}},
 }
 _SERIAL = itertools.count()
-RETRY_AFTER = 60.0  # seconds a cache that failed is left alone before it is tried again
-_BROKEN: dict[str, float] = {}  # cache URL -> when it last failed (time.monotonic)
+RETRY_AFTER = 60.0  # seconds a service that failed is left alone before it is tried again
+
+
+class Resting:
+    """Services (a shared cache, a Dask scheduler, by address) that failed in this process,
+    each left alone for :data:`RETRY_AFTER` seconds: a build does not wait on a dead service
+    at every chunk, and a long-lived process (``watch``) uses it again once it is back."""
+
+    def __init__(self) -> None:
+        self._since: dict[str, float] = {}  # address -> when it last failed (monotonic)
+
+    def resting(self, address: str) -> bool:
+        since = self._since.get(address)
+        return since is not None and time.monotonic() - since < RETRY_AFTER
+
+    def failed(self, address: str) -> None:
+        self._since[address] = time.monotonic()
+
+
+CACHES = Resting()
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +282,7 @@ def _checker(hint: Any) -> Check:
 def fetch(remote: Remote, wanted: dict[str, str], outcome: Outcome) -> dict[str, Cached]:
     """Key -> cached content for the keys of ``wanted`` (key -> language) the cache holds
     and that pass validation; {} when the cache cannot be read."""
-    if not (remote.reads and wanted) or resting(remote.cache):
+    if not (remote.reads and wanted) or CACHES.resting(remote.cache):
         return {}
     keys = sorted(wanted)
     try:
@@ -291,7 +309,7 @@ def store(remote: Remote, made: Iterable[tuple[str, str, Cached]], outcome: Outc
     """Put ``(key, language, content)`` entries, when the mode allows writes."""
     items = {entry_name(key): encode_entry(key, language, value)
              for key, language, value in made} if remote.writes else {}
-    if not items or resting(remote.cache):
+    if not items or CACHES.resting(remote.cache):
         return
     try:
         open_store(remote.cache).put_many(items)
@@ -301,15 +319,8 @@ def store(remote: Remote, made: Iterable[tuple[str, str, Cached]], outcome: Outc
     outcome.stored += len(items)
 
 
-def resting(url: str) -> bool:
-    """The cache failed less than :data:`RETRY_AFTER` seconds ago: a long-lived process
-    (``watch``) tries it again later, a build does not wait on it at every chunk."""
-    failed = _BROKEN.get(url)
-    return failed is not None and time.monotonic() - failed < RETRY_AFTER
-
-
 def _give_up(remote: Remote, error: BaseException, outcome: Outcome) -> None:
-    _BROKEN[remote.cache] = time.monotonic()
+    CACHES.failed(remote.cache)
     outcome.warn("cache-unusable", f"cache {remote.cache} cannot be used "
                  f"({_reason(error)}); records are extracted here")
 

@@ -6,7 +6,9 @@ ADDRESS`` on each machine, in an environment with this package installed); worke
 no copy of the tree. Dask reschedules the tasks of a worker that dies. A worker whose
 extraction code differs from this build's (another version installed) is not trusted:
 what it made is thrown away and extracted here, as is whatever the cluster fails to
-return. Only a build with a scheduler imports this module, and with it ``distributed``.
+return. A scheduler that fails is left alone for a minute (:class:`pipeline.cache.Resting`,
+as a shared cache is), then tried again with a new client. Only a build with a scheduler
+imports this module, and with it ``distributed``.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from pipeline.cache import Outcome, Resting
+
 if TYPE_CHECKING:
-    from pipeline.cache import Outcome
     from pipeline.remote import Made
 
 CONNECT_SECONDS = 10
 PROBE_SECONDS = 5
 _CLIENTS: dict[str, Any] = {}
 _LOCK = threading.Lock()
-_BROKEN: dict[str, str] = {}  # scheduler -> why this process stopped using it
+SCHEDULERS = Resting()  # schedulers that failed in this process, tried again after a rest
 BATCHES_PER_WORKER = 2  # Dask tasks per worker for one chunk's files: some balance, few tasks
 MIN_BATCH = 8  # files a batch holds at least (when the chunk has them): tasks stay few
 BATCH_OVERHEAD = 2048  # bytes one more file weighs in a batch besides its own
@@ -70,6 +73,17 @@ def _client(address: str) -> Any:
         return client
 
 
+def _drop_client(address: str) -> None:
+    """Forget a client that failed (the next try after the rest connects anew)."""
+    with _LOCK:
+        client = _CLIENTS.pop(address, None)
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001 - a client of a dead scheduler may fail to close
+            pass
+
+
 def close_clients() -> None:
     """Close this process's clients (the end of an in-process build)."""
     with _LOCK:
@@ -85,7 +99,7 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
     The files go in a few batches of about equal bytes (:func:`batches`), one Dask task
     each: the scheduler spends about a millisecond per task, which one task per file turns
     into the cluster's bound (see bench/README.md, "Scaling model")."""
-    if address in _BROKEN:
+    if SCHEDULERS.resting(address):
         return {}
     try:
         client = _client(address)
@@ -95,9 +109,10 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
         futures = client.map(extract_batch, [[todo[k] for k in keys] for keys in groups],
                              code=code, key=[_batch_key(keys) for keys in groups])
         client.gather(futures, errors="skip")  # waits for all; each is looked at below
-    except Exception as error:  # the cluster went away: extract here
-        _BROKEN[address] = _said(error)
-        outcome.warn("cluster", f"scheduler {address} cannot be used ({_BROKEN[address]}); "
+    except Exception as error:  # the cluster went away: extract here, try again later
+        SCHEDULERS.failed(address)
+        _drop_client(address)
+        outcome.warn("cluster", f"scheduler {address} cannot be used ({_said(error)}); "
                      "files are extracted here")
         return {}
     made: Made = {}

@@ -260,7 +260,7 @@ def test_a_failed_cache_rests_then_is_tried_again(tmp_path: Path,
 
     now = [1000.0]
     monkeypatch.setattr(caches.time, "monotonic", lambda: now[0])
-    monkeypatch.setattr(caches, "_BROKEN", {})
+    monkeypatch.setattr(caches, "CACHES", caches.Resting())
     folder = tmp_path / "mounted-later"
     (tmp_path / "mounted-later").write_text("not a folder yet\n")
     remote = Remote(str(folder), "readwrite")

@@ -188,3 +188,38 @@ def test_batches_balance_bytes_and_are_deterministic() -> None:
     assert groups == batches(dict(reversed(todo.items())), 4)
     assert all(g == sorted(g) for g in groups) and groups == sorted(groups)
     assert batches({"a": (b"1", "python")}, 4) == [["a"]] and batches({}, 4) == []
+
+
+def test_a_scheduler_that_failed_rests_then_is_tried_with_a_new_client(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the shared cache: one failure is not the end of the cluster for a long-lived
+    process (``watch``), and the failed client is not reused."""
+    from pipeline import cache, cluster
+
+    now = [1000.0]
+    monkeypatch.setattr(cache.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(cluster, "SCHEDULERS", cache.Resting())
+    tried: list[str] = []
+    closed: list[str] = []
+
+    class Dead:
+        def close(self) -> None:
+            closed.append("closed")
+
+    def client(address: str) -> object:
+        tried.append(address)
+        cluster._CLIENTS[address] = Dead()
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(cluster, "_client", client)
+    todo = {"k": (b"x = 1\n", "python")}
+    first = cache.Outcome()
+    assert cluster.extract_on_cluster("tcp://nowhere:1", todo, "code", first) == {}
+    assert "cannot be used" in (first.warnings or {})["cluster"]
+    assert closed == ["closed"] and "tcp://nowhere:1" not in cluster._CLIENTS
+    resting = cache.Outcome()
+    assert cluster.extract_on_cluster("tcp://nowhere:1", todo, "code", resting) == {}
+    assert tried == ["tcp://nowhere:1"] and not resting.warnings  # not tried while it rests
+    now[0] += cache.RETRY_AFTER
+    cluster.extract_on_cluster("tcp://nowhere:1", todo, "code", cache.Outcome())
+    assert tried == ["tcp://nowhere:1"] * 2
