@@ -11,8 +11,10 @@ from pathlib import Path
 import orjson
 import pytest
 from buildkit import make_tree, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.extract.docs.markdown import too_deep
+from pipeline.extract.docs.markdown import deep_line, too_deep
 
 N = 50_000
 PATHOLOGICAL = {  # each crashed the compiled markdown parser or took quadratic time
@@ -69,3 +71,17 @@ def test_a_deeply_nested_markdown_file_gets_its_pages(tmp_path: Path) -> None:
         assert (out / f"{name}_docs.md").is_file()
         assert (out / f"{name}_kw.md").is_file()
     assert "# Deep" in (out / "deep.md_docs.md").read_text(encoding="utf-8")
+
+
+_OLD_RUN = r"(?:(?:>|[-+*][ \t]|\d{{1,9}}[.)][ \t])[ \t]*){{{n}}}|[*_]{{{n}}}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="> -+*_1.)\tax", max_size=60), st.integers(min_value=1, max_value=6))
+def test_deep_line_finds_what_the_repeated_pattern_found(line: str, deep: int) -> None:
+    """The linear search agrees with the backtracking pattern it replaced (which took 0.4 s
+    on one line of 8,000 characters of ``> > > ...`` and 6.5 s on a 5 MB page)."""
+    import re
+
+    assert deep_line(line, deep) == bool(re.search(_OLD_RUN.format(n=deep), line))
+

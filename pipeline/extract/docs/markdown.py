@@ -32,7 +32,12 @@ _LINKS = frozenset({"link", "image", "autolink"})
 # and are counted.
 DEEP = 4000
 _SAFE_CHARS = 16384  # well under the 40,000 characters the shallowest crash needs
-_DEEP_RUN = re.compile(rf"(?:(?:>|[-+*][ \t]|\d{{1,9}}[.)][ \t])[ \t]*){{{DEEP}}}|[*_]{{{DEEP}}}")
+# A block container marker and the blanks after it; runs of them are taken whole (``++``:
+# no backtracking), so a line is searched in one pass however many markers it holds.
+_MARKER = r">|[-+*][ \t]|\d{1,9}[.)][ \t]"
+_MARKER_RUN = re.compile(rf"(?:(?:{_MARKER})[ \t]*)++")
+_MARKERS = re.compile(_MARKER)
+_DELIMITER_RUN = re.compile(r"[*_]++")
 
 
 def too_deep(text: str) -> bool:
@@ -44,7 +49,19 @@ def too_deep(text: str) -> bool:
     lines = text.split("\n")
     if max(map(len, lines)) < DEEP:
         return False
-    return any(len(line) >= DEEP and _DEEP_RUN.search(line) for line in lines)
+    return any(len(line) >= DEEP and deep_line(line, DEEP) for line in lines)
+
+
+def deep_line(line: str, deep: int) -> bool:
+    """Does ``line`` hold ``deep`` block container markers in a row (``> > - 1. ...``), or
+    a run of ``deep`` emphasis delimiters? Linear in the line's length."""
+    for run in _DELIMITER_RUN.finditer(line):
+        if run.end() - run.start() >= deep:
+            return True
+    for run in _MARKER_RUN.finditer(line):
+        if run.end() - run.start() >= deep and len(_MARKERS.findall(run.group())) >= deep:
+            return True
+    return False
 
 
 @cache
