@@ -288,3 +288,25 @@ def test_the_record_is_made_under_the_key_the_run_began_with(
     runs = DoitRuns(monkeypatch)
     _build(tree)
     assert runs.count == 1
+
+
+def test_the_record_lists_every_page_check_the_tasks_make(tree: Path) -> None:
+    """The quick record takes its pages from ``state.page_checks``; a page-writing task whose
+    manifest check is missing there would have pages no quick check compares."""
+    from pipeline import state
+    from pipeline.overrides import doit_tasks
+    from pipeline.tasks import task_creators
+
+    graph = _graph(tree)
+    made = set()
+    for task in doit_tasks(task_creators(graph)):
+        for check in task.uptodate:
+            call = check[0] if isinstance(check, tuple) else check
+            if not callable(call) or not hasattr(call, "__code__"):
+                continue  # doit's constants and config checkers
+            cells = dict(zip(call.__code__.co_freevars,
+                             (c.cell_contents for c in call.__closure__ or ()), strict=True))
+            if cells.get("test") is state.intact:
+                _root, kind, key, entries = cells["args"]
+                made.add((kind, key, tuple(entries)))
+    assert made and made == set(state.page_checks(graph))
