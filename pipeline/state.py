@@ -70,8 +70,9 @@ FILES = {
     "discover.json": "discovery's cache of file sizes and mtimes (discover)",
     "clean": "the seal: no task has run since the last run finished (runstate)",
     "version": "the state format; another one resets the folder (runstate.check_state)",
-    "quick.json": "what the last finished run left: the stats of the sources, pages and state "
-                  "the quick no-op check compares (written by cli after a run; quick)",
+    "quick.json.z": "what the last finished run left: the stats of the sources, pages and "
+                    "state the quick no-op check compares, zlib-compressed (written by cli "
+                    "after a run; quick)",
 }
 
 

@@ -6,7 +6,8 @@ name ends with ``.zst`` (:func:`pipeline.layout.state_file` decides per kind). C
 is deterministic for one level and library version, so write-if-changed still compares
 bytes, and an unchanged file keeps its mtime. Data that does not start with zstd's magic
 number is read as plain JSON. ``zstandard`` is imported only where something is compressed
-or decompressed: a no-op build reads only the plain ``quick.json``.
+or decompressed: a no-op build reads only the quick record, which zlib compresses
+(:mod:`pipeline.quick`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import orjson
 
 from pipeline.files import dump_state, read_bytes, write_if_changed
 
-LEVEL = 3
+# Level 9, not zstd's default 3: on the torch wheel's state (780 MB of JSON) 9 writes 20 %
+# fewer bytes (records 22.9 -> 18.3 MB, folder facts 10.2 -> 8.4 MB) for about 2.5 s more
+# CPU over a 220 s cold build; 19 saves 10 % more for 170 s.
+LEVEL = 9
 MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_BYTES = 1 << 31  # a decompressed state file or cache entry is never larger than this
 _LOCAL = threading.local()  # zstd contexts are not safe to share between threads

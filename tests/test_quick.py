@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ def test_the_quick_no_op_prints_what_a_doit_no_op_prints(
         tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     quick_run = run_main(["build", str(tree / "src"), "--output", str(tree / "out")],
                          cwd=tree)
-    (tree / "out" / STATE / "quick.json").unlink()
+    (tree / "out" / STATE / "quick.json.z").unlink()
     doit_run = run_main(["build", str(tree / "src"), "--output", str(tree / "out")],
                         cwd=tree)
     assert quick_run.code == doit_run.code == 1
@@ -154,7 +155,7 @@ def test_a_change_in_the_tick_of_the_walk_is_not_recorded(tree: Path) -> None:
     """A source whose change time is not before the walk began could change again unseen
     (git's racily clean files): no record is kept, and the next build runs doit."""
     config = make_config({"source": str(tree / "src"), "output": str(tree / "out")})
-    record = tree / "out" / STATE / "quick.json"
+    record = tree / "out" / STATE / "quick.json.z"
     assert quick.check(config, scan_tree(config)).report is not None
     scan = scan_tree(config)
     racy = type(scan)(scan.files, scan.links, taken=min(i[2] for i in scan.files.values()))
@@ -283,7 +284,7 @@ def test_the_record_is_made_under_the_key_the_run_began_with(
     keys = iter(["the code the run began with"])
     monkeypatch.setattr(quick, "build_key", lambda config: next(keys, "code changed since"))
     _build(tree)
-    saved = orjson.loads((tree / "out" / STATE / "quick.json").read_bytes())
+    saved = orjson.loads(zlib.decompress((tree / "out" / STATE / "quick.json.z").read_bytes()))
     assert saved["key"] == "the code the run began with"
     runs = DoitRuns(monkeypatch)
     _build(tree)
