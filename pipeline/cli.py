@@ -7,25 +7,26 @@ differences; 2 usage or configuration error, or the output folder is locked.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import shutil
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pipeline import layout, runstate, state
+from pipeline import layout, runstate
 from pipeline.config import CACHE_MODES, Config, load_pyproject, make_config
 from pipeline.discover import scan_tree
 from pipeline.errors import ConfigError, PipelineError, UsageError
 from pipeline.graph import Graph, build_graph
-
-if TYPE_CHECKING:
-    from pipeline.report import Reporter
+from pipeline.session import (
+    collector_paused,
+    discovered,
+    doit_namespace,
+    run_build,
+    run_doit,
+)
 
 # doit, the reporter (rich) and the task graph are imported where a run needs them: a
 # build that the quick no-op check (pipeline.quick) finds up to date loads none of them.
@@ -33,10 +34,6 @@ if TYPE_CHECKING:
 CONFIG_KEYS = ("source", "output", "depth", "jobs", "project", "include", "exclude",
                "max_source_bytes", "max_tests", "max_related", "templates", "cache",
                "cache_mode", "scheduler")
-# An edit whose focus is at most this many chunks runs its tasks in this process: they form
-# a chain (extract, render, the next layer's extract...), so a second worker would wait,
-# and each worker would import the stage code again. Same bytes (invariant 4).
-SERIAL_FOCUS = 8
 READ_ONLY_DOIT_COMMANDS = frozenset({"list", "info", "help", "dumpdb", "tabcompletion"})
 DOIT_COMMANDS = READ_ONLY_DOIT_COMMANDS | {"run", "clean", "forget", "ignore", "auto",
                                            "strace", "reset-dep"}
@@ -82,49 +79,6 @@ def load_config(flags: dict[str, Any]) -> Config:
     return make_config(load_pyproject("."), environment_layer(), flags)
 
 
-def doit_namespace(graph: Graph, reporter: type[Reporter],
-                   verdict_task: bool = True) -> dict[str, Any]:
-    """Task creators and DOIT_CONFIG. ``verdict_task``: end with the ``failures`` task,
-    which fails doit's run (exit 1) when files failed; ``python -m pipeline`` takes that
-    verdict from the reporter's summary instead, so a failing tree's no-op build starts no
-    worker process just to fail."""
-    from pipeline.overrides import RefreshingHashChecker
-    from pipeline.tasks import NAMESPACE, STAGES, task_creators, task_name
-
-    namespace: dict[str, Any] = dict(task_creators(graph))
-    namespace["DOIT_CONFIG"] = {
-        "dep_file": runstate.database(graph.root),
-        "backend": "pipeline",
-        "check_file_uptodate": RefreshingHashChecker,
-        "reporter": reporter,
-        "default_tasks": [NAMESPACE] if verdict_task
-        else [task_name(stage) for stage in STAGES if stage != "failures"],
-    }
-    return namespace
-
-
-def run_doit(namespace: dict[str, Any], argv: list[str]) -> int:
-    from doit.doit_cmd import DoitMain
-
-    from pipeline import runner
-    from pipeline.overrides import GraphLoader
-
-    runner.install()
-    return int(DoitMain(GraphLoader(namespace), config_filenames=()).run(argv))
-
-
-def _discovered(graph: Graph) -> dict[str, int]:
-    """What discovery found, as the summary names it, in the order it prints it."""
-    layers = Counter(item.layer for item in graph.inventory.inputs)
-    counts = {"source files documented": layers.get(1, 0)}
-    for layer in range(2, graph.config.depth + 1):
-        suffix = "" if graph.config.depth == 2 else f" (layer {layer})"
-        counts[f"pages of pages documented{suffix}"] = layers.get(layer, 0)
-    counts["binary files skipped"] = len(graph.inventory.binaries)
-    counts["symlinks not followed"] = len(graph.inventory.skipped_links)
-    return counts
-
-
 def start_build(config: Config) -> bool:
     """Before a build writes anything: hold the output's lock, repair or reset its state
     (saying so), and tell whether the last run left work half done (prune state then).
@@ -150,92 +104,27 @@ def _prepare_state(config: Config) -> bool:
 
 
 def command_build(config: Config, only: list[str] | None, strict: bool) -> int:
-    """A build. The garbage collector is off while the build's bookkeeping is read and
-    compared (the quick check's record, discovery, the graph, the next record: hundreds of
-    thousands of long-lived objects, none in a cycle, which every full collection would
-    walk again), then those objects are frozen out of its sight while tasks run."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _build(config, only, strict, collecting)
-    finally:
-        gc.unfreeze()
-        if collecting:
-            gc.enable()
-
-
-def _build(config: Config, only: list[str] | None, strict: bool, collecting: bool) -> int:
+    """A build: the quick no-op check, then discovery and doit (:mod:`pipeline.session`)."""
     from pipeline import quick
 
-    started = time.perf_counter()
-    _lock(config)
-    scan = scan_tree(config)
-    verdict = quick.check(config, scan) if not only else quick.Verdict()
-    if verdict.report is not None:
-        return _quick_noop(verdict.report, strict, time.perf_counter() - started)
-    from pipeline.report import reporter_for
+    with collector_paused() as collecting:
+        started = time.perf_counter()
+        _lock(config)
+        scan = scan_tree(config)
+        verdict = quick.check(config, scan) if not only else quick.Verdict()
+        if verdict.report is not None:
+            return _quick_noop(verdict.report, strict, time.perf_counter() - started)
+        graph = build_graph(config, dirty=_prepare_state(config), strict=strict, scan=scan)
+        if only:
+            from pipeline.only import resolve_paths, select_inputs
 
-    graph = build_graph(config, dirty=_prepare_state(config), strict=strict, scan=scan)
-    discovered = _discovered(graph)
-    reporter = reporter_for(graph.root, config.depth, discovered, strict)
-    argv = _run_argv(config)
-    if only:
-        from pipeline.only import resolve_paths, select_inputs
-
-        wanted = resolve_paths(only, config.source)
-        if os.path.exists(runstate.database(graph.root)):
-            return _build_only(graph, select_inputs(graph, wanted))
-        print("note: nothing was built here yet: --only builds everything once",
-              file=sys.stderr)
-    trusted = quick.trusted(graph, verdict)
-    if trusted:
-        graph = replace(graph, focus=quick.focus(graph, verdict, scan))
-        reporter = reporter_for(graph.root, config.depth, discovered, strict, deferred=True)
-        if len(graph.focus or ()) <= SERIAL_FOCUS:
-            argv = ["run"]  # a few tasks in a chain: worker processes would only wait
-    state.trust_outputs(graph.root, trusted)
-    gc.freeze()
-    if collecting and (not trusted or argv != ["run"]):
-        gc.enable()  # the whole graph's tasks, or workers: as usual (a short chain: not)
-    try:
-        code = run_doit(doit_namespace(graph, reporter, verdict_task=False), argv)
-        if code == 0 and trusted and quick.contexts_moved(graph, verdict):
-            # a link wrote the context of a chunk whose tasks were not declared: the
-            # whole graph, as any other build
-            first = reporter.last
-            graph = replace(graph, focus=None)
-            reporter = reporter_for(graph.root, config.depth, discovered, strict,
-                                    carried=first)
-            state.trust_outputs(graph.root, False)
-            trusted = False
-            code = run_doit(doit_namespace(graph, reporter, verdict_task=False), argv)
-        elif reporter.last is not None and reporter.deferred:
-            reporter.last.print_summary()
-    finally:
-        state.trust_outputs(graph.root, False)
-        gc.disable()
-    if code != 0:
-        return 1
-    last = reporter.last
-    if last is not None and last.selected and not last.errors \
-            and runstate.is_sealed(graph.root):
-        quick.record(graph, scan, _quick_report(discovered, last.summary["notes"]), verdict,
-                     trusted)
-    return 1 if last is not None and (last.summary.get("failed") or last.errors) else 0
-
-
-def _quick_report(discovered: dict[str, int], notes: list[Any]) -> dict[str, Any]:
-    """What a build found up to date by the quick check prints: the summary's counts of
-    discovery and the failed files' lines, without and with ``--strict``."""
-    from pipeline.report import failed_notes
-    from pipeline.summary import failure_texts
-
-    report: dict[str, Any] = {"discovered": discovered}
-    for mode, strict in (("default", False), ("strict", True)):
-        failed = failed_notes(notes, strict)
-        report[mode] = {"files": len({n.path for n in failed}),
-                        "lines": failure_texts(failed)}
-    return report
+            wanted = resolve_paths(only, config.source)
+            if os.path.exists(runstate.database(graph.root)):
+                return _build_only(graph, select_inputs(graph, wanted))
+            print("note: nothing was built here yet: --only builds everything once",
+                  file=sys.stderr)
+        done = run_build(graph, scan, verdict, strict=strict, collecting=collecting)
+        return 1 if done.failed else 0
 
 
 def _quick_noop(report: dict[str, Any], strict: bool, elapsed: float) -> int:
@@ -286,26 +175,9 @@ def command_check(config: Config, full: bool) -> int:
 
 def command_watch(config: Config) -> int:
     """Build, then build again on every change of the source tree (see :mod:`pipeline.watch`)."""
-    from pipeline.report import reporter_for
-    from pipeline.watch import Outcome, watch
+    from pipeline.watch import watch
 
-    def run(graph: Graph) -> Outcome:
-        with open(os.devnull, "w", encoding="utf-8") as quiet:
-            reporter = reporter_for(graph.root, config.depth, {}, stream=quiet)
-            code = run_doit(doit_namespace(graph, reporter, verdict_task=False),
-                            _run_argv(config))
-        summary = reporter.last.summary if reporter.last is not None else {}
-        counts = dict(summary.get("counts", {}))
-        failed = code != 0 or bool(summary.get("failed") or summary.get("errors"))
-        return Outcome(counts.get("pages_written", 0), failed, counts)
-
-    return watch(config, run)
-
-
-def _run_argv(config: Config) -> list[str]:
-    if config.jobs > 1:
-        return ["run", "-n", str(config.jobs), "-P", "process"]
-    return ["run"]
+    return watch(config)
 
 
 def command_clean(config: Config) -> int:
@@ -365,4 +237,4 @@ def dodo_namespace() -> dict[str, Any]:
         print(str(error), file=sys.stderr)
         raise SystemExit(error.exit_code) from None
     runner.install()
-    return doit_namespace(graph, reporter_for(graph.root, config.depth, _discovered(graph)))
+    return doit_namespace(graph, reporter_for(graph.root, config.depth, discovered(graph)))

@@ -111,7 +111,7 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
         if cached is not None and cached[:2] == key:
             binary = bool(cached[2])
         else:
-            binary = _sniff(f"{base}/{path}", info)
+            binary = sniff(f"{base}/{path}", info)
         new_cache[path] = key + [int(binary)]
         if binary:
             binaries.append((path, info[0]))
@@ -223,7 +223,7 @@ def _skip_dir(name: str, path: str, config: Config, spec: Any) -> bool:
     return bool(spec.match_file(path + "/"))
 
 
-def _sniff(path: str, info: list[int]) -> bool:
+def sniff(path: str, info: list[int]) -> bool:
     """Binary or text; a text file is read to its end and its digest handed to the build's
     file checker, which would otherwise read it again (one read per touched file)."""
     try:

@@ -213,11 +213,12 @@ def contexts_moved(graph: Graph, verdict: Verdict) -> bool:
 # --------------------------------------------------------------------------- the record
 
 def record(graph: Graph, scan: Scan, report: Record, verdict: Verdict,
-           trusted: bool) -> None:
+           trusted: bool) -> Record | None:
     """After a run that left every task done or up to date: record what it leaves under
     the key taken when it began (code changed while it ran is not what made its pages), or
     remove the record when some of it cannot be trusted by stat alone. ``trusted``: this
-    run's check found the outputs as the last record says (its parts are reused)."""
+    run's check found the outputs as the last record says (its parts are reused). Returns
+    the record (None: removed)."""
     made = None
     previous = verdict.saved if trusted else None
     try:
@@ -232,8 +233,9 @@ def record(graph: Graph, scan: Scan, report: Record, verdict: Verdict,
             os.unlink(record_path(graph.root))
         except FileNotFoundError:
             pass
-        return
+        return None
     write_if_changed(record_path(graph.root), zlib.compress(orjson.dumps(made), RECORD_LEVEL))
+    return made
 
 
 def _make(graph: Graph, scan: Scan, report: Record, previous: Record,

@@ -1,12 +1,17 @@
 """``watch``: build once, then build again whenever the source tree changes.
 
 One process holds the output's lock for the whole session and keeps what it loaded: the
-stage code, the parsers and templates, doit's parsed database, and the graph while the
-changes leave its inputs as they were (edits of known files). File-system events come
-from watchfiles; a burst of them (a ``git checkout``) is one rebuild. One line per
-rebuild on stdout: what changed, pages written, time. A rebuild that fails is reported
-and watching goes on. Ctrl-C (SIGINT) or SIGTERM lets the rebuild under way finish, so
-the output is left as a build leaves it, and exits 0.
+stage code, the parsers and templates, doit's parsed database, the graph while the
+changes leave its inputs as they were (edits of known text files), and the quick record
+the last rebuild left (:mod:`pipeline.quick`). An edit is then planned without a walk of
+the tree or a look at the pages: the watcher names the changed files, their stat is
+taken again, and the record stands for the outputs (no other process writes them while
+the lock is held), so doit gets only the tasks of the chunks the edit reaches
+(:func:`pipeline.session.run_build`). File-system events come from watchfiles; a burst of
+them (a ``git checkout``) is one rebuild. One line per rebuild on stdout: what changed,
+pages written, time. A rebuild that fails is reported and watching goes on. Ctrl-C
+(SIGINT) or SIGTERM lets the rebuild under way finish, so the output is left as a build
+leaves it (and recorded: a ``build`` after it is a quick no-op), and exits 0.
 """
 
 from __future__ import annotations
@@ -18,14 +23,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from stat import S_ISREG
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline import filestate, runstate
+from pipeline import filestate, quick, runstate
 from pipeline.config import Config
-from pipeline.discover import SKIP_DIRS
+from pipeline.discover import SKIP_DIRS, Scan, scan_tree, sniff
 from pipeline.graph import Graph, build_graph
+from pipeline.pytestconf import CONFIG_NAMES
+from pipeline.session import collector_paused, run_build
+
+if TYPE_CHECKING:
+    from pipeline.quick import Record
 
 # Changes closer together than STEP ms are one burst, cut at DEBOUNCE ms (watchfiles'
 # defaults: a checkout of thousands of files is one or two bursts).
@@ -34,18 +44,17 @@ DEBOUNCE_MS = 1_600
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one build did, as the rebuild line says it."""
+class Kept:
+    """What a rebuild leaves for the next: the graph, the walk it was planned on (with the
+    stats of edited files taken again) and the quick record the run left (None: none was
+    made, and the next rebuild walks the tree and checks the outputs as a build does)."""
 
-    pages_written: int
-    failed: bool
-    counts: dict[str, int]
+    graph: Graph
+    scan: Scan
+    record: Record | None
 
 
-Run = Callable[[Graph], Outcome]
-
-
-def watch(config: Config, run: Run) -> int:
+def watch(config: Config) -> int:
     """Build, then rebuild on every burst of changes until SIGINT or SIGTERM; exit 0.
 
     The watcher is armed before the first build, so a change made during any build is
@@ -59,10 +68,10 @@ def watch(config: Config, run: Run) -> int:
     try:
         runstate.acquire_lock(config.output)
         with RustNotify([config.source], False, False, 300, True, False) as notifier:
-            graph = _rebuild(config, run, None, ["(initial build)"])
+            kept = _rebuild(config, None, ["(initial build)"])
             print(f"watching {config.source} (Ctrl-C to stop)", flush=True)
             for changes in _bursts(notifier, config, stop):
-                graph = _rebuild(config, run, graph, changes)
+                kept = _rebuild(config, kept, changes)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -110,37 +119,74 @@ class _Filter:
         return not (name.endswith(("~", ".swp", ".swx", ".tmp")) or name.startswith(".#"))
 
 
-def _rebuild(config: Config, run: Run, graph: Graph | None, changes: list[str]) -> Graph:
-    """One build; the graph is kept when every change is an edit of a known layer-1 input
-    (discovery would find the same tree). Prints the rebuild's line."""
+def _rebuild(config: Config, kept: Kept | None, changes: list[str]) -> Kept | None:
+    """One build, planned from what the last one kept; prints the rebuild's line. A
+    rebuild that fails keeps nothing: the next one starts from the tree and the output."""
     started = time.perf_counter()
     try:
-        for message in runstate.check_state(config.output):
-            print(f"note: {message}", file=sys.stderr)
-        dirty = not runstate.is_sealed(config.output)
-        if graph is None or dirty or not _only_edits(graph, changes):
-            graph = build_graph(config, dirty=dirty)
-        else:  # what discovery would have seen of the edited files as this run begins
-            disk = {i.path: i.disk for i in graph.inventory.inputs if i.layer == 1}
-            for path in changes:
-                info = os.stat(disk[path])
-                filestate.remember_stat(disk[path], info.st_size, info.st_mtime_ns)
-        outcome = run(graph)
+        with collector_paused() as collecting, open(os.devnull, "w",
+                                                    encoding="utf-8") as quiet:
+            kept, verdict = _plan(config, kept, changes)
+            if verdict.report is not None:  # nothing to do: the outputs are as recorded
+                pages, failed = 0, bool(verdict.report["default"]["files"])
+                kept = Kept(kept.graph, kept.scan, verdict.saved)
+            else:
+                done = run_build(kept.graph, kept.scan, verdict, stream=quiet,
+                                 collecting=collecting)
+                pages, failed = done.summary.get("counts", {}).get("pages_written", 0), \
+                    done.failed
+                kept = Kept(kept.graph, kept.scan, done.record)
     except Exception as error:  # a failed rebuild is reported; watching goes on
         print(f"{_what(changes)}: rebuild failed ({type(error).__name__}: {error}); "
               f"{time.perf_counter() - started:.2f} s", flush=True)
-        return graph if graph is not None else build_graph(config, dirty=True)
-    state = "; some files failed" if outcome.failed else ""
-    print(f"{_what(changes)}: {outcome.pages_written:,} pages written{state}; "
+        return None
+    state = "; some files failed" if failed else ""
+    print(f"{_what(changes)}: {pages:,} pages written{state}; "
           f"{time.perf_counter() - started:.2f} s", flush=True)
-    return graph
+    return kept
 
 
-def _only_edits(graph: Graph, changes: list[str]) -> bool:
-    """Every changed path is a known layer-1 text input that is still a regular file."""
-    known = {item.path for item in graph.inventory.inputs if item.layer == 1}
-    source = graph.config.source
-    return all(path in known and Path(source, path).is_file() for path in changes)
+def _plan(config: Config, kept: Kept | None,
+          changes: list[str]) -> tuple[Kept, quick.Verdict]:
+    """The graph, walk and quick verdict a rebuild runs on. Edits of known text files
+    (the same inputs, so discovery would derive the same graph) keep the graph and take
+    the last record as the verdict; anything else walks the tree and checks the outputs
+    against the record on disk, as ``build`` does."""
+    for message in runstate.check_state(config.output):
+        print(f"note: {message}", file=sys.stderr)
+    dirty = not runstate.is_sealed(config.output)
+    scan = None
+    if kept is not None and kept.record is not None and not dirty:
+        scan = _edited(kept, changes)
+    if kept is None or kept.record is None or scan is None:
+        scan = scan_tree(config)
+        graph = build_graph(config, dirty=dirty, scan=scan)
+        return Kept(graph, scan, None), quick.check(config, scan)
+    record = kept.record
+    return Kept(kept.graph, scan, record), quick.Verdict(intact=True, saved=record,
+                                                         key=record["key"])
+
+
+def _edited(kept: Kept, changes: list[str]) -> Scan | None:
+    """The kept walk with the changed files' stats taken again, when every change is an
+    edit of a known layer-1 input that is still a regular text file and no pytest
+    configuration (which decides other inputs' test flags); None otherwise."""
+    taken = filestate.now_ns()
+    disk = {i.path: i.disk for i in kept.graph.inventory.inputs if i.layer == 1}
+    files = dict(kept.scan.files)
+    for path in changes:
+        if path not in disk or path.rpartition("/")[2] in CONFIG_NAMES:
+            return None
+        try:
+            info = os.lstat(disk[path])
+        except OSError:
+            return None
+        stat = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+        if not S_ISREG(info.st_mode) or sniff(disk[path], stat):
+            return None
+        files[path] = stat
+        filestate.remember_stat(disk[path], info.st_size, info.st_mtime_ns)
+    return Scan(files, kept.scan.links, taken)
 
 
 def _what(changes: list[str]) -> str:

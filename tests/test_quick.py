@@ -26,7 +26,7 @@ from buildkit import (
     snapshot,
 )
 
-from pipeline import cli, filestate, quick
+from pipeline import cli, filestate, quick, session
 from pipeline.config import make_config
 from pipeline.discover import scan_tree
 
@@ -44,13 +44,13 @@ class DoitRuns:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
-        original = cli.run_doit
+        original = session.run_doit
 
         def counted(*args: Any, **kwargs: Any) -> int:
             self.count += 1
             return original(*args, **kwargs)
 
-        monkeypatch.setattr(cli, "run_doit", counted)
+        monkeypatch.setattr(session, "run_doit", counted)
 
 
 def _build(tree: Path, env: dict[str, str] | None = None) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import queue
 import signal
 import subprocess
@@ -10,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from buildkit import (
@@ -17,6 +20,7 @@ from buildkit import (
     clean_build_snapshot,
     contents,
     describe_bytes_difference,
+    environment,
     make_tree,
     python_env,
     snapshot,
@@ -143,3 +147,120 @@ def test_watch_ignores_its_own_output_inside_the_source(tmp_path: Path) -> None:
         assert code == 0, stderr
     finally:
         running.close()
+
+
+# --------------------------------------------------------------------------- rebuilds in process
+
+def _rebuilds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``watch._rebuild`` on ``tmp_path/src`` in this process, with the tree walks and the
+    doit runs it makes counted."""
+    from pipeline import quick
+    from pipeline import watch as watching
+    from pipeline.config import make_config
+
+    config = make_config({"source": str(tmp_path / "src"), "output": str(tmp_path / "out")})
+    calls: dict[str, list[Any]] = {"walks": [], "focus": []}
+    walk, focus = watching.scan_tree, quick.focus
+
+    def counted_walk(*args: Any) -> Any:
+        calls["walks"].append(args)
+        return walk(*args)
+
+    def counted_focus(*args: Any) -> Any:
+        calls["focus"].append(focus(*args))
+        return calls["focus"][-1]
+
+    monkeypatch.setattr(watching, "scan_tree", counted_walk)
+    monkeypatch.setattr(quick, "focus", counted_focus)
+
+    def rebuild(kept: Any, changes: list[str]) -> Any:
+        for key in calls:
+            calls[key].clear()
+        with environment(tmp_path, {}), contextlib.redirect_stdout(io.StringIO()):
+            return watching._rebuild(config, kept, changes)
+
+    return rebuild, calls
+
+
+def test_an_edit_is_planned_from_what_the_last_rebuild_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edit of a known file keeps the graph and takes the last record as the verdict:
+    no walk of the tree, only the edited chunk's tasks, and the record left is what a
+    build leaves (the next ``build`` is a quick no-op). Adds and removes walk again.
+    After it all, the output is a clean build's, byte for byte."""
+    from pipeline import quick
+    from pipeline.config import make_config
+    from pipeline.discover import scan_tree
+
+    src = tmp_path / "src"
+    make_tree(src, {**BASE_TREE, "pkg/broken.py": "def broken(:\n"})
+    rebuild, calls = _rebuilds(tmp_path, monkeypatch)
+    kept = rebuild(None, ["(initial build)"])
+    assert kept is not None and kept.record is not None and len(calls["walks"]) == 1
+    graph = kept.graph
+
+    for value in (41, 42):  # two edits in a row, each from the record the last one kept
+        make_tree(src, {"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", f"x + {value}")})
+        kept = rebuild(kept, ["pkg/a.py"])
+        assert kept is not None and kept.graph is graph and not calls["walks"]
+        assert calls["focus"] == [frozenset({"pkg", "out/pkg"})]  # its chunk, in each layer
+        assert kept.record is not None
+        assert f"x + {value}" in (tmp_path / "out/pkg/a.py_docs.md").read_text(encoding="utf-8")
+    config = make_config({"source": str(src), "output": str(tmp_path / "out")})
+    assert quick.check(config, scan_tree(config)).report is not None  # build: a no-op
+
+    make_tree(src, {"pkg/new.py": "NEW = 1\n"})
+    (src / "pkg/b.py").unlink()
+    kept = rebuild(kept, ["pkg/b.py", "pkg/new.py"])
+    assert kept is not None and kept.graph is not graph and len(calls["walks"]) == 1
+    assert (tmp_path / "out/pkg/new.py_docs.md").is_file()
+    assert not (tmp_path / "out/pkg/b.py_docs.md").exists()
+    assert quick.check(config, scan_tree(config)).report is not None
+
+    built = contents(snapshot(tmp_path / "out"))
+    clean = clean_build_snapshot(src, tmp_path / "out")
+    assert built == clean, describe_bytes_difference(built, clean)
+
+
+def test_an_edit_of_a_pytest_configuration_or_to_binary_walks_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pytest configuration decides other files' test flags, and a file that turns
+    binary leaves the inputs: the graph is derived again, and the output is a clean
+    build's."""
+    src = tmp_path / "src"
+    make_tree(src, {**BASE_TREE, "pytest.ini": "[pytest]\n", "pkg/check_a.py":
+                    "def test_one():\n    assert True\n"})
+    rebuild, calls = _rebuilds(tmp_path, monkeypatch)
+    kept = rebuild(None, ["(initial build)"])
+    make_tree(src, {"pytest.ini": "[pytest]\npython_files = check_*.py\n"})
+    kept = rebuild(kept, ["pytest.ini"])
+    assert kept is not None and len(calls["walks"]) == 1
+    make_tree(src, {"pkg/b.py": b"\x00\x01binary now"})
+    kept = rebuild(kept, ["pkg/b.py"])
+    assert kept is not None and len(calls["walks"]) == 1
+    assert not (tmp_path / "out/pkg/b.py_docs.md").exists()
+    built = contents(snapshot(tmp_path / "out"))
+    clean = clean_build_snapshot(src, tmp_path / "out")
+    assert built == clean, describe_bytes_difference(built, clean)
+
+
+def test_a_failed_rebuild_keeps_nothing_and_the_next_one_walks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline import session
+
+    src = tmp_path / "src"
+    make_tree(src, BASE_TREE)
+    rebuild, calls = _rebuilds(tmp_path, monkeypatch)
+    kept = rebuild(None, ["(initial build)"])
+    make_tree(src, {"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", "x + 7")})
+    working = session.run_doit
+
+    def broken(namespace: dict[str, Any], argv: list[str]) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(session, "run_doit", broken)
+    assert rebuild(kept, ["pkg/a.py"]) is None
+    monkeypatch.setattr(session, "run_doit", working)
+    kept = rebuild(None, ["pkg/a.py"])
+    assert kept is not None and len(calls["walks"]) == 1
+    assert "x + 7" in (tmp_path / "out/pkg/a.py_docs.md").read_text(encoding="utf-8")

@@ -1,0 +1,175 @@
+"""One build's run of doit once discovery is done, shared by ``build`` and ``watch``.
+
+When the quick check (:mod:`pipeline.quick`) found the outputs as the last finished run
+left them and only sources moved, doit gets the tasks of the chunks the edit reaches
+(its focus), in this process when they are few; a link that rewrites the context of a
+chunk outside the focus is followed by a run of the whole graph, as any other build.
+Otherwise the whole graph runs. A run that leaves every task done or up to date is
+recorded for the next quick check, and the record is returned: ``watch`` keeps it in
+memory as the verdict of its next rebuild.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TextIO
+
+from pipeline import runstate, state
+from pipeline.config import Config
+from pipeline.graph import Graph
+
+if TYPE_CHECKING:
+    from pipeline.discover import Scan
+    from pipeline.quick import Record, Verdict
+    from pipeline.report import Reporter
+
+# An edit whose focus is at most this many chunks runs its tasks in this process: they form
+# a chain (extract, render, the next layer's extract...), so a second worker would wait,
+# and each worker would import the stage code again. Same bytes (invariant 4).
+SERIAL_FOCUS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What a build's run of doit left."""
+
+    code: int  # doit's exit code: 0 when every task is done or up to date
+    summary: dict[str, Any]  # the reporter's summary of the last run (empty: none ran)
+    record: Record | None  # the quick record it left (None: none could be made)
+
+    @property
+    def failed(self) -> bool:
+        """Some files failed or a task broke (the exit code 1 of a build)."""
+        return self.code != 0 or bool(self.summary.get("failed") or self.summary.get("errors"))
+
+
+def doit_namespace(graph: Graph, reporter: type[Reporter],
+                   verdict_task: bool = True) -> dict[str, Any]:
+    """Task creators and DOIT_CONFIG. ``verdict_task``: end with the ``failures`` task,
+    which fails doit's run (exit 1) when files failed; ``python -m pipeline`` takes that
+    verdict from the reporter's summary instead, so a failing tree's no-op build starts no
+    worker process just to fail."""
+    from pipeline.overrides import RefreshingHashChecker
+    from pipeline.tasks import NAMESPACE, STAGES, task_creators, task_name
+
+    namespace: dict[str, Any] = dict(task_creators(graph))
+    namespace["DOIT_CONFIG"] = {
+        "dep_file": runstate.database(graph.root),
+        "backend": "pipeline",
+        "check_file_uptodate": RefreshingHashChecker,
+        "reporter": reporter,
+        "default_tasks": [NAMESPACE] if verdict_task
+        else [task_name(stage) for stage in STAGES if stage != "failures"],
+    }
+    return namespace
+
+
+def run_doit(namespace: dict[str, Any], argv: list[str]) -> int:
+    from doit.doit_cmd import DoitMain
+
+    from pipeline import runner
+    from pipeline.overrides import GraphLoader
+
+    runner.install()
+    return int(DoitMain(GraphLoader(namespace), config_filenames=()).run(argv))
+
+
+def run_argv(config: Config) -> list[str]:
+    if config.jobs > 1:
+        return ["run", "-n", str(config.jobs), "-P", "process"]
+    return ["run"]
+
+
+def discovered(graph: Graph) -> dict[str, int]:
+    """What discovery found, as the summary names it, in the order it prints it."""
+    layers = Counter(item.layer for item in graph.inventory.inputs)
+    counts = {"source files documented": layers.get(1, 0)}
+    for layer in range(2, graph.config.depth + 1):
+        suffix = "" if graph.config.depth == 2 else f" (layer {layer})"
+        counts[f"pages of pages documented{suffix}"] = layers.get(layer, 0)
+    counts["binary files skipped"] = len(graph.inventory.binaries)
+    counts["symlinks not followed"] = len(graph.inventory.skipped_links)
+    return counts
+
+
+@contextmanager
+def collector_paused() -> Iterator[bool]:
+    """The garbage collector off while a build's bookkeeping is read and compared (the
+    quick record, discovery, the graph, the next record: hundreds of thousands of
+    long-lived objects, none in a cycle, which every full collection would walk again);
+    :func:`run_build` freezes them out of its sight while tasks run. Yields whether it was
+    on."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield collecting
+    finally:
+        gc.unfreeze()
+        if collecting:
+            gc.enable()
+
+
+def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = False,
+              stream: TextIO | None = None, collecting: bool = False) -> Done:
+    """Run doit on ``graph`` as the quick check's ``verdict`` allows, then record what the
+    run left. ``stream``: where the summary goes (standard error when None);
+    ``collecting``: the garbage collector was on (:func:`collector_paused`)."""
+    from pipeline import quick
+    from pipeline.report import reporter_for
+
+    counts = discovered(graph)
+    argv = run_argv(graph.config)
+    trusted = quick.trusted(graph, verdict)
+    if trusted:
+        graph = replace(graph, focus=quick.focus(graph, verdict, scan))
+        if len(graph.focus or ()) <= SERIAL_FOCUS:
+            argv = ["run"]  # a few tasks in a chain: worker processes would only wait
+    reporter = reporter_for(graph.root, graph.config.depth, counts, strict, stream,
+                            deferred=trusted)
+    state.trust_outputs(graph.root, trusted)
+    gc.freeze()
+    if collecting and (not trusted or argv != ["run"]):
+        gc.enable()  # the whole graph's tasks, or workers: as usual (a short chain: not)
+    try:
+        code = run_doit(doit_namespace(graph, reporter, verdict_task=False), argv)
+        if code == 0 and trusted and quick.contexts_moved(graph, verdict):
+            # a link wrote the context of a chunk whose tasks were not declared: the
+            # whole graph, as any other build
+            first = reporter.last
+            graph = replace(graph, focus=None)
+            reporter = reporter_for(graph.root, graph.config.depth, counts, strict, stream,
+                                    carried=first)
+            state.trust_outputs(graph.root, False)
+            trusted = False
+            code = run_doit(doit_namespace(graph, reporter, verdict_task=False), argv)
+        elif reporter.last is not None and reporter.deferred:
+            reporter.last.print_summary()
+    finally:
+        state.trust_outputs(graph.root, False)
+        gc.disable()
+    last = reporter.last
+    summary: dict[str, Any] = last.summary if last is not None else {}
+    made = None
+    if code == 0 and last is not None and last.selected and not last.errors \
+            and runstate.is_sealed(graph.root):
+        made = quick.record(graph, scan, quick_report(counts, summary["notes"]), verdict,
+                            trusted)
+    return Done(code, summary, made)
+
+
+def quick_report(counts: dict[str, int], notes: list[Any]) -> dict[str, Any]:
+    """What a build found up to date by the quick check prints: the summary's counts of
+    discovery and the failed files' lines, without and with ``--strict``."""
+    from pipeline.report import failed_notes
+    from pipeline.summary import failure_texts
+
+    report: dict[str, Any] = {"discovered": counts}
+    for mode, strict in (("default", False), ("strict", True)):
+        failed = failed_notes(notes, strict)
+        report[mode] = {"files": len({n.path for n in failed}),
+                        "lines": failure_texts(failed)}
+    return report
