@@ -69,6 +69,8 @@ def watch(config: Config) -> int:
         runstate.acquire_lock(config.output)
         with RustNotify([config.source], False, False, 300, True, False) as notifier:
             kept = _rebuild(config, None, ["(initial build)"])
+            if kept is not None:
+                _warm(kept.graph)
             print(f"watching {config.source} (Ctrl-C to stop)", flush=True)
             for changes in _bursts(notifier, config, stop):
                 kept = _rebuild(config, kept, changes)
@@ -187,6 +189,25 @@ def _edited(kept: Kept, changes: list[str]) -> Scan | None:
         files[path] = stat
         filestate.remember_stat(disk[path], info.st_size, info.st_mtime_ns)
     return Scan(files, kept.scan.links, taken)
+
+
+def _warm(graph: Graph) -> None:
+    """Load what an edit's tasks use before the first edit comes: the tree's extractors,
+    the templates and doit (an initial build that was a no-op loaded none of them; on the
+    torch wheel the first edit took 0.31 s to its page, the next ones 0.14 s)."""
+    import doit.doit_cmd  # noqa: F401
+
+    from pipeline.extract import extractor_for
+    from pipeline.render import environment
+
+    for language in sorted({item.type.language for item in graph.inventory.inputs}):
+        extractor_for(language)
+    templates = environment(graph.config.templates)
+    for name in templates.list_templates():
+        try:
+            templates.get_template(name)
+        except Exception:  # noqa: BLE001 - a broken template is reported by its render
+            continue
 
 
 def _what(changes: list[str]) -> str:
