@@ -26,6 +26,9 @@ from pipeline.files import crash_point, write_if_changed
 from pipeline.stateio import pack, unpack
 
 JOURNAL = "journal"
+# The database is written whole at the end of every run that changed it (an edit too):
+# zstd's level 3 (torch: 5.8 MB of JSON -> 1.29 MB in 10 ms; level 9 saves 4 % for 60 ms).
+DATABASE_LEVEL = 3
 
 # One parse of the database per build: the state check reads it first (to rebuild a corrupt
 # one), and hands it here, keyed by path and (size, mtime), for the backend doit opens next.
@@ -131,7 +134,7 @@ class StateDB:
         journal it now holds."""
         data = orjson.dumps(self._db, option=orjson.OPT_SORT_KEYS)
         if data != self._saved:
-            write_if_changed(self.name, pack(data))
+            write_if_changed(self.name, pack(data, DATABASE_LEVEL))
             self._saved = data
         try:
             os.unlink(self.journal)
