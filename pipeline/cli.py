@@ -221,7 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def dodo_namespace() -> dict[str, Any]:
     """What ``dodo.py`` exports: the task creators and DOIT_CONFIG, from the config
-    of the working directory and ``doit key=value`` variables."""
+    of the working directory and ``doit key=value`` variables. ``doit`` (or ``doit run``,
+    ``doit docs``) on an output the quick check finds up to date gets no graph: only the
+    ``docs`` task, up to date, and the summary a no-op prints (:func:`_noop_namespace`)."""
     from doit import get_var
 
     from pipeline import runner
@@ -231,10 +233,74 @@ def dodo_namespace() -> dict[str, Any]:
         variables = {key: get_var(key) for key in CONFIG_KEYS}
         config = load_config({k: v for k, v in variables.items() if v is not None})
         command = next((a for a in sys.argv[1:] if a in DOIT_COMMANDS), "run")
-        dirty = start_build(config) if command not in READ_ONLY_DOIT_COMMANDS else False
-        graph = build_graph(config, dirty=dirty, save_cache=command not in READ_ONLY_DOIT_COMMANDS)
+        writing = command not in READ_ONLY_DOIT_COMMANDS
+        scan = None
+        if writing:
+            _lock(config)
+            scan = scan_tree(config)
+            if command == "run" and _whole_build(sys.argv[1:]):
+                namespace = _noop_namespace(config, scan)
+                if namespace is not None:
+                    return namespace
+        dirty = _prepare_state(config) if writing else False
+        graph = build_graph(config, dirty=dirty, save_cache=writing, scan=scan)
     except PipelineError as error:
         print(str(error), file=sys.stderr)
         raise SystemExit(error.exit_code) from None
     runner.install()
     return doit_namespace(graph, reporter_for(graph.root, config.depth, discovered(graph)))
+
+
+# doit options that take a value (``-n 2``): the value is no task name.
+_DOIT_VALUED = frozenset({"-n", "--process", "-P", "--parallel-type", "-v", "--verbosity",
+                          "-o", "--output-file", "-f", "--file", "-d", "--dir", "-k",
+                          "--seek-file", "--reporter", "--backend", "--db-file",
+                          "--dep-file", "--check_file_uptodate", "--codec-cls"})
+_DOIT_FORCING = frozenset({"-a", "--always-execute"})
+
+
+def _whole_build(argv: list[str]) -> bool:
+    """doit's arguments ask for the build as a whole and nothing forces tasks to run:
+    ``doit``, ``doit run``, ``doit docs``, with options and ``key=value`` variables."""
+    from pipeline.tasks import NAMESPACE
+
+    words = iter(argv)
+    for word in words:
+        if word in _DOIT_FORCING:
+            return False
+        if word in _DOIT_VALUED:
+            next(words, None)
+        elif not (word.startswith("-") or "=" in word or word in ("run", NAMESPACE)):
+            return False
+    return True
+
+
+def _noop_namespace(config: Config, scan: Any) -> dict[str, Any] | None:
+    """The namespace of a ``doit`` run the quick check finds up to date (None when it does
+    not): the ``docs`` task, up to date, after a ``docs:failures`` task that fails the run
+    when files failed (as the whole graph's does: it is never in the database, so nothing
+    there changes), and the build's reporter with what discovery found, which prints the
+    no-op summary. doit's own tasks of the project, beside them, run as always."""
+    from pipeline import quick
+    from pipeline.prune import failure_verdict
+    from pipeline.report import reporter_for
+    from pipeline.tasks import NAMESPACE, task_name
+
+    verdict = quick.check(config, scan)
+    if verdict.report is None:
+        return None
+    root, depth = config.output, config.depth
+    failures = bool(verdict.report["default"]["files"])
+
+    def task_docs() -> Any:
+        if failures:
+            yield {"basename": task_name("failures"), "verbosity": 0,
+                   "actions": [(failure_verdict, [root, depth, False])]}
+        yield {"basename": NAMESPACE, "actions": None, "uptodate": [True],
+               "task_dep": [task_name("failures")] if failures else [],
+               "doc": "document the source tree (runs every docs:... task)"}
+
+    return {"task_docs": task_docs, "DOIT_CONFIG": {
+        "dep_file": runstate.database(root), "backend": "pipeline",
+        "reporter": reporter_for(root, depth, verdict.report["discovered"]),
+        "default_tasks": [NAMESPACE]}}

@@ -7,9 +7,22 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
-from buildkit import BASE_TREE, contents, make_tree, python_env, run_cli, snapshot
+from buildkit import (
+    BASE_TREE,
+    REPO,
+    STATE,
+    contents,
+    environment,
+    make_tree,
+    python_env,
+    run_cli,
+    snapshot,
+)
+
+from pipeline import runstate
 
 # A monorepo's dodo.py with tasks named like the build's stages. The docs come in first, as
 # README shows, so that the project's own DOIT_CONFIG keys extend the build's.
@@ -88,3 +101,40 @@ def test_doit_docs_builds_the_same_pages_as_the_cli(team: Path) -> None:
     both = _doit(team)  # default_tasks: the project's lint, then the docs (up to date)
     assert both.returncode in (0, 1), both.stderr
     assert (team / "linted.txt").exists() and "summary: " in both.stderr
+
+
+def test_an_up_to_date_doit_loads_no_graph_and_keeps_its_verdict(tmp_path: Path) -> None:
+    """``doit`` on an output the quick check finds up to date gets only the ``docs`` task
+    (and the failures verdict): exit 1 while a file fails, as the whole graph's run, the
+    summary printed, and nothing in the state moved (a build after it is still a quick
+    no-op). Asking for one task by name, or ``-a``, loads the whole graph."""
+    make_tree(tmp_path / "src", {**BASE_TREE, "pkg/broken.py": "def broken(:\n"})
+    (tmp_path / "dodo.py").write_text((REPO / "dodo.py").read_text(encoding="utf-8"),
+                                      encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pipeline]\nsource = "src"\noutput = "out"\n', encoding="utf-8")
+    first = _doit(tmp_path)
+    assert first.returncode == 1 and "pkg/broken.py" in first.stderr, first.stderr
+    assert run_cli(["build"], cwd=tmp_path).returncode == 1  # records the quick record
+    state = tmp_path / "out" / STATE
+    before = {p.name: p.stat().st_mtime_ns for p in state.iterdir() if p.is_file()}
+    again = _doit(tmp_path)
+    assert again.returncode == 1, again.stderr
+    assert "summary: " in again.stderr and "pkg/broken.py" in again.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in state.iterdir() if p.is_file()} == before
+
+    from pipeline import cli
+
+    with environment(tmp_path, {}), mock.patch.object(sys, "argv", ["doit", "-n", "2"]):
+        try:
+            tasks = list(cli.dodo_namespace()["task_docs"]())
+        finally:
+            runstate.release_locks()
+    assert [t["basename"] for t in tasks] == ["docs:failures", "docs"]
+    for argv in (["doit", "docs:extract"], ["doit", "-a"], ["doit", "lint", "docs"]):
+        with environment(tmp_path, {}), mock.patch.object(sys, "argv", argv):
+            try:
+                tasks = list(cli.dodo_namespace()["task_docs"]())
+            finally:
+                runstate.release_locks()
+        assert len(tasks) > 10, argv
