@@ -117,12 +117,10 @@ def bench_corpus(corpus: str, wheel: Path, work: Path, runs: int) -> dict[str, o
     shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True)
     build = [sys.executable, "-m", "pipeline", "build", str(src), "--jobs", "2"]
-    serial = 0
 
     def cold(label: str, *extra: str) -> tuple[float, float, str]:
-        nonlocal serial
-        serial += 1
-        out = work / corpus / f"out-{serial}"  # a new folder each time (see bench/README.md)
+        out = work / corpus / "out"  # fresh, at the same place (a CI runner's workspace)
+        shutil.rmtree(out, ignore_errors=True)
         fresh_clone_mtimes(src)
         result = timed([*build, "--output", str(out), *extra], work)
         counts = base.summary(result[2])
@@ -133,7 +131,7 @@ def bench_corpus(corpus: str, wheel: Path, work: Path, runs: int) -> dict[str, o
     print(f"{corpus}: {files:,} files; warming the shared cache", file=sys.stderr)
     warm_wall, _cpu, warm_err = cold("cold, cache written", "--cache", str(cache),
                                      "--cache-mode", "readwrite")
-    state_bytes = footprint(work / corpus / f"out-{serial}" / ".pipeline")
+    state_bytes = footprint(work / corpus / "out" / ".pipeline")
     source_bytes = footprint(src)
     extracted = base.summary(warm_err).get("files extracted", 0)
     plain: list[tuple[float, float]] = []
@@ -152,8 +150,7 @@ def bench_corpus(corpus: str, wheel: Path, work: Path, runs: int) -> dict[str, o
     finally:
         if cluster is not None:
             cluster.__exit__()
-    for folder in (work / corpus).glob("out-*"):
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(work / corpus / "out", ignore_errors=True)
     ratios_cache = [c[0] / p[0] for c, p in zip(cached, plain, strict=True)]
     ratios_dask = [d[0] / p[0] for d, p in zip(dask, plain, strict=True)]
     plain_wall = statistics.median(p[0] for p in plain)

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from pipeline import layout, state, versions
+from pipeline.cache import Outcome, fetch_pages, store_pages
 from pipeline.discover import Input
 from pipeline.files import decode, dump_state, read_bytes, sha256, write_if_changed
 from pipeline.graph import Counts
@@ -293,50 +294,66 @@ def cut_notes(text_bytes: int, limit: int) -> tuple[Note, ...]:
 
 def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...],
                  siblings: tuple[str, ...], stamp_base: str,
-                 only: frozenset[str] | None = None) -> Counts:
+                 only: frozenset[str] | None = None, remote: Remote = NO_REMOTE) -> Counts:
     """Render both pages of every input of a chunk whose inputs changed (with ``only``,
-    of those inputs only: the others keep their pages and manifest entries as they are)."""
-    from pipeline.render import render_file_pages  # jinja2: only where pages are rendered
-
+    of those inputs only: the others keep their pages and manifest entries as they are).
+    Pages to render are first looked up in the shared cache under their stamp, and the
+    ones rendered here are stored there, as ``remote`` says (:mod:`pipeline.cache`)."""
     out = Path(root)
     records = load_state(out / state.path("records", chunk))
     contexts = load_state(out / state.path("ctx", chunk))
     old = state.load_manifest(root, "pages", chunk)["entries"]
     entries: dict[str, Any] = {}
-    written = unchanged = 0
+    todo: list[tuple[Input, dict[str, Any], str]] = []  # (input, record, stamp) to render
+    unchanged = 0
     folder_stamp = sha256(dump_state([stamp_base, list(siblings)]))  # once, not per page
     for item, data in zip(inputs, records, strict=True):
         if only is not None and item.path not in only:
             if item.path in old:
                 entries[item.path] = old[item.path]
             continue
-        ctx = contexts[item.path]
         # The entry's key stands for its extraction (it hashes the content and the code).
         facts = {k: v for k, v in data.items() if k != "extraction"}
-        stamp = sha256(dump_state([folder_stamp, facts, ctx, item.test]))
-        docs, kw = layout.file_pages(item.path)
+        stamp = sha256(dump_state([folder_stamp, facts, contexts[item.path], item.test]))
         previous = old.get(item.path)
         if previous and previous["stamp"] == stamp and state.entry_intact(root, previous):
             entries[item.path] = previous
             unchanged += 2
-            continue
-        record = load_record(data)
-        try:
-            text = decode(read_bytes(item.disk)).text
-        except OSError:
-            text = ""
-        docs_text, kw_text = render_file_pages(record, context_from_dict(ctx), text, site,
-                                               item.type.name, item.type.fence, list(siblings),
-                                               is_test=item.test)
-        docs_bytes, kw_bytes = docs_text.encode("utf-8"), kw_text.encode("utf-8")
-        for page, content in ((docs, docs_bytes), (kw, kw_bytes)):
-            if write_if_changed(out / page, content):
+        else:
+            todo.append((item, data, stamp))
+    outcome = Outcome()
+    cached = fetch_pages(remote, [stamp for _item, _data, stamp in todo], outcome)
+    rendered: dict[str, tuple[str, str]] = {}
+    written = 0
+    for item, data, stamp in todo:
+        texts = cached.get(stamp)
+        if texts is None:
+            texts = rendered[stamp] = _render_file(item, data, contexts[item.path], site,
+                                                   siblings)
+        docs, kw = layout.file_pages(item.path)
+        for page, text in ((docs, texts[0]), (kw, texts[1])):
+            if write_if_changed(out / page, text.encode("utf-8")):
                 written += 1
             else:
                 unchanged += 1
         entries[item.path] = {"stamp": stamp, "pages": state.page_stats(root, (docs, kw))}
+    store_pages(remote, rendered, outcome)
     save_state(out / state.path("pages", chunk), state.manifest("", entries))
-    return {"pages_written": written, "pages_unchanged": unchanged}
+    return {"pages_written": written, "pages_unchanged": unchanged, **outcome.counts()}
+
+
+def _render_file(item: Input, data: dict[str, Any], ctx: dict[str, Any], site: PageSite,
+                 siblings: tuple[str, ...]) -> tuple[str, str]:
+    """The two pages (docs, keywords) of one input from its record and context."""
+    from pipeline.render import render_file_pages  # jinja2: only where pages are rendered
+
+    try:
+        text = decode(read_bytes(item.disk)).text
+    except OSError:
+        text = ""
+    return render_file_pages(load_record(data), context_from_dict(ctx), text, site,
+                             item.type.name, item.type.fence, list(siblings),
+                             is_test=item.test)
 
 
 def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...],

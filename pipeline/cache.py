@@ -1,4 +1,5 @@
-"""A shared record cache: extractions by extraction key, in a folder or an fsspec store.
+"""A shared cache: extractions by extraction key, and each file's rendered pages by its
+render stamp, in a folder or an fsspec store.
 
 ``cache`` names a folder (an NFS mount, a CI cache volume) or an fsspec URL
 (``s3://bucket/prefix`` through s3fs, its credentials and endpoint from the standard AWS
@@ -8,7 +9,11 @@ missing locally before extracting it), ``write`` (store what this build extracte
 ``readwrite`` (both: what CI runs) or ``off``.
 
 The key is the records' own extraction key (content digest, language, extraction code,
-schema: ``actions._key``), so an entry can only stand for the bytes it was made from. An
+schema: ``actions._key``), so an entry can only stand for the bytes it was made from. A
+file's pages are keyed by the stamp its render task compares (the record's key, its
+links' context, the site with its absolute folders, the templates, the code, the
+schema: what the pages are made from), so they are shared between builds of the same
+tree into the same places, as CI runners build it. An
 entry is data, never code: zstd-compressed JSON, used only when it decodes, echoes the key
 it was fetched under, has this schema and language, and every field has its record's type
 (:func:`conforms`); anything else is ignored, with one warning. A cache that cannot be
@@ -96,12 +101,25 @@ class Cached:
 
 @dataclass
 class Outcome:
-    """What a batch of cache calls did: counts, and warnings by topic (one line each)."""
+    """What a batch of cache calls did: counts (records; ``pages_``: rendered pages), and
+    warnings by topic (one line each)."""
 
     fetched: int = 0
     stored: int = 0
     rejected: int = 0
+    pages_fetched: int = 0
+    pages_stored: int = 0
+    pages_rejected: int = 0
     warnings: dict[str, str] | None = None
+
+    def counts(self) -> dict[str, Any]:
+        """The task's counts (``cache_fetched``...) of what happened, and its warnings."""
+        counts: dict[str, Any] = {f"cache_{name}": getattr(self, name) for name in (
+            "fetched", "stored", "rejected", "pages_fetched", "pages_stored",
+            "pages_rejected") if getattr(self, name)}
+        if self.warnings:
+            counts["warnings"] = self.warnings
+        return counts
 
     def warn(self, topic: str, message: str) -> None:
         if self.warnings is None:
@@ -184,11 +202,19 @@ class FsspecStore:
         self.fs.pipe({self._path(name): data for name, data in items.items()})
 
 
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+
+
 def _pooled(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``function`` over ``items`` on one pool per process (a pool per call started up to
+    16 threads per chunk: a third of a warm-cache cold build's fetch time). A worker
+    process forked from one that had a pool makes its own: threads do not survive a fork."""
+    global _POOL
     if len(items) <= 1:
         return [function(item) for item in items]
-    with ThreadPoolExecutor(min(THREADS, len(items))) as pool:
-        return list(pool.map(function, items))
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(THREADS, thread_name_prefix="cache"))
+    return list(_POOL[1].map(function, items))
 
 
 @cache
@@ -234,6 +260,37 @@ def decode_entry(blob: bytes, key: str, language: str) -> Cached:
     if not (isinstance(extraction, dict) and conforms(extraction, Extraction)):
         raise ValueError("the extraction does not have the record's fields and types")
     return Cached(lines, encoding, extraction_from_dict(extraction))
+
+
+def pages_entry_name(stamp: str) -> str:
+    return f"{stamp}.pages.zst"
+
+
+def encode_pages(stamp: str, pages: tuple[str, str]) -> bytes:
+    from pipeline.records import SCHEMA
+    from pipeline.stateio import pack
+
+    return pack(orjson.dumps({"schema": SCHEMA, "stamp": stamp, "pages": list(pages)}))
+
+
+def decode_pages(blob: bytes, stamp: str) -> tuple[str, str]:
+    """A file's two rendered pages (docs, keywords) stored under its render stamp;
+    ``ValueError`` naming the first thing wrong with the entry."""
+    from pipeline.records import SCHEMA
+    from pipeline.stateio import MAGIC, unpack
+
+    if not blob.startswith(MAGIC):
+        raise ValueError("not a compressed entry")
+    data = orjson.loads(unpack(blob, limit=MAX_ENTRY))
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    for field, wanted in (("schema", SCHEMA), ("stamp", stamp)):
+        if data.get(field) != wanted:
+            raise ValueError(f"{field} is {data.get(field)!r}, not {wanted!r}")
+    pages = data.get("pages")
+    if not (type(pages) is list and len(pages) == 2 and all(type(p) is str for p in pages)):
+        raise ValueError("the pages are not two texts")
+    return pages[0], pages[1]
 
 
 def conforms(value: Any, hint: Any) -> bool:
@@ -282,19 +339,8 @@ def _checker(hint: Any) -> Check:
 def fetch(remote: Remote, wanted: dict[str, str], outcome: Outcome) -> dict[str, Cached]:
     """Key -> cached content for the keys of ``wanted`` (key -> language) the cache holds
     and that pass validation; {} when the cache cannot be read."""
-    if not (remote.reads and wanted) or CACHES.resting(remote.cache):
-        return {}
-    keys = sorted(wanted)
-    try:
-        blobs = open_store(remote.cache).get_many([entry_name(k) for k in keys])
-    except Exception as error:  # any failure of the store: extract locally
-        _give_up(remote, error, outcome)
-        return {}
     found: dict[str, Cached] = {}
-    for key in keys:
-        blob = blobs.get(entry_name(key))
-        if blob is None:
-            continue
+    for key, blob in _get(remote, {entry_name(k): k for k in wanted}, outcome).items():
         try:
             found[key] = decode_entry(blob, key, wanted[key])
         except (ValueError, TypeError, KeyError) as error:
@@ -305,24 +351,67 @@ def fetch(remote: Remote, wanted: dict[str, str], outcome: Outcome) -> dict[str,
     return found
 
 
+def fetch_pages(remote: Remote, stamps: Iterable[str],
+                outcome: Outcome) -> dict[str, tuple[str, str]]:
+    """Render stamp -> the file's two pages, for the stamps the cache holds whose entries
+    pass validation; {} when the cache cannot be read."""
+    found: dict[str, tuple[str, str]] = {}
+    for stamp, blob in _get(remote, {pages_entry_name(s): s for s in stamps},
+                            outcome).items():
+        try:
+            found[stamp] = decode_pages(blob, stamp)
+        except (ValueError, TypeError, KeyError) as error:
+            outcome.pages_rejected += 1
+            outcome.warn("cache-rejected", f"cache {remote.cache}: entry {stamp[:16]}... "
+                         f"ignored ({_reason(error)}); the pages were rendered here")
+    outcome.pages_fetched += len(found)
+    return found
+
+
+def _get(remote: Remote, names: dict[str, str], outcome: Outcome) -> dict[str, bytes]:
+    """Key -> entry bytes, of the entries (name -> key) the store holds, in one batch."""
+    if not (remote.reads and names) or CACHES.resting(remote.cache):
+        return {}
+    ordered = sorted(names)
+    try:
+        blobs = open_store(remote.cache).get_many(ordered)
+    except Exception as error:  # any failure of the store: extract and render locally
+        _give_up(remote, error, outcome)
+        return {}
+    return {names[name]: blobs[name] for name in ordered if name in blobs}
+
+
 def store(remote: Remote, made: Iterable[tuple[str, str, Cached]], outcome: Outcome) -> None:
     """Put ``(key, language, content)`` entries, when the mode allows writes."""
-    items = {entry_name(key): encode_entry(key, language, value)
-             for key, language, value in made} if remote.writes else {}
+    if remote.writes:
+        outcome.stored += _put(remote, {entry_name(key): encode_entry(key, language, value)
+                                        for key, language, value in made}, outcome)
+
+
+def store_pages(remote: Remote, rendered: dict[str, tuple[str, str]],
+                outcome: Outcome) -> None:
+    """Put each file's two pages under its render stamp, when the mode allows writes."""
+    if remote.writes:
+        outcome.pages_stored += _put(remote, {pages_entry_name(stamp): encode_pages(
+            stamp, pages) for stamp, pages in rendered.items()}, outcome)
+
+
+def _put(remote: Remote, items: dict[str, bytes], outcome: Outcome) -> int:
+    """How many of ``items`` (name -> bytes) were put (0 when the store failed)."""
     if not items or CACHES.resting(remote.cache):
-        return
+        return 0
     try:
         open_store(remote.cache).put_many(items)
     except Exception as error:
         _give_up(remote, error, outcome)
-        return
-    outcome.stored += len(items)
+        return 0
+    return len(items)
 
 
 def _give_up(remote: Remote, error: BaseException, outcome: Outcome) -> None:
     CACHES.failed(remote.cache)
     outcome.warn("cache-unusable", f"cache {remote.cache} cannot be used "
-                 f"({_reason(error)}); records are extracted here")
+                 f"({_reason(error)}); records are extracted and pages rendered here")
 
 
 def _reason(error: BaseException) -> str:

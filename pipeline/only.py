@@ -105,7 +105,7 @@ def build_only(graph: Graph, selected: frozenset[str]) -> tuple[Counts, dict[str
             runstate.begin_task(graph.root, task_name("render", chunk.name or "."))
             _add(totals, warnings, actions.render_chunk(
                 graph.root, graph.site, chunk.name, chunk.inputs, siblings[chunk.folder],
-                graph.stamp_base, selected))
+                graph.stamp_base, selected, remote_of(graph.config)))
     for layer in range(1, graph.config.depth + 1):
         if layer in folders_of:
             runstate.begin_task(graph.root, task_name("folder", str(layer)))

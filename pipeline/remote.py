@@ -43,10 +43,4 @@ def make_extractions(missing: dict[str, tuple[bytes, str]], code: str,
     store(remote, ((key, missing[key][1], Cached(facts["lines"], facts["encoding"], extraction))
                    for key, (facts, extraction) in sorted(fresh.items())
                    if not any(n.kind == "internal-error" for n in extraction.notes)), outcome)
-    counts: dict[str, Any] = {"extracted": len(fresh)}
-    for name in ("fetched", "stored", "rejected"):
-        if getattr(outcome, name):
-            counts[f"cache_{name}"] = getattr(outcome, name)
-    if outcome.warnings:
-        counts["warnings"] = outcome.warnings
-    return made, counts
+    return made, {"extracted": len(fresh), **outcome.counts()}

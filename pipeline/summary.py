@@ -24,6 +24,8 @@ def summary_rows(discovered: Mapping[str, int], counts: Mapping[str, int],
         ("files extracted", counts.get("extracted", 0)),
         *([("records fetched from the shared cache", counts["cache_fetched"])]
           if counts.get("cache_fetched") else []),
+        *([("pages fetched from the shared cache", counts["cache_pages_fetched"])]
+          if counts.get("cache_pages_fetched") else []),
         ("pages written", counts.get("pages_written", 0)),
         ("pages unchanged", counts.get("pages_unchanged", 0)),
         ("pages removed", counts.get("pages_removed", 0)),

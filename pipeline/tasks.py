@@ -184,7 +184,7 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
             "name": name,
             "actions": [(run_action, [task_name("render", name), "render_chunk", graph.root,
                                       graph.site, chunk.name, chunk.inputs, names,
-                                      graph.stamp_base])],
+                                      graph.stamp_base, None, remote_of(graph.config)])],
             "file_dep": [graph.out(state.path(k, chunk.name)) for k in ("records", "ctx")],
             # The pages are checked through the manifest (one stat each), not listed as
             # targets (doit would stat them a second time).

@@ -236,15 +236,20 @@ def test_s3_cache_through_a_local_s3_server(tmp_path: Path, s3_endpoint: str) ->
     plain = clean_build_snapshot(src, out)
     first = build(src, out, "--cache", url, "--cache-mode", "readwrite")
     assert not _warnings(first.stderr), first.stderr
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix="ci/")
-    assert listed["KeyCount"] == first.counts["extracted"] == first.counts["cache_stored"]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="ci/")["Contents"]
+    records = [o["Key"] for o in listed if o["Key"].endswith(".json.zst")]
+    pages = [o["Key"] for o in listed if o["Key"].endswith(".pages.zst")]
+    assert len(records) + len(pages) == len(listed)
+    assert len(records) == first.counts["extracted"] == first.counts["cache_stored"]
+    assert len(pages) == first.counts["cache_pages_stored"] > 0
     _fresh(out)
     second = build(src, out, "--cache", url)
     assert second.counts["extracted"] == 0, second.stderr
-    assert second.counts["cache_fetched"] == listed["KeyCount"]
+    assert second.counts["cache_fetched"] == len(records)
+    assert second.counts["cache_pages_fetched"] == len(pages)
     assert contents(snapshot(out)) == plain
     # a poisoned object: ignored with one warning, the file extracted here
-    victim = listed["Contents"][0]["Key"]
+    victim = records[0]
     s3.put_object(Bucket=bucket, Key=victim, Body=b"\x28\xb5\x2f\xfd not a frame")
     _fresh(out)
     third = build(src, out, "--cache", url)
@@ -281,3 +286,60 @@ def test_a_failed_cache_rests_then_is_tried_again(tmp_path: Path,
     caches.store(remote, [(key, "python", value)], back)
     assert back.stored == 1 and not back.warnings
     assert caches.fetch(remote, {key: "python"}, caches.Outcome()) == {key: value}
+
+
+def _page_entries(cache: Path) -> list[Path]:
+    return sorted(cache.rglob("*.pages.zst"))
+
+
+def test_rendered_pages_come_from_the_cache_into_the_same_places(tmp_path: Path) -> None:
+    """A fresh output at the same place (a CI runner's workspace) takes every file's
+    pages from the cache, as its records: nothing extracted or rendered, the same bytes.
+    An output elsewhere has other links in its pages: their stamps differ, and they are
+    rendered (its records still come from the cache)."""
+    from pipeline import render
+
+    src, out = _site(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    plain = clean_build_snapshot(src, out)
+    first = build(src, out, "--cache", str(cache), "--cache-mode", "readwrite")
+    stored = _page_entries(cache)
+    assert len(stored) == first.counts["cache_pages_stored"] == first.counts["extracted"]
+    _fresh(out)
+    calls = []
+    original = render.render_file_pages
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    render.render_file_pages = counted  # type: ignore[assignment]
+    try:
+        second = build(src, out, "--cache", str(cache))
+    finally:
+        render.render_file_pages = original
+    assert second.counts["cache_pages_fetched"] == len(stored) and not calls
+    assert "pages fetched from the shared cache" in second.stderr
+    assert contents(snapshot(out)) == plain and _page_entries(cache) == stored
+    elsewhere = build(src, tmp_path / "elsewhere", "--cache", str(cache))
+    assert elsewhere.counts["extracted"] == 0
+    assert "cache_pages_fetched" not in elsewhere.counts
+
+
+def test_a_poisoned_page_entry_is_rendered_here_with_one_warning(tmp_path: Path) -> None:
+    src, out = _site(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    plain = clean_build_snapshot(src, out)
+    build(src, out, "--cache", str(cache), "--cache-mode", "readwrite")
+    entries = _page_entries(cache)
+    entries[0].write_bytes(entries[1].read_bytes())  # valid, of another stamp
+    entries[2].write_bytes(pack(orjson.dumps({"schema": 0, "pages": ["# x\n", 3]})))
+    _fresh(out)
+    result = build(src, out, "--cache", str(cache))
+    assert result.counts["cache_pages_rejected"] == 2
+    assert result.counts["cache_pages_fetched"] == len(entries) - 2
+    warnings = _warnings(result.stderr)
+    assert len(warnings) == 1 and "ignored" in warnings[0], result.stderr
+    assert contents(snapshot(out)) == plain
