@@ -322,8 +322,8 @@ def render_chunk(root: str, site: PageSite, chunk: str, inputs: tuple[Input, ...
         else:
             todo.append((item, data, stamp))
     outcome = Outcome()
-    cached = fetch_pages(remote, [stamp for _item, _data, stamp in todo], outcome)
-    rendered: dict[str, tuple[str, str]] = {}
+    cached = fetch_pages(remote, [stamp for _item, _data, stamp in todo], outcome, 2)
+    rendered: dict[str, tuple[str, ...]] = {}
     written = 0
     for item, data, stamp in todo:
         texts = cached.get(stamp)
@@ -356,19 +356,24 @@ def _render_file(item: Input, data: dict[str, Any], ctx: dict[str, Any], site: P
                              is_test=item.test)
 
 
+FOLDER_PAGES = ("index.md", "doc.md", "sub.md")
+
+
 def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...],
-                   layer: int, stamp_base: str, only: frozenset[str] | None = None) -> Counts:
+                   layer: int, stamp_base: str, only: frozenset[str] | None = None,
+                   remote: Remote = NO_REMOTE) -> Counts:
     """The folder pages of one layer, rendered only for folders whose facts changed or
     whose pages are not as last written (the manifest keeps the stamp of site, templates
     and schema; per folder the facts file's size, mtime and digest, and each page's size
-    and mtime). With ``only``, the other folders keep their pages and entries as they are."""
-    from pipeline.render_folders import render_folder_pages
-
+    and mtime). With ``only``, the other folders keep their pages and entries as they are.
+    Pages to render are first looked up in the shared cache, under a stamp of the facts'
+    digest, the layer and ``stamp_base``, and the ones rendered here are stored there."""
     out = Path(root)
     loaded = state.load_manifest(root, "folder-pages", key)
     old = loaded["entries"] if loaded["stamp"] == stamp_base else {}
     entries: dict[str, Any] = {}
-    written = unchanged = 0
+    todo: list[tuple[str, bytes, list[int], str]] = []  # (folder, facts, stat, cache stamp)
+    unchanged = 0
     for folder in folders:
         if only is not None and folder not in only:
             if folder in old:
@@ -389,18 +394,39 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
                 unchanged += len(previous["pages"])
                 continue
         data = read_bytes(facts_path) if data is None else data
-        stored = orjson.loads(unpack(data))
-        pages = render_folder_pages(folder_facts_from_dict(stored["facts"]), site, layer,
-                                    stored["extras"])
-        for path, text in pages.items():
+        todo.append((folder, data, [info.st_size, info.st_mtime_ns],
+                     sha256(dump_state(["folder", stamp_base, layer, folder, sha256(data)]))))
+    outcome = Outcome()
+    cached = fetch_pages(remote, [stamp for *_rest, stamp in todo], outcome, len(FOLDER_PAGES))
+    rendered: dict[str, tuple[str, ...]] = {}
+    written = 0
+    for folder, data, facts, stamp in todo:
+        texts = cached.get(stamp)
+        if texts is None:
+            texts = rendered[stamp] = _render_folder(folder, data, site, layer)
+        paths = [layout.folder_page(folder, name) for name in FOLDER_PAGES]
+        for path, text in zip(paths, texts, strict=True):
             if write_if_changed(out / path, text.encode("utf-8")):
                 written += 1
             else:
                 unchanged += 1
-        entries[folder] = {"stamp": sha256(data), "facts": [info.st_size, info.st_mtime_ns],
-                           "pages": state.page_stats(root, sorted(pages))}
+        entries[folder] = {"stamp": sha256(data), "facts": facts,
+                           "pages": state.page_stats(root, sorted(paths))}
+    store_pages(remote, rendered, outcome)
     save_state(out / state.path("folder-pages", key), state.manifest(stamp_base, entries))
-    return {"pages_written": written, "pages_unchanged": unchanged}
+    return {"pages_written": written, "pages_unchanged": unchanged, **outcome.counts()}
+
+
+def _render_folder(folder: str, data: bytes, site: PageSite, layer: int) -> tuple[str, ...]:
+    """A folder's pages (:data:`FOLDER_PAGES`, in that order) from its facts file."""
+    from pipeline.render_folders import render_folder_pages
+
+    stored = orjson.loads(unpack(data))
+    pages = render_folder_pages(folder_facts_from_dict(stored["facts"]), site, layer,
+                                stored["extras"])
+    paths = [layout.folder_page(folder, name) for name in FOLDER_PAGES]
+    assert sorted(pages) == sorted(paths), (folder, sorted(pages))
+    return tuple(pages[path] for path in paths)
 
 
 def render_keywords(root: str, site: PageSite) -> Counts:

@@ -266,16 +266,17 @@ def pages_entry_name(stamp: str) -> str:
     return f"{stamp}.pages.zst"
 
 
-def encode_pages(stamp: str, pages: tuple[str, str]) -> bytes:
+def encode_pages(stamp: str, pages: tuple[str, ...]) -> bytes:
     from pipeline.records import SCHEMA
     from pipeline.stateio import pack
 
     return pack(orjson.dumps({"schema": SCHEMA, "stamp": stamp, "pages": list(pages)}))
 
 
-def decode_pages(blob: bytes, stamp: str) -> tuple[str, str]:
-    """A file's two rendered pages (docs, keywords) stored under its render stamp;
-    ``ValueError`` naming the first thing wrong with the entry."""
+def decode_pages(blob: bytes, stamp: str, count: int) -> tuple[str, ...]:
+    """The ``count`` rendered pages stored under a stamp (a file's docs and keywords
+    pages; a folder's index, doc and sub pages); ``ValueError`` naming the first thing
+    wrong with the entry."""
     from pipeline.records import SCHEMA
     from pipeline.stateio import MAGIC, unpack
 
@@ -288,9 +289,10 @@ def decode_pages(blob: bytes, stamp: str) -> tuple[str, str]:
         if data.get(field) != wanted:
             raise ValueError(f"{field} is {data.get(field)!r}, not {wanted!r}")
     pages = data.get("pages")
-    if not (type(pages) is list and len(pages) == 2 and all(type(p) is str for p in pages)):
-        raise ValueError("the pages are not two texts")
-    return pages[0], pages[1]
+    if not (type(pages) is list and len(pages) == count
+            and all(type(p) is str for p in pages)):
+        raise ValueError(f"the pages are not {count} texts")
+    return tuple(pages)
 
 
 def conforms(value: Any, hint: Any) -> bool:
@@ -351,15 +353,15 @@ def fetch(remote: Remote, wanted: dict[str, str], outcome: Outcome) -> dict[str,
     return found
 
 
-def fetch_pages(remote: Remote, stamps: Iterable[str],
-                outcome: Outcome) -> dict[str, tuple[str, str]]:
-    """Render stamp -> the file's two pages, for the stamps the cache holds whose entries
-    pass validation; {} when the cache cannot be read."""
-    found: dict[str, tuple[str, str]] = {}
+def fetch_pages(remote: Remote, stamps: Iterable[str], outcome: Outcome,
+                count: int) -> dict[str, tuple[str, ...]]:
+    """Stamp -> the ``count`` pages rendered under it, for the stamps the cache holds whose
+    entries pass validation; {} when the cache cannot be read."""
+    found: dict[str, tuple[str, ...]] = {}
     for stamp, blob in _get(remote, {pages_entry_name(s): s for s in stamps},
                             outcome).items():
         try:
-            found[stamp] = decode_pages(blob, stamp)
+            found[stamp] = decode_pages(blob, stamp, count)
         except (ValueError, TypeError, KeyError) as error:
             outcome.pages_rejected += 1
             outcome.warn("cache-rejected", f"cache {remote.cache}: entry {stamp[:16]}... "
@@ -388,9 +390,9 @@ def store(remote: Remote, made: Iterable[tuple[str, str, Cached]], outcome: Outc
                                         for key, language, value in made}, outcome)
 
 
-def store_pages(remote: Remote, rendered: dict[str, tuple[str, str]],
+def store_pages(remote: Remote, rendered: dict[str, tuple[str, ...]],
                 outcome: Outcome) -> None:
-    """Put each file's two pages under its render stamp, when the mode allows writes."""
+    """Put rendered pages under their stamps, when the mode allows writes."""
     if remote.writes:
         outcome.pages_stored += _put(remote, {pages_entry_name(stamp): encode_pages(
             stamp, pages) for stamp, pages in rendered.items()}, outcome)

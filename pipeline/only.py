@@ -112,7 +112,7 @@ def build_only(graph: Graph, selected: frozenset[str]) -> tuple[Counts, dict[str
             _add(totals, warnings, actions.render_folders(
                 graph.root, graph.site, state.layer_key("folder-pages", layer),
                 tuple(graph.layer_folders(layer)), layer, graph.stamp_base,
-                frozenset(folders_of[layer])))
+                frozenset(folders_of[layer]), remote_of(graph.config)))
     runstate.begin_task(graph.root, task_name("keywords"))
     _add(totals, warnings, actions.render_keywords(graph.root, graph.site))
     return totals, warnings
