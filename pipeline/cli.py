@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from pipeline.session import (
     collector_paused,
     discovered,
     doit_namespace,
+    quick_report,
     run_build,
     run_doit,
 )
@@ -234,21 +235,41 @@ def dodo_namespace() -> dict[str, Any]:
         config = load_config({k: v for k, v in variables.items() if v is not None})
         command = next((a for a in sys.argv[1:] if a in DOIT_COMMANDS), "run")
         writing = command not in READ_ONLY_DOIT_COMMANDS
-        scan = None
+        scan = verdict = None
         if writing:
             _lock(config)
             scan = scan_tree(config)
             if command == "run" and _whole_build(sys.argv[1:]):
-                namespace = _noop_namespace(config, scan)
-                if namespace is not None:
-                    return namespace
+                from pipeline import quick
+
+                verdict = quick.check(config, scan)
+                if verdict.report is not None:
+                    return _noop_namespace(config, verdict.report)
         dirty = _prepare_state(config) if writing else False
         graph = build_graph(config, dirty=dirty, save_cache=writing, scan=scan)
     except PipelineError as error:
         print(str(error), file=sys.stderr)
         raise SystemExit(error.exit_code) from None
     runner.install()
-    return doit_namespace(graph, reporter_for(graph.root, config.depth, discovered(graph)))
+    finished = None
+    if scan is not None and verdict is not None:  # the whole build: record it when done
+        finished = _recorder(graph, scan, verdict)
+    return doit_namespace(graph, reporter_for(graph.root, config.depth, discovered(graph),
+                                              finished=finished))
+
+
+def _recorder(graph: Graph, scan: Any, verdict: Any) -> Callable[[Any], None]:
+    """What a ``doit`` run of the whole build does once complete (doit saved its database
+    first), as ``python -m pipeline build`` does: record it for the quick check when every
+    task is done or up to date, so the next ``doit`` or build can be a quick no-op."""
+    def finished(reporter: Any) -> None:
+        from pipeline import quick
+
+        if reporter.selected and not reporter.errors and runstate.is_sealed(graph.root):
+            quick.record(graph, scan, quick_report(discovered(graph),
+                                                   reporter.summary["notes"]),
+                         verdict, False)
+    return finished
 
 
 # doit options that take a value (``-n 2``): the value is no task name.
@@ -275,22 +296,18 @@ def _whole_build(argv: list[str]) -> bool:
     return True
 
 
-def _noop_namespace(config: Config, scan: Any) -> dict[str, Any] | None:
-    """The namespace of a ``doit`` run the quick check finds up to date (None when it does
-    not): the ``docs`` task, up to date, after a ``docs:failures`` task that fails the run
-    when files failed (as the whole graph's does: it is never in the database, so nothing
-    there changes), and the build's reporter with what discovery found, which prints the
-    no-op summary. doit's own tasks of the project, beside them, run as always."""
-    from pipeline import quick
+def _noop_namespace(config: Config, report: dict[str, Any]) -> dict[str, Any]:
+    """The namespace of a ``doit`` run the quick check finds up to date (``report``: what
+    it prints): the ``docs`` task, up to date, after a ``docs:failures`` task that fails
+    the run when files failed (as the whole graph's does: it is never in the database, so
+    nothing there changes), and the build's reporter with what discovery found, which
+    prints the no-op summary. doit's own tasks of the project, beside them, run as always."""
     from pipeline.prune import failure_verdict
     from pipeline.report import reporter_for
     from pipeline.tasks import NAMESPACE, task_name
 
-    verdict = quick.check(config, scan)
-    if verdict.report is None:
-        return None
     root, depth = config.output, config.depth
-    failures = bool(verdict.report["default"]["files"])
+    failures = bool(report["default"]["files"])
 
     def task_docs() -> Any:
         if failures:
@@ -302,5 +319,5 @@ def _noop_namespace(config: Config, scan: Any) -> dict[str, Any] | None:
 
     return {"task_docs": task_docs, "DOIT_CONFIG": {
         "dep_file": runstate.database(root), "backend": "pipeline",
-        "reporter": reporter_for(root, depth, verdict.report["discovered"]),
+        "reporter": reporter_for(root, depth, report["discovered"]),
         "default_tasks": [NAMESPACE]}}

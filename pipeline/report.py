@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -58,6 +59,8 @@ class Reporter:
     console_file: TextIO | None = None
     last: Reporter | None = None
     deferred = False  # the summary waits for print_summary (a run that may be followed)
+    # called with the reporter once the run is complete (doit saved its database first)
+    finished: Callable[[Reporter], None] | None = None
     carried: dict[str, int] = {}  # counts of an earlier run of the same build
     carried_time = 0.0
 
@@ -161,6 +164,8 @@ class Reporter:
             self._print_summary(failed, elapsed)
         for error in self.errors:
             self._line(f"error: {error}")
+        if self.finished is not None:
+            self.finished(self)  # a static method: called with the reporter
 
     def print_summary(self) -> None:
         """The summary a deferred reporter kept back."""
@@ -211,12 +216,15 @@ class Reporter:
 
 def reporter_for(root: str, depth: int, discovered: dict[str, int], strict: bool = False,
                  stream: TextIO | None = None, *, deferred: bool = False,
-                 carried: Reporter | None = None) -> type[Reporter]:
+                 carried: Reporter | None = None,
+                 finished: Callable[[Reporter], None] | None = None) -> type[Reporter]:
     """A Reporter class bound to one build (doit instantiates it itself); ``carried``: the
-    reporter of an earlier run of the same build, whose counts and time this one adds."""
+    reporter of an earlier run of the same build, whose counts and time this one adds;
+    ``finished``: called with the reporter when the run is complete."""
     return type("BuildReporter", (Reporter,), {
         "root": root, "depth": depth, "discovered": discovered, "strict": strict,
         "console_file": stream, "last": None, "deferred": deferred,
+        "finished": staticmethod(finished) if finished else None,
         "carried": dict(carried.counts) if carried else {},
         "carried_time": time.perf_counter() - carried.started if carried else 0.0,
     })
