@@ -311,3 +311,48 @@ def test_the_record_lists_every_page_check_the_tasks_make(tree: Path) -> None:
                 _root, kind, key, entries = cells["args"]
                 made.add((kind, key, tuple(entries)))
     assert made and made == set(state.page_checks(graph))
+
+
+def test_the_outputs_check_of_an_edit_answers_from_a_child() -> None:
+    """:class:`quick.Deferred`: the check runs in a forked child and its answer is read
+    later; a child that fails answers no; with other threads it runs at once."""
+    import threading
+
+    assert quick.Deferred(lambda: True).result() is True
+    assert quick.Deferred(lambda: False).result() is False
+
+    def broken() -> bool:
+        raise OSError("gone")
+
+    assert quick.Deferred(broken).result() is False
+    ran: list[int] = []
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        inline = quick.Deferred(lambda: ran.append(os.getpid()) is None)
+        assert ran == [os.getpid()] and inline.result() is True  # in this process
+    finally:
+        stop.set()
+        other.join()
+    forked = quick.Deferred(lambda: ran.append(os.getpid()) is None)
+    assert forked.result() is True and ran == [os.getpid()]  # appended in the child only
+
+
+def test_an_edit_with_a_hand_edited_page_elsewhere_trusts_nothing(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outputs' check (in the child) finds the page moved: the whole graph runs, the
+    page is repaired, and the output is a clean build's."""
+    from pipeline import state
+
+    trusted: list[bool] = []
+    original = state.trust_outputs
+    monkeypatch.setattr(state, "trust_outputs",
+                        lambda root, value: (trusted.append(value), original(root, value)))
+    page = tree / "out" / "pkg" / "b.py_docs.md"
+    page.write_bytes(page.read_bytes() + b"hand-edited\n")
+    make_tree(tree / "src", {"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", "x + 5")})
+    _build(tree)
+    assert True not in trusted
+    assert b"hand-edited" not in page.read_bytes()
+    assert contents(snapshot(tree / "out")) == clean_build_snapshot(tree / "src", tree / "out")
