@@ -53,8 +53,51 @@ Record = dict[str, Any]
 Grouped = dict[str, dict[str, list[int]]]  # folder -> name -> stat
 
 
+# The pages' stats (most of the record: 4.9 MB of its 6.9 MB of JSON on the torch wheel) are
+# kept in shard files, by manifest, beside the record, which names each shard's digest: an
+# edit rewrites the shards of the manifests it moved, and reads no other.
+SHARDS = state.QUICK_SHARDS
+
+
 def record_path(root: str) -> str:
     return f"{root}/{layout.STATE}/quick.json.z"
+
+
+def shard_path(root: str, index: int) -> str:
+    return f"{root}/{layout.STATE}/quick-pages-{index:02}.json.z"
+
+
+def _shard_of(manifest: str) -> int:
+    return zlib.crc32(manifest.encode()) % SHARDS
+
+
+def _load_shard(root: str, index: int, digest: str) -> dict[str, Grouped] | None:
+    """One shard's pages (manifest -> folder -> name -> stat), or None when the file is not
+    the one the record names."""
+    try:
+        with open(shard_path(root, index), "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != digest:
+        return None
+    try:
+        pages = orjson.loads(zlib.decompress(data))
+    except (zlib.error, orjson.JSONDecodeError):
+        return None
+    return pages if isinstance(pages, dict) else None
+
+
+def _load_pages(root: str, saved: Record) -> dict[str, Grouped] | None:
+    """Every manifest's pages, from the shards the record names (None: one is not there or
+    not as recorded)."""
+    pages: dict[str, Grouped] = {}
+    for index, digest in enumerate(saved["shards"]):
+        shard = _load_shard(root, index, digest)
+        if shard is None:
+            return None
+        pages.update(shard)
+    return pages
 
 
 def build_key(config: Config) -> str:
@@ -129,7 +172,8 @@ def check(config: Config, scan: Scan) -> Verdict:
             saved = orjson.loads(zlib.decompress(handle.read()))
     except (OSError, zlib.error, orjson.JSONDecodeError):
         return Verdict(key=key)
-    if not isinstance(saved, dict) or saved.get("key") != key:
+    if not isinstance(saved, dict) or saved.get("key") != key \
+            or len(saved.get("shards", ())) != SHARDS:
         return Verdict(key=key)
     same_sources = scan.files == saved["sources"]
     if not same_sources and scan.files.keys() != saved["sources"].keys():
@@ -138,10 +182,12 @@ def check(config: Config, scan: Scan) -> Verdict:
     if list(scan.links) != saved["links"] or not runstate.is_sealed(root) \
             or os.path.lexists(f"{directory}/{JOURNAL}"):
         return Verdict(key=key)
+
     def same_outputs() -> bool:
-        return (_same_files(root, saved["state"], _file_stat)
+        pages = _load_pages(root, saved)
+        return (pages is not None and _same_files(root, saved["state"], _file_stat)
                 and _same_files(root, saved["folders"], _folder_stat)
-                and all(_same_pages(root, pages) for pages in saved["pages"].values()))
+                and all(_same_pages(root, grouped) for grouped in pages.values()))
 
     if not same_sources:  # an edit: the graph is derived meanwhile
         return Verdict(intact=True, saved=saved, key=key, outputs=Deferred(same_outputs))
@@ -150,9 +196,10 @@ def check(config: Config, scan: Scan) -> Verdict:
     return Verdict(report=saved["report"], intact=True, saved=saved, key=key)
 
 
-def page_count(saved: Record) -> int:
+def page_count(root: str, saved: Record) -> int:
     """How many pages a record lists (every page a build leaves)."""
-    return sum(len(names) for pages in saved["pages"].values() for names in pages.values())
+    pages = _load_pages(root, saved) or {}
+    return sum(len(names) for grouped in pages.values() for names in grouped.values())
 
 
 def _file_stat(info: os.stat_result) -> list[int]:
@@ -277,6 +324,7 @@ def record(graph: Graph, scan: Scan, report: Record, verdict: Verdict,
         except FileNotFoundError:
             pass
         return None
+    # the record last: it names the shards written before it
     write_if_changed(record_path(graph.root), zlib.compress(orjson.dumps(made), RECORD_LEVEL))
     return made
 
@@ -293,28 +341,28 @@ def _make(graph: Graph, scan: Scan, report: Record, previous: Record,
     stats = _grouped(root, paths, _file_stat)
     if stats is None:
         return None
-    pages = _pages(graph, stats, previous)
+    shards = _shards(graph, stats, previous)
     folders = _folders(graph, previous)
-    if pages is None or folders is None:
+    if shards is None or folders is None:
         return None
     return {"key": key, "sources": scan.files, "links": list(scan.links),
             "binaries": [path for path, _ in graph.inventory.binaries],
             "tests": sorted(_tests(graph)),
-            "state": stats, "folders": folders, "pages": pages, "report": report}
+            "state": stats, "folders": folders, "shards": shards, "report": report}
 
 
-def _pages(graph: Graph, stats: Grouped, previous: Record) -> dict[str, Grouped] | None:
-    """Per manifest, its pages' [size, mtime_ns] as it recorded them, by folder; None when
-    a manifest misses an entry (then the run did not leave every page task up to date).
-    A manifest whose stat is as in the previous record has the same pages."""
+def _shards(graph: Graph, stats: Grouped, previous: Record) -> list[str] | None:
+    """Write the shards of the pages' [size, mtime_ns] per manifest, as each manifest
+    recorded them, by folder; their digests, or None when a manifest misses an entry (then
+    the run did not leave every page task up to date). A manifest whose stat is as in the
+    previous record has the same pages: a shard whose manifests all are keeps its file."""
     before_stats: Grouped = previous.get("state", {})
-    before_pages: dict[str, Grouped] = previous.get("pages", {})
-    pages: dict[str, Grouped] = {}
+    before_shards: list[str] = previous.get("shards", [])
+    moved: dict[int, dict[str, Grouped]] = {}
     for kind, key, entries in state.page_checks(graph):
         rel = state.path(kind, key)
         now = _at(stats, rel)
-        if now is not None and _at(before_stats, rel) == now and rel in before_pages:
-            pages[rel] = before_pages[rel]
+        if before_shards and now is not None and _at(before_stats, rel) == now:
             continue
         listed = state.checked_manifest(graph.root, kind, key)["entries"]
         grouped: Grouped = {}
@@ -324,8 +372,20 @@ def _pages(graph: Graph, stats: Grouped, previous: Record) -> dict[str, Grouped]
             for page, page_stat in listed[entry]["pages"].items():
                 page_folder, _, page_name = page.rpartition("/")
                 grouped.setdefault(page_folder, {})[page_name] = page_stat
-        pages[rel] = grouped
-    return pages
+        moved.setdefault(_shard_of(rel), {})[rel] = grouped
+    digests = []
+    for index in range(SHARDS):
+        if before_shards and index not in moved:
+            digests.append(before_shards[index])
+            continue
+        pages = _load_shard(graph.root, index, before_shards[index]) if before_shards else {}
+        if pages is None:
+            return None
+        pages.update(moved.get(index, {}))
+        data = zlib.compress(orjson.dumps(pages), RECORD_LEVEL)
+        write_if_changed(shard_path(graph.root, index), data)
+        digests.append(hashlib.sha256(data).hexdigest())
+    return digests
 
 
 def _folders(graph: Graph, previous: Record) -> Grouped | None:

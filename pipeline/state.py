@@ -70,10 +70,14 @@ FILES = {
     "discover.json": "discovery's cache of file sizes and mtimes (discover)",
     "clean": "the seal: no task has run since the last run finished (runstate)",
     "version": "the state format; another one resets the folder (runstate.check_state)",
-    "quick.json.z": "what the last finished run left: the stats of the sources, pages and "
-                    "state the quick no-op check compares, zlib-compressed (written by cli "
-                    "after a run; quick)",
+    "quick.json.z": "what the last finished run left: the stats of the sources and state and "
+                    "the digests of the page shards the quick no-op check compares, "
+                    "zlib-compressed (written by cli after a run; quick)",
 }
+# The quick record's pages: their stats per manifest, in shards by manifest (quick).
+QUICK_SHARDS = 16
+FILES.update({f"quick-pages-{index:02}.json.z": "a shard of the quick record's pages"
+              for index in range(QUICK_SHARDS)})
 
 
 def path(kind: str, key: str) -> str:

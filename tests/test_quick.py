@@ -356,3 +356,26 @@ def test_an_edit_with_a_hand_edited_page_elsewhere_trusts_nothing(
     assert True not in trusted
     assert b"hand-edited" not in page.read_bytes()
     assert contents(snapshot(tree / "out")) == clean_build_snapshot(tree / "src", tree / "out")
+
+
+def test_an_edit_rewrites_only_the_shards_of_the_manifests_it_moved(tree: Path) -> None:
+    """The pages' stats live in shards named by the record with their digests: an edit
+    rewrites the shards of its chunks' manifests; a shard removed or changed by hand makes
+    the next build run doit, which records it again."""
+    state = tree / "out" / STATE
+    shards = sorted(state.glob("quick-pages-*.json.z"))
+    assert len(shards) == quick.SHARDS
+    before = {p.name: p.stat().st_mtime_ns for p in shards}
+    make_tree(tree / "src", {"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", "x + 9")})
+    _build(tree)
+    after = {p.name: p.stat().st_mtime_ns for p in shards}
+    rewritten = [name for name in before if before[name] != after[name]]
+    assert 0 < len(rewritten) < quick.SHARDS // 2, rewritten
+    config = make_config({"source": str(tree / "src"), "output": str(tree / "out")})
+    assert quick.check(config, scan_tree(config)).report is not None
+    shards[3].write_bytes(zlib.compress(b"{}"))
+    assert quick.check(config, scan_tree(config)).report is None
+    _build(tree)
+    assert quick.check(config, scan_tree(config)).report is not None
+    shards[5].unlink()
+    assert quick.check(config, scan_tree(config)).report is None
