@@ -5,13 +5,14 @@ A run that finishes with every task done or up to date (the seal is there, doit 
 database) records in ``OUT/.pipeline/quick.json.z`` what it leaves: a key of everything
 besides files that the build depends on (config, code, templates, parser versions, state
 format), the stat of every source as discovery saw it, the stat of every state file and of
-every output folder, and each page's size and mtime as its manifest recorded it. The next
-build compares: one stat-walk of the sources (which discovery then reuses when anything
-moved), one ``lstat`` per state file, folder and page, no read of any of them. Equal, a
-doit run would skip every task: same sources by doit's file checker rule (a source's stat
-is recorded only when settled, so an edit within the tick of the stat still shows), same
-state files, same pages (a missing or hand-edited page fails the check as it fails its
-task's), and no stray file (a file added to or removed from a folder moves its mtime).
+every output folder, and each page's size and mtime as its manifest recorded it (in shards
+beside the record, which names their digests). The next build compares: one stat-walk of
+the sources (which discovery then reuses when anything moved), one ``lstat`` per state
+file, folder and page, no read of any of them. Equal, a doit run would skip every task:
+same sources by doit's file checker rule (a source's stat is recorded only when settled, so
+an edit within the tick of the stat still shows), same state files, same pages (a missing
+or hand-edited page fails the check as it fails its task's), and no stray file (a file
+added to or removed from a folder moves its mtime).
 Anything else, even a touched file with the same bytes, runs doit, which decides as always.
 """
 
