@@ -142,13 +142,18 @@ class Deferred:
         self._answer: bool | None = None
         self._child = (-1, -1)
         if not hasattr(os, "fork") or threading.active_count() > 1:
-            self._answer = check()
+            self._answer = _answer(check)
             return
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: answer, and leave without running anything of the parent's
-            try:
-                os.write(write, b"1" if check() else b"0")
+            try:  # hold nothing of the parent's that outlives it: the lock, the pipes
+                runstate.drop_inherited_locks()
+                os.close(read)
+                quiet = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(quiet, fd)
+                os.write(write, b"1" if _answer(check) else b"0")
             finally:
                 os._exit(0)
         os.close(write)
@@ -161,6 +166,14 @@ class Deferred:
                 self._answer = answer.read(1) == b"1"
             os.waitpid(pid, 0)
         return self._answer
+
+
+def _answer(check: Callable[[], bool]) -> bool:
+    """The check's answer; no when it fails (nothing is then trusted)."""
+    try:
+        return check()
+    except Exception:  # noqa: BLE001 - an unexpected failure must only cost a full run
+        return False
 
 
 def check(config: Config, scan: Scan) -> Verdict:

@@ -44,6 +44,14 @@ def acquire_lock(root: str) -> None:
     _HELD.append(handle)
 
 
+def drop_inherited_locks() -> None:
+    """In a forked child: close its copies of the lock files' descriptors (never unlock:
+    that would release the parent's lock), so that a child outliving a killed parent does
+    not keep the output locked."""
+    for handle in _HELD:
+        os.close(handle.fileno())
+
+
 def release_locks() -> None:
     """Release the locks this process holds (a finished in-process build)."""
     while _HELD:

@@ -313,30 +313,24 @@ def test_the_record_lists_every_page_check_the_tasks_make(tree: Path) -> None:
     assert made and made == set(state.page_checks(graph))
 
 
-def test_the_outputs_check_of_an_edit_answers_from_a_child() -> None:
+def test_the_outputs_check_of_an_edit_answers_from_a_child(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """:class:`quick.Deferred`: the check runs in a forked child and its answer is read
-    later; a child that fails answers no; with other threads it runs at once."""
+    later; a check that fails answers no; beside other threads it runs at once."""
     import threading
-
-    assert quick.Deferred(lambda: True).result() is True
-    assert quick.Deferred(lambda: False).result() is False
 
     def broken() -> bool:
         raise OSError("gone")
 
-    assert quick.Deferred(broken).result() is False
     ran: list[int] = []
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        inline = quick.Deferred(lambda: ran.append(os.getpid()) is None)
-        assert ran == [os.getpid()] and inline.result() is True  # in this process
-    finally:
-        stop.set()
-        other.join()
-    forked = quick.Deferred(lambda: ran.append(os.getpid()) is None)
-    assert forked.result() is True and ran == [os.getpid()]  # appended in the child only
+    for threads, where in ((1, []), (2, [os.getpid()])):  # forked / in this process
+        monkeypatch.setattr(threading, "active_count", lambda threads=threads: threads)
+        assert quick.Deferred(lambda: True).result() is True
+        assert quick.Deferred(lambda: False).result() is False
+        assert quick.Deferred(broken).result() is False
+        ran.clear()
+        assert quick.Deferred(lambda: ran.append(os.getpid()) is None).result() is True
+        assert ran == where
 
 
 def test_an_edit_with_a_hand_edited_page_elsewhere_trusts_nothing(
@@ -379,3 +373,21 @@ def test_an_edit_rewrites_only_the_shards_of_the_manifests_it_moved(tree: Path) 
     assert quick.check(config, scan_tree(config)).report is not None
     shards[5].unlink()
     assert quick.check(config, scan_tree(config)).report is None
+
+
+def test_the_outputs_check_child_does_not_keep_the_output_locked(tmp_path: Path) -> None:
+    """A build killed while its forked check runs leaves the output unlocked: the child
+    drops its copies of the lock (a crash test met the lock still held)."""
+    from pipeline import runstate
+
+    script = ("import os, time, threading\n"
+              "from pipeline import quick, runstate\n"
+              f"runstate.acquire_lock({str(tmp_path)!r})\n"
+              "quick.Deferred(lambda: time.sleep(3) or True)\n"
+              "os._exit(9)\n")
+    # no pipes: the child holds its copies of them, and run would wait for the child
+    done = subprocess.run([sys.executable, "-c", script], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=60, env=python_env())
+    assert done.returncode == 9
+    runstate.acquire_lock(str(tmp_path))  # raises LockedError while the child holds it
+    runstate.release_locks()
