@@ -37,7 +37,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from functools import cache
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import orjson
 
@@ -341,15 +341,11 @@ def _checker(hint: Any) -> Check:
 def fetch(remote: Remote, wanted: dict[str, str], outcome: Outcome) -> dict[str, Cached]:
     """Key -> cached content for the keys of ``wanted`` (key -> language) the cache holds
     and that pass validation; {} when the cache cannot be read."""
-    found: dict[str, Cached] = {}
-    for key, blob in _get(remote, {entry_name(k): k for k in wanted}, outcome).items():
-        try:
-            found[key] = decode_entry(blob, key, wanted[key])
-        except (ValueError, TypeError, KeyError) as error:
-            outcome.rejected += 1
-            outcome.warn("cache-rejected", f"cache {remote.cache}: entry {key[:16]}... "
-                         f"ignored ({_reason(error)}); the file was extracted here")
+    blobs = _get(remote, {entry_name(k): k for k in wanted}, outcome)
+    found, rejected = _decoded(remote, blobs, lambda k, b: decode_entry(b, k, wanted[k]),
+                               outcome, "the file was extracted here")
     outcome.fetched += len(found)
+    outcome.rejected += rejected
     return found
 
 
@@ -357,17 +353,32 @@ def fetch_pages(remote: Remote, stamps: Iterable[str], outcome: Outcome,
                 count: int) -> dict[str, tuple[str, ...]]:
     """Stamp -> the ``count`` pages rendered under it, for the stamps the cache holds whose
     entries pass validation; {} when the cache cannot be read."""
-    found: dict[str, tuple[str, ...]] = {}
-    for stamp, blob in _get(remote, {pages_entry_name(s): s for s in stamps},
-                            outcome).items():
-        try:
-            found[stamp] = decode_pages(blob, stamp, count)
-        except (ValueError, TypeError, KeyError) as error:
-            outcome.pages_rejected += 1
-            outcome.warn("cache-rejected", f"cache {remote.cache}: entry {stamp[:16]}... "
-                         f"ignored ({_reason(error)}); the pages were rendered here")
+    blobs = _get(remote, {pages_entry_name(s): s for s in stamps}, outcome)
+    found, rejected = _decoded(remote, blobs, lambda s, b: decode_pages(b, s, count),
+                               outcome, "the pages were rendered here")
     outcome.pages_fetched += len(found)
+    outcome.pages_rejected += rejected
     return found
+
+
+Decoded = TypeVar("Decoded")
+
+
+def _decoded(remote: Remote, blobs: dict[str, bytes],
+             decode: Callable[[str, bytes], Decoded], outcome: Outcome,
+             instead: str) -> tuple[dict[str, Decoded], int]:
+    """The fetched entries (key -> bytes) that decode, and how many did not (each ignored,
+    with one warning line per build saying what was done ``instead``)."""
+    found: dict[str, Decoded] = {}
+    rejected = 0
+    for key, blob in blobs.items():
+        try:
+            found[key] = decode(key, blob)
+        except (ValueError, TypeError, KeyError) as error:
+            rejected += 1
+            outcome.warn("cache-rejected", f"cache {remote.cache}: entry {key[:16]}... "
+                         f"ignored ({_reason(error)}); {instead}")
+    return found, rejected
 
 
 def _get(remote: Remote, names: dict[str, str], outcome: Outcome) -> dict[str, bytes]:

@@ -35,6 +35,16 @@ def _fresh(out: Path) -> None:
     shutil.rmtree(out)
 
 
+def _filled(tmp_path: Path) -> tuple[Path, Path, Path, dict[str, bytes]]:
+    """A tree, a cache a readwrite build filled, and a clean build's pages."""
+    src, out = _site(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    plain = clean_build_snapshot(src, out)
+    build(src, out, "--cache", str(cache), "--cache-mode", "readwrite")
+    return src, out, cache, plain
+
+
 def _warnings(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("warning: ")]
 
@@ -89,11 +99,7 @@ def test_cache_mode_must_be_known(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("poison", ["garbage", "other key", "wrong types", "not compressed"])
 def test_poisoned_entry_is_ignored_with_one_warning(tmp_path: Path, poison: str) -> None:
-    src, out = _site(tmp_path)
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    plain = clean_build_snapshot(src, out)
-    build(src, out, "--cache", str(cache), "--cache-mode", "readwrite")
+    src, out, cache, plain = _filled(tmp_path)
     entries = _entries(cache)
     for victim in entries[:2]:
         key = victim.name.removesuffix(".json.zst")
@@ -336,11 +342,7 @@ def test_rendered_pages_come_from_the_cache_into_the_same_places(tmp_path: Path)
 
 
 def test_a_poisoned_page_entry_is_rendered_here_with_one_warning(tmp_path: Path) -> None:
-    src, out = _site(tmp_path)
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    plain = clean_build_snapshot(src, out)
-    build(src, out, "--cache", str(cache), "--cache-mode", "readwrite")
+    src, out, cache, plain = _filled(tmp_path)
     entries = _page_entries(cache)
     entries[0].write_bytes(entries[1].read_bytes())  # valid, of another stamp
     entries[2].write_bytes(pack(orjson.dumps({"schema": 0, "pages": ["# x\n", 3]})))
