@@ -66,7 +66,7 @@ def check_output(config: Config, full: bool, run: Callable[[Graph], Any]) -> Dif
         scan = scan_tree(config)
         verdict = quick.check(config, scan)
         if verdict.report is not None and verdict.saved is not None:  # nothing moved
-            return Differences(pages=quick.page_count(str(output), verdict.saved))
+            return Differences(pages=quick.page_count(verdict.saved))
         graph = build_graph(config, save_cache=False, scan=scan)
         # only sources moved: the pages were just compared, as a build trusts them
         state.trust_outputs(graph.root, quick.trusted(graph, verdict))

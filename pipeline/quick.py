@@ -55,8 +55,8 @@ Grouped = dict[str, dict[str, list[int]]]  # folder -> name -> stat
 
 
 # The pages' stats (most of the record: 4.9 MB of its 6.9 MB of JSON on the torch wheel) are
-# kept in shard files, by manifest, beside the record, which names each shard's digest: an
-# edit rewrites the shards of the manifests it moved, and reads no other.
+# kept in shard files, by manifest, beside the record, which names each shard's digest and
+# page count: an edit rewrites the shards of the manifests it moved, and reads no other.
 SHARDS = state.QUICK_SHARDS
 
 
@@ -93,7 +93,7 @@ def _load_pages(root: str, saved: Record) -> dict[str, Grouped] | None:
     """Every manifest's pages, from the shards the record names (None: one is not there or
     not as recorded)."""
     pages: dict[str, Grouped] = {}
-    for index, digest in enumerate(saved["shards"]):
+    for index, (digest, _count) in enumerate(saved["shards"]):
         shard = _load_shard(root, index, digest)
         if shard is None:
             return None
@@ -210,10 +210,9 @@ def check(config: Config, scan: Scan) -> Verdict:
     return Verdict(report=saved["report"], intact=True, saved=saved, key=key)
 
 
-def page_count(root: str, saved: Record) -> int:
+def page_count(saved: Record) -> int:
     """How many pages a record lists (every page a build leaves)."""
-    pages = _load_pages(root, saved) or {}
-    return sum(len(names) for grouped in pages.values() for names in grouped.values())
+    return sum(count for _digest, count in saved["shards"])
 
 
 def _file_stat(info: os.stat_result) -> list[int]:
@@ -365,13 +364,14 @@ def _make(graph: Graph, scan: Scan, report: Record, previous: Record,
             "state": stats, "folders": folders, "shards": shards, "report": report}
 
 
-def _shards(graph: Graph, stats: Grouped, previous: Record) -> list[str] | None:
+def _shards(graph: Graph, stats: Grouped, previous: Record) -> list[list[Any]] | None:
     """Write the shards of the pages' [size, mtime_ns] per manifest, as each manifest
-    recorded them, by folder; their digests, or None when a manifest misses an entry (then
-    the run did not leave every page task up to date). A manifest whose stat is as in the
-    previous record has the same pages: a shard whose manifests all are keeps its file."""
+    recorded them, by folder; their [digest, page count], or None when a manifest misses an
+    entry (then the run did not leave every page task up to date). A manifest whose stat is
+    as in the previous record has the same pages: a shard whose manifests all are keeps its
+    file."""
     before_stats: Grouped = previous.get("state", {})
-    before_shards: list[str] = previous.get("shards", [])
+    before_shards: list[list[Any]] = previous.get("shards", [])
     moved: dict[int, dict[str, Grouped]] = {}
     for kind, key, entries in state.page_checks(graph):
         rel = state.path(kind, key)
@@ -387,19 +387,21 @@ def _shards(graph: Graph, stats: Grouped, previous: Record) -> list[str] | None:
                 page_folder, _, page_name = page.rpartition("/")
                 grouped.setdefault(page_folder, {})[page_name] = page_stat
         moved.setdefault(_shard_of(rel), {})[rel] = grouped
-    digests = []
+    shards = []
     for index in range(SHARDS):
         if before_shards and index not in moved:
-            digests.append(before_shards[index])
+            shards.append(before_shards[index])
             continue
-        pages = _load_shard(graph.root, index, before_shards[index]) if before_shards else {}
+        pages = _load_shard(graph.root, index, before_shards[index][0]) \
+            if before_shards else {}
         if pages is None:
             return None
         pages.update(moved.get(index, {}))
         data = zlib.compress(orjson.dumps(pages), RECORD_LEVEL)
         write_if_changed(shard_path(graph.root, index), data)
-        digests.append(hashlib.sha256(data).hexdigest())
-    return digests
+        count = sum(len(names) for grouped in pages.values() for names in grouped.values())
+        shards.append([hashlib.sha256(data).hexdigest(), count])
+    return shards
 
 
 def _folders(graph: Graph, previous: Record) -> Grouped | None:
