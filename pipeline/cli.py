@@ -13,11 +13,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline import layout, runstate
 from pipeline.config import CACHE_MODES, Config, load_pyproject, make_config
-from pipeline.discover import scan_tree
+from pipeline.discover import Scan, scan_tree
 from pipeline.errors import ConfigError, PipelineError, UsageError
 from pipeline.graph import Graph, build_graph
 from pipeline.session import (
@@ -28,6 +28,9 @@ from pipeline.session import (
     run_build,
     run_doit,
 )
+
+if TYPE_CHECKING:
+    from pipeline.quick import Verdict
 
 # doit, the reporter (rich) and the task graph are imported where a run needs them: a
 # build that the quick no-op check (pipeline.quick) finds up to date loads none of them.
@@ -78,14 +81,6 @@ def environment_layer() -> dict[str, Any]:
 
 def load_config(flags: dict[str, Any]) -> Config:
     return make_config(load_pyproject("."), environment_layer(), flags)
-
-
-def start_build(config: Config) -> bool:
-    """Before a build writes anything: hold the output's lock, repair or reset its state
-    (saying so), and tell whether the last run left work half done (prune state then).
-    A configured scheduler that does not answer is a configuration error (exit 2)."""
-    _lock(config)
-    return _prepare_state(config)
 
 
 def _lock(config: Config) -> None:
@@ -242,7 +237,7 @@ def dodo_namespace() -> dict[str, Any]:
             if command == "run" and _whole_build(sys.argv[1:]):
                 from pipeline import quick
 
-                verdict = quick.check(config, scan)
+                verdict = quick.check(config, scan, plan_edits=False)
                 if verdict.report is not None:
                     return _noop_namespace(config, verdict.report)
         dirty = _prepare_state(config) if writing else False
@@ -258,7 +253,7 @@ def dodo_namespace() -> dict[str, Any]:
                                               finished=finished))
 
 
-def _recorder(graph: Graph, scan: Any, verdict: Any) -> Callable[[Any], None]:
+def _recorder(graph: Graph, scan: Scan, verdict: Verdict) -> Callable[[Any], None]:
     """What a ``doit`` run of the whole build does once complete (doit saved its database
     first), as ``python -m pipeline build`` does: record it for the quick check when every
     task is done or up to date, so the next ``doit`` or build can be a quick no-op."""

@@ -176,9 +176,11 @@ def _answer(check: Callable[[], bool]) -> bool:
         return False
 
 
-def check(config: Config, scan: Scan) -> Verdict:
+def check(config: Config, scan: Scan, *, plan_edits: bool = True) -> Verdict:
     """Compare the output (its lock held) with the last record. Cheapest comparisons
-    first: an edit is seen at the sources before any page is looked at."""
+    first: an edit is seen at the sources before any page is looked at. Without
+    ``plan_edits`` (a caller that runs the whole graph unless nothing moved), an edit is
+    a verdict of nothing intact, and the outputs are not looked at."""
     root = config.output
     key = build_key(config)
     try:
@@ -204,6 +206,8 @@ def check(config: Config, scan: Scan) -> Verdict:
                 and all(_same_pages(root, grouped) for grouped in pages.values()))
 
     if not same_sources:  # an edit: the graph is derived meanwhile
+        if not plan_edits:
+            return Verdict(key=key)
         return Verdict(intact=True, saved=saved, key=key, outputs=Deferred(same_outputs))
     if not same_outputs():
         return Verdict(key=key)
