@@ -138,10 +138,10 @@ class Deferred:
     it. Where forking is unsafe (other Python threads) or missing, it runs at once. A
     child that dies before answering answers no: the build then trusts nothing."""
 
-    def __init__(self, check: Callable[[], bool]) -> None:
+    def __init__(self, check: Callable[[], bool], fork: bool = True) -> None:
         self._answer: bool | None = None
         self._child = (-1, -1)
-        if not hasattr(os, "fork") or threading.active_count() > 1:
+        if not (fork and hasattr(os, "fork")) or threading.active_count() > 1:
             self._answer = _answer(check)
             return
         read, write = os.pipe()
@@ -176,11 +176,14 @@ def _answer(check: Callable[[], bool]) -> bool:
         return False
 
 
-def check(config: Config, scan: Scan, *, plan_edits: bool = True) -> Verdict:
+def check(config: Config, scan: Scan, *, plan_edits: bool = True,
+          fork: bool = True) -> Verdict:
     """Compare the output (its lock held) with the last record. Cheapest comparisons
     first: an edit is seen at the sources before any page is looked at. Without
     ``plan_edits`` (a caller that runs the whole graph unless nothing moved), an edit is
-    a verdict of nothing intact, and the outputs are not looked at."""
+    a verdict of nothing intact, and the outputs are not looked at. Without ``fork`` (a
+    process with threads Python does not know of, such as a file watcher's), an edit's
+    check of the outputs runs at once."""
     root = config.output
     key = build_key(config)
     try:
@@ -208,7 +211,8 @@ def check(config: Config, scan: Scan, *, plan_edits: bool = True) -> Verdict:
     if not same_sources:  # an edit: the graph is derived meanwhile
         if not plan_edits:
             return Verdict(key=key)
-        return Verdict(intact=True, saved=saved, key=key, outputs=Deferred(same_outputs))
+        return Verdict(intact=True, saved=saved, key=key,
+                       outputs=Deferred(same_outputs, fork=fork))
     if not same_outputs():
         return Verdict(key=key)
     return Verdict(report=saved["report"], intact=True, saved=saved, key=key)

@@ -163,7 +163,8 @@ def _plan(config: Config, kept: Kept | None,
     if kept is None or kept.record is None or scan is None:
         scan = scan_tree(config)
         graph = build_graph(config, dirty=dirty, scan=scan)
-        return Kept(graph, scan, None), quick.check(config, scan)
+        # watchfiles' notifier is a thread Python does not count: no fork beside it
+        return Kept(graph, scan, None), quick.check(config, scan, fork=False)
     record = kept.record
     return Kept(kept.graph, scan, record), quick.Verdict(intact=True, saved=record,
                                                          key=record["key"])
