@@ -192,7 +192,7 @@ def check(config: Config, scan: Scan, *, plan_edits: bool = True,
     except (OSError, zlib.error, orjson.JSONDecodeError):
         return Verdict(key=key)
     if not isinstance(saved, dict) or saved.get("key") != key \
-            or len(saved.get("shards", ())) != SHARDS:
+            or not _shards_listed(saved.get("shards")):
         return Verdict(key=key)
     same_sources = scan.files == saved["sources"]
     if not same_sources and scan.files.keys() != saved["sources"].keys():
@@ -213,9 +213,17 @@ def check(config: Config, scan: Scan, *, plan_edits: bool = True,
             return Verdict(key=key)
         return Verdict(intact=True, saved=saved, key=key,
                        outputs=Deferred(same_outputs, fork=fork))
-    if not same_outputs():
+    if not _answer(same_outputs):
         return Verdict(key=key)
     return Verdict(report=saved["report"], intact=True, saved=saved, key=key)
+
+
+def _shards_listed(shards: Any) -> bool:
+    """The record names every shard as [digest, page count] (a record of another format,
+    or damaged, is no record)."""
+    return isinstance(shards, list) and len(shards) == SHARDS and all(
+        isinstance(s, list) and len(s) == 2 and isinstance(s[0], str)
+        and type(s[1]) is int for s in shards)
 
 
 def page_count(saved: Record) -> int:

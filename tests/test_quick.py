@@ -11,6 +11,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from buildkit import (
     BASE_TREE,
@@ -391,3 +392,17 @@ def test_the_outputs_check_child_does_not_keep_the_output_locked(tmp_path: Path)
     assert done.returncode == 9
     runstate.acquire_lock(str(tmp_path))  # raises LockedError while the child holds it
     runstate.release_locks()
+
+
+@pytest.mark.parametrize("shards", [["ab" * 32] * 16, [["ab" * 32, 1]] * 15, "x", None])
+def test_a_record_of_another_shape_is_no_record(tree: Path, shards: Any) -> None:
+    """A record whose shards are not listed as this code lists them (another format, or
+    damage) makes the build run doit, never fail."""
+    path = tree / "out" / STATE / "quick.json.z"
+    saved = orjson.loads(zlib.decompress(path.read_bytes()))
+    saved["shards"] = shards
+    path.write_bytes(zlib.compress(orjson.dumps(saved)))
+    config = make_config({"source": str(tree / "src"), "output": str(tree / "out")})
+    assert quick.check(config, scan_tree(config)).report is None
+    _build(tree)
+    assert quick.check(config, scan_tree(config)).report is not None
