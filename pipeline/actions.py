@@ -356,9 +356,6 @@ def _render_file(item: Input, data: dict[str, Any], ctx: dict[str, Any], site: P
                              is_test=item.test)
 
 
-FOLDER_PAGES = ("index.md", "doc.md", "sub.md")
-
-
 def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...],
                    layer: int, stamp_base: str, only: frozenset[str] | None = None,
                    remote: Remote = NO_REMOTE) -> Counts:
@@ -397,14 +394,15 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
         todo.append((folder, data, [info.st_size, info.st_mtime_ns],
                      sha256(dump_state(["folder", stamp_base, layer, folder, sha256(data)]))))
     outcome = Outcome()
-    cached = fetch_pages(remote, [stamp for *_rest, stamp in todo], outcome, len(FOLDER_PAGES))
+    cached = fetch_pages(remote, [stamp for *_rest, stamp in todo], outcome,
+                         len(layout.FOLDER_PAGES))
     rendered: dict[str, tuple[str, ...]] = {}
     written = 0
     for folder, data, facts, stamp in todo:
         texts = cached.get(stamp)
         if texts is None:
             texts = rendered[stamp] = _render_folder(folder, data, site, layer)
-        paths = [layout.folder_page(folder, name) for name in FOLDER_PAGES]
+        paths = [layout.folder_page(folder, name) for name in layout.FOLDER_PAGES]
         for path, text in zip(paths, texts, strict=True):
             if write_if_changed(out / path, text.encode("utf-8")):
                 written += 1
@@ -418,13 +416,14 @@ def render_folders(root: str, site: PageSite, key: str, folders: tuple[str, ...]
 
 
 def _render_folder(folder: str, data: bytes, site: PageSite, layer: int) -> tuple[str, ...]:
-    """A folder's pages (:data:`FOLDER_PAGES`, in that order) from its facts file."""
+    """A folder's pages (:data:`pipeline.layout.FOLDER_PAGES`, in that order) from its facts
+    file."""
     from pipeline.render_folders import render_folder_pages
 
     stored = orjson.loads(unpack(data))
     pages = render_folder_pages(folder_facts_from_dict(stored["facts"]), site, layer,
                                 stored["extras"])
-    paths = [layout.folder_page(folder, name) for name in FOLDER_PAGES]
+    paths = [layout.folder_page(folder, name) for name in layout.FOLDER_PAGES]
     assert sorted(pages) == sorted(paths), (folder, sorted(pages))
     return tuple(pages[path] for path in paths)
 
