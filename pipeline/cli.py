@@ -267,24 +267,28 @@ def _recorder(graph: Graph, scan: Scan, verdict: Verdict) -> Callable[[Any], Non
     return finished
 
 
-# doit options that take a value (``-n 2``): the value is no task name.
-_DOIT_VALUED = frozenset({"-n", "--process", "-P", "--parallel-type", "-v", "--verbosity",
-                          "-o", "--output-file", "-f", "--file", "-d", "--dir", "-k",
-                          "--seek-file", "--reporter", "--backend", "--db-file",
-                          "--dep-file", "--check_file_uptodate", "--codec-cls"})
-_DOIT_FORCING = frozenset({"-a", "--always-execute"})
-
-
 def _whole_build(argv: list[str]) -> bool:
     """doit's arguments ask for the build as a whole and nothing forces tasks to run:
-    ``doit``, ``doit run``, ``doit docs``, with options and ``key=value`` variables."""
+    ``doit``, ``doit run``, ``doit docs``, with options and ``key=value`` variables. Which
+    options take a value (``-n 2``: the value is no task name) comes from doit's own
+    definitions of the options ``doit run`` accepts."""
+    from doit.cmd_base import DodoTaskLoader, DoitCmdBase
+    from doit.cmd_run import Run
+
     from pipeline.tasks import NAMESPACE
 
+    valued: set[str] = set()
+    for option in DoitCmdBase.base_options + DodoTaskLoader.cmd_options + Run.cmd_options:
+        flags = {f"-{option['short']}" if option.get("short") else "",
+                 f"--{option['long']}" if option.get("long") else ""} - {""}
+        if option["name"] == "always":  # -a: every task runs
+            if flags & set(argv):
+                return False
+        elif option["type"] is not bool:
+            valued |= flags
     words = iter(argv)
     for word in words:
-        if word in _DOIT_FORCING:
-            return False
-        if word in _DOIT_VALUED:
+        if word in valued:
             next(words, None)
         elif not (word.startswith("-") or "=" in word or word in ("run", NAMESPACE)):
             return False

@@ -141,3 +141,16 @@ def test_an_up_to_date_doit_loads_no_graph_and_keeps_its_verdict(tmp_path: Path)
             finally:
                 runstate.release_locks()
         assert len(tasks) > 10, argv
+
+
+@pytest.mark.parametrize(("argv", "whole"), [
+    ([], True), (["run"], True), (["docs"], True), (["-n", "2", "-P", "process"], True),
+    (["source=src", "output=out", "--verbosity", "2"], True), (["-r", "json"], True),
+    (["-k", "lint"], False),  # -k (--seek-file) takes no value: lint is a task name
+    (["-a"], False), (["--always-execute", "docs"], False), (["docs:extract"], False),
+    (["lint", "docs"], False), (["-s", "docs"], True),
+])
+def test_whole_build_reads_doits_own_option_definitions(argv: list[str], whole: bool) -> None:
+    from pipeline.cli import _whole_build
+
+    assert _whole_build(argv) is whole
