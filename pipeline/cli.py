@@ -24,7 +24,7 @@ from pipeline.session import (
     collector_paused,
     discovered,
     doit_namespace,
-    quick_report,
+    record_run,
     run_build,
     run_doit,
 )
@@ -255,15 +255,10 @@ def dodo_namespace() -> dict[str, Any]:
 
 def _recorder(graph: Graph, scan: Scan, verdict: Verdict) -> Callable[[Any], None]:
     """What a ``doit`` run of the whole build does once complete (doit saved its database
-    first), as ``python -m pipeline build`` does: record it for the quick check when every
-    task is done or up to date, so the next ``doit`` or build can be a quick no-op."""
+    first), as ``python -m pipeline build`` does: record it for the quick check, so the
+    next ``doit`` or build can be a quick no-op."""
     def finished(reporter: Any) -> None:
-        from pipeline import quick
-
-        if reporter.selected and not reporter.errors and runstate.is_sealed(graph.root):
-            quick.record(graph, scan, quick_report(discovered(graph),
-                                                   reporter.summary["notes"]),
-                         verdict, False)
+        record_run(graph, scan, verdict, reporter, False)
     return finished
 
 

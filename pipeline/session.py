@@ -152,13 +152,22 @@ def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = Fals
         state.trust_outputs(graph.root, False)
         gc.disable()
     last = reporter.last
-    summary: dict[str, Any] = last.summary if last is not None else {}
-    made = None
-    if code == 0 and last is not None and last.selected and not last.errors \
-            and runstate.is_sealed(graph.root):
-        made = quick.record(graph, scan, quick_report(counts, summary["notes"]), verdict,
-                            trusted)
-    return Done(code, summary, made)
+    made = record_run(graph, scan, verdict, last, trusted) if code == 0 else None
+    return Done(code, last.summary if last is not None else {}, made)
+
+
+def record_run(graph: Graph, scan: Scan, verdict: Verdict, reporter: Reporter | None,
+               trusted: bool) -> Record | None:
+    """Record what a run left for the quick check when it left every task done or up to
+    date (its reporter reached the build's tasks and met no error, and the seal is there);
+    the record, or None. ``trusted``: as :func:`pipeline.quick.record` takes it."""
+    from pipeline import quick
+
+    if reporter is None or not reporter.selected or reporter.errors \
+            or not runstate.is_sealed(graph.root):
+        return None
+    report = quick_report(reporter.discovered, reporter.summary["notes"])
+    return quick.record(graph, scan, report, verdict, trusted)
 
 
 def quick_report(counts: dict[str, int], notes: list[Any]) -> dict[str, Any]:
