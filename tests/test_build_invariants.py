@@ -614,3 +614,14 @@ def test_related_files_list_the_first_siblings_and_count_the_rest(tmp_path: Path
     assert "… and 3 more" in first
     middle = (out / "d/f1.txt_docs.md").read_text(encoding="utf-8")
     assert "[`f0.txt`]" in middle and "[`f2.txt`]" in middle and "… and 3 more" in middle
+
+
+def test_the_code_digest_is_the_code_this_process_loaded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Taken once per process: a long-lived process (watch) stamps what it makes with the
+    code it runs, not with the package's files as they were changed on disk since."""
+    from pipeline import graph
+
+    first = graph.code_digest()
+    monkeypatch.setattr(graph, "_tree", lambda root, suffix: iter([("extract/x.py", b"new")]))
+    assert graph.code_digest() == first
