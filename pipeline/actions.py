@@ -7,7 +7,6 @@ reporter adds up (and that survives ``-P process``).
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,23 +15,20 @@ import orjson
 from pipeline import layout, state, versions
 from pipeline.cache import Outcome, fetch_pages, store_pages
 from pipeline.discover import Input
+from pipeline.entries import load_record, record_of, summarize
 from pipeline.files import decode, dump_state, read_bytes, sha256, write_if_changed
 from pipeline.graph import Counts
-from pipeline.link import build_links, is_defining
-from pipeline.prose import shorten
+from pipeline.linking import link_layer as link_layer  # the link task's action
 from pipeline.records import (
     SCHEMA,
-    Definition,
     Extraction,
     FileRecord,
     Note,
-    NoteRow,
     Summary,
     context_from_dict,
     extraction_from_dict,
     folder_facts_from_dict,
     keyword_row_from_dict,
-    note_order,
     summary_from_dict,
     to_dict,
 )
@@ -200,94 +196,11 @@ def _entry(item: Input, read: _Read, known: dict[str, dict[str, Any]],
         "text_bytes": facts.get("text_bytes", len(data)),
         "notes": [to_dict(n) for n in notes], "extraction": extraction_data,
     }
-    return _record(entry, extraction), entry
-
-
-def _record(entry: dict[str, Any], extraction: Extraction) -> FileRecord:
-    notes = tuple(Note(**n) for n in entry["notes"])
-    if notes:
-        extraction = replace(extraction, notes=notes + extraction.notes)
-    return FileRecord(path=entry["path"], layer=entry["layer"], size=entry["size"],
-                      lines=entry["lines"], encoding=entry["encoding"], extraction=extraction)
-
-
-def load_record(entry: dict[str, Any]) -> FileRecord:
-    """The full record of a chunk entry."""
-    return _record(entry, extraction_from_dict(entry["extraction"]))
+    return record_of(entry, extraction), entry
 
 
 def _summary(record: FileRecord, item: Input, text_bytes: int) -> Summary:
-    ex = record.extraction
-    defines = tuple(Definition(s.name, s.kind) for s in ex.symbols
-                    if is_defining(s.kind, ex.language))
-    top = tuple(d for d in defines if d.kind in ("class", "struct", "function", "kernel")
-                and "." not in d.name and not d.name.startswith("_"))
-    return Summary(
-        path=record.path,
-        layer=record.layer,
-        language=ex.language,
-        type=item.type.name,
-        lines=record.lines,
-        description=_description(ex, item.type.name),
-        is_test=item.test,
-        has_main=ex.has_main,
-        imports=tuple((i.kind, i.module, i.names, i.level) for i in ex.imports),
-        defines=defines,
-        top=top,
-        notes=ex.notes,
-        text_bytes=text_bytes,
-        exports=ex.exports,
-    )
-
-
-def _description(ex: Extraction, type_name: str) -> str:
-    first = ex.overview.strip().split("\n\n", 1)[0].replace("\n", " ")
-    if not first:
-        return type_name
-    return shorten(first, 160)
-
-
-# --------------------------------------------------------------------------- link
-
-def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
-               binaries: tuple[tuple[str, int], ...], mirror: str,
-               extras: dict[str, Any], max_source_bytes: int = 0) -> Counts:
-    """Link one layer: per-chunk contexts, per-folder facts, the layer's notes (with a
-    ``truncated`` note for every source longer than ``max_source_bytes``, which its page
-    shows cut), and (layer 1) the symbol index."""
-    out = Path(output)
-    summaries: list[Summary] = []
-    by_chunk: dict[str, list[str]] = {}
-    for chunk in chunks:
-        data = load_state(out / state.path("summary", chunk))
-        items = [summary_from_dict(s) for s in data]
-        summaries.extend(items)
-        by_chunk[chunk] = [s.path for s in items]
-    links = build_links(summaries, list(folders), list(binaries), mirror)
-    written = 0
-    for chunk, paths in by_chunk.items():
-        ctx = {p: links.contexts[p] for p in paths}
-        written += save_state(out / state.path("ctx", chunk), ctx)
-    for folder in folders:
-        facts = {"facts": links.folders[folder], "extras": extras.get(folder, {})}
-        written += save_state(out / state.path("folder", folder), facts)
-    failures = sorted((NoteRow(s.path, n.kind, n.message, n.line) for s in summaries
-                       for n in s.notes + cut_notes(s.text_bytes, max_source_bytes)),
-                      key=note_order)
-    written += save_state(out / state.path("notes", str(layer)), failures)
-    if layer == 1:
-        data = {"keywords": links.keywords, "files": len(summaries)}
-        written += save_state(out / state.path("global", ""), data)
-    return {"state_written": written}
-
-
-def cut_notes(text_bytes: int, limit: int) -> tuple[Note, ...]:
-    """The warning that a source's page shows it cut at ``limit`` bytes (none if it fits)."""
-    if not limit or text_bytes <= limit:
-        return ()
-    return (Note("truncated", f"the source ({text_bytes:,} bytes) is longer than the "
-                 f"configured limit of {limit:,} bytes (max_source_bytes): its page shows "
-                 "it cut"),)
+    return summarize(record, item.type.name, item.test, text_bytes)
 
 
 # --------------------------------------------------------------------------- render

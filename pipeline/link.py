@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -65,9 +65,20 @@ class Resolver:
         self.paths = set(paths)
         self.mirror, self.layer = mirror, layer
         self._links: dict[tuple[str, str], tuple[str, str]] = {}
-        self.python_modules = PythonModules(paths)
-        self.modules = {path: where.name for path, where in self.python_modules.index.items()}
+        self._python: PythonModules | None = None
         self.includes = IncludeSearch(paths, includes)
+
+    @property
+    def python_modules(self) -> PythonModules:
+        """The tree's Python modules, indexed when first needed (not for a layer of pages)."""
+        if self._python is None:
+            self._python = PythonModules(sorted(self.paths))
+        return self._python
+
+    @property
+    def modules(self) -> dict[str, str]:
+        """Python file path -> its dotted module name."""
+        return {path: where.name for path, where in self.python_modules.index.items()}
 
     def python(self, importer: str, item: Any) -> tuple[str, str]:
         """(group, target path or '') of one Python import."""
@@ -139,10 +150,11 @@ def build_links(summaries: list[Summary], folders: list[str],
     tests = {s.path for s in summaries if s.is_test}
     by_path = {s.path: s for s in summaries}
     contexts: dict[str, Context] = {}
+    modules = resolver.modules
     for summary in summaries:
         path = summary.path
         by = tuple(sorted(importers.get(path, ())))
-        contexts[path] = Context(module=resolver.modules.get(path, ""),
+        contexts[path] = Context(module=modules.get(path, ""),
                                  imports=tuple(resolved[path]), imported_by=by,
                                  tested_by=tuple(p for p in by if p in tests),
                                  reexports=star_exports(path, by_path, resolved))
@@ -250,22 +262,36 @@ def folder_facts(summaries: list[Summary], folders: list[str],
 
 def import_edges(edges: Sequence[tuple[str, str]], folders: set[str],
                  ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[tuple[str, str]]]]:
-    """Each import (importer, imported file) belongs to one folder's chart: to the folder of
-    both files when they share it, else to their nearest common folder, as an import between
-    the two subfolders (or the folder itself) that hold them. Sorted, without repeats."""
+    """Each import (importer, imported file) belongs to one folder's chart (see
+    :func:`chart_place`). Per folder, sorted and without repeats: the imports among its own
+    files, and those between its subfolders."""
     files: dict[str, list[tuple[str, str]]] = defaultdict(list)
     between: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for source, target in edges:
-        a, b = layout.folder_of(source), layout.folder_of(target)
-        if a == b:
-            files[a].append((source, target))
+        place = chart_place(source, target, folders)
+        if place is None:
             continue
-        common = _common_folder(a, b)
-        if common not in folders:
-            continue
-        ends = (_child_toward(common, a), _child_toward(common, b))
-        between[common].add(ends)
+        folder, ends, among_subfolders = place
+        if among_subfolders:
+            between[folder].add(ends)
+        else:
+            files[folder].append(ends)
     return files, {k: sorted(v) for k, v in between.items()}
+
+
+def chart_place(source: str, target: str, folders: Collection[str],
+                ) -> tuple[str, tuple[str, str], bool] | None:
+    """Where one import is drawn: ``(folder, (importer, imported), False)`` when both files
+    are in that folder; else ``(common, (from, to), True)`` in their nearest common folder,
+    as an import between the two subfolders (or the folder itself) that hold them; ``None``
+    when that folder is not one of ``folders``."""
+    a, b = layout.folder_of(source), layout.folder_of(target)
+    if a == b:
+        return a, (source, target), False
+    common = _common_folder(a, b)
+    if common not in folders:
+        return None
+    return common, (_child_toward(common, a), _child_toward(common, b)), True
 
 
 def _common_folder(a: str, b: str) -> str:

@@ -100,7 +100,7 @@ def build_only(graph: Graph, selected: frozenset[str]) -> tuple[Counts, dict[str
             runstate.begin_task(graph.root, task_name("link", str(layer)))
             actions.link_layer(graph.root, layer, names, tuple(graph.layer_folders(layer)),
                                binaries, mirror, extras_of(graph, layer),
-                               graph.config.max_source_bytes)
+                               graph.config.max_source_bytes, graph.code)
         for chunk in chunks:
             runstate.begin_task(graph.root, task_name("render", chunk.name or "."))
             _add(totals, warnings, actions.render_chunk(

@@ -51,6 +51,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("folder", "link", ("folder",), "folder",
          "file_dep of folder:L; per folder, the manifest's size, mtime and digest"),
     Kind("notes", "link", ("report", "failures"), "layer", "read whole at the end of a run"),
+    Kind("links", "link", ("link",), "layer",
+         "the memo of the layer's last link: its summaries by digest; the next link patches "
+         "what changed, or links the whole layer when the memo does not match (relink)"),
     Kind("global", "link", ("keywords",), "build", "file_dep of keywords (content digest)"),
     Kind("pages", "render", ("render", "extract"), "chunk",
          "manifest: per input its stamp and its pages' size and mtime; file_dep of the "
@@ -101,7 +104,7 @@ def keys(graph: Graph, kind: str, layer: int | None = None) -> list[str]:
 
 def layer_key(kind: str, layer: int) -> str:
     """The key of a per-layer file (no folder or chunk name starts with a NUL)."""
-    return str(layer) if kind == "notes" else f"\0folders {layer}"
+    return f"\0folders {layer}" if kind == "folder-pages" else str(layer)
 
 
 def written_by(graph: Graph, writer: str, layer: int | None = None,

@@ -157,7 +157,7 @@ def task_link(graph: Graph) -> Iterator[TaskDict]:
             "name": str(layer),
             "actions": [(run_action, [task_name("link", str(layer)), "link_layer", graph.root,
                                       layer, chunks, folders, binaries, graph.inventory.mirror,
-                                      extras, graph.config.max_source_bytes])],
+                                      extras, graph.config.max_source_bytes, graph.code])],
             "file_dep": [graph.out(state.path("summary", c)) for c in chunks],
             "targets": state.written_by(graph, "link", layer=layer),
             "uptodate": [stamp_changed({"chunks": list(chunks), "folders": list(folders),

@@ -1,0 +1,218 @@
+"""The I/O edge of a layer's link task: read the summaries, link, write what changed.
+
+The task links the whole layer (:func:`pipeline.link.build_links`) unless its memo (the
+``links`` state of the layer, :mod:`pipeline.relink`) says which summaries it read last
+time and the earlier summary of each changed file can be made again from the chunk's
+superseded entries; then it patches only what the changed files reach. The memo is removed
+before anything is written and written again last, so a link killed half way links the
+whole layer next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipeline import state
+from pipeline.entries import load_record, summarize
+from pipeline.files import dump_state, read_bytes, sha256
+from pipeline.graph import Counts
+from pipeline.link import Resolver, build_links
+from pipeline.records import (
+    SCHEMA,
+    Note,
+    NoteRow,
+    Summary,
+    context_from_dict,
+    note_order,
+    note_rows_from_list,
+    summary_from_dict,
+)
+from pipeline.relink import (
+    ChunkMemo,
+    Memo,
+    Plan,
+    StaleState,
+    make_memo,
+    memo_from_json,
+    memo_to_json,
+    patch_contexts,
+    patch_folder,
+    patch_notes,
+    patch_symbols,
+    plan,
+    summary_digest,
+)
+from pipeline.stateio import load_state, load_state_or, save_encoded, save_state, unpack
+
+
+def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
+               binaries: tuple[tuple[str, int], ...], mirror: str,
+               extras: dict[str, Any], max_source_bytes: int = 0, code: str = "") -> Counts:
+    """Link one layer: per-chunk contexts, per-folder facts, the layer's notes (with a
+    ``truncated`` note for every source longer than ``max_source_bytes``, which its page
+    shows cut), and (layer 1) the symbol index; whole, or patched where the summaries
+    changed (see the module's doc)."""
+    out = Path(output)
+    memo_path = out / state.path("links", str(layer))
+    setting = sha256(dump_state([layer, chunks, folders, [list(b) for b in binaries], mirror,
+                                 extras, max_source_bytes, code, SCHEMA]))
+    memo = memo_from_json(load_state_or(memo_path, None))
+    memo_path.unlink(missing_ok=True)
+    raw = {chunk: read_bytes(out / state.path("summary", chunk)) for chunk in chunks}
+    digests = {chunk: hashlib.blake2b(data, digest_size=16).hexdigest()
+               for chunk, data in raw.items()}
+    done: tuple[int, Memo] | None = None
+    if memo is not None and memo.setting == setting and memo.chunks.keys() == set(chunks) \
+            and _complete(out, layer, chunks, folders):
+        try:
+            done = _relink(out, layer, chunks, folders, mirror, max_source_bytes, memo,
+                           raw, digests)
+        except StaleState:
+            done = None
+    how = "links_patched"
+    if done is None:
+        how = "links_whole"
+        done = _link_whole(out, layer, chunks, folders, binaries, mirror, extras,
+                           max_source_bytes, setting, raw, digests)
+    written, memo = done
+    save_state(memo_path, memo_to_json(memo))
+    return {"state_written": written, how: 1}
+
+
+def _complete(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
+              ) -> bool:
+    """Whether every file the layer's link writes is there (one removed is written again
+    by a whole link)."""
+    wanted = [state.path("ctx", chunk) for chunk in chunks]
+    wanted += [state.path("folder", folder) for folder in folders]
+    wanted += [state.path("notes", str(layer))] + ([state.path("global", "")] if layer == 1
+                                                   else [])
+    return all(os.path.isfile(out / name) for name in wanted)
+
+
+def _link_whole(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
+                binaries: tuple[tuple[str, int], ...], mirror: str, extras: dict[str, Any],
+                max_source_bytes: int, setting: str, raw: dict[str, bytes],
+                digests: dict[str, str]) -> tuple[int, Memo]:
+    summaries: list[Summary] = []
+    by_chunk: dict[str, list[Summary]] = {}
+    for chunk in chunks:
+        items = [summary_from_dict(s) for s in orjson.loads(unpack(raw[chunk]))]
+        summaries.extend(items)
+        by_chunk[chunk] = items
+    links = build_links(summaries, list(folders), list(binaries), mirror)
+    written = 0
+    for chunk, items in by_chunk.items():
+        ctx = {s.path: links.contexts[s.path] for s in items}
+        written += save_state(out / state.path("ctx", chunk), ctx)
+    for folder in folders:
+        facts = {"facts": links.folders[folder], "extras": extras.get(folder, {})}
+        written += save_state(out / state.path("folder", folder), facts)
+    failures = sorted((row for s in summaries for row in note_rows(s, max_source_bytes)),
+                      key=note_order)
+    written += save_state(out / state.path("notes", str(layer)), failures)
+    if layer == 1:
+        data = {"keywords": links.keywords, "files": len(summaries)}
+        written += save_state(out / state.path("global", ""), data)
+    resolved = {path: ctx.imports for path, ctx in links.contexts.items()}
+    memo = make_memo(setting, {chunk: (digests[chunk], items)
+                               for chunk, items in by_chunk.items()}, resolved, set(folders))
+    return written, memo
+
+
+def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
+            mirror: str, max_source_bytes: int, memo: Memo, raw: dict[str, bytes],
+            digests: dict[str, str]) -> tuple[int, Memo] | None:
+    """Patch the layer's link for its changed summaries; ``None`` where that cannot be
+    done (the caller links the whole layer)."""
+    changes: dict[str, tuple[Summary, Summary]] = {}
+    chunk_memos = dict(memo.chunks)
+    for chunk in chunks:
+        if memo.chunks[chunk].digest == digests[chunk]:
+            continue
+        items = [summary_from_dict(s) for s in orjson.loads(unpack(raw[chunk]))]
+        known = memo.chunks[chunk]
+        if tuple(s.path for s in items) != known.paths:
+            return None  # a file was added, removed or moved between chunks
+        sums = tuple(map(summary_digest, items))
+        chunk_memos[chunk] = ChunkMemo(digests[chunk], known.paths, sums)
+        changed = [(s, was) for s, now, was in zip(items, sums, known.summaries, strict=True)
+                   if now != was]
+        if not changed:
+            continue
+        older = {e["path"]: e for e in load_state_or(out / state.path("superseded", chunk),
+                                                     [])}
+        for summary, was in changed:
+            before = _earlier(older.get(summary.path), summary, was)
+            if before is None:
+                return None
+            changes[summary.path] = (before, summary)
+    paths = [path for chunk in chunks for path in memo.chunks[chunk].paths]
+    resolver = Resolver(paths, mirror, layer, memo.includes)
+    found = plan(memo, changes, resolver, set(folders))
+    if found is None:
+        return None
+    written = _patch(out, layer, chunks, memo, found, set(folders), max_source_bytes)
+    return written, Memo(memo.setting, chunk_memos, found.memo.includes, found.memo.pairs,
+                         found.memo.stars)
+
+
+def _earlier(entry: dict[str, Any] | None, now: Summary, digest: str) -> Summary | None:
+    """The summary a file had when link last read it, made again from its superseded
+    entry, when that is the one (its digest is the memo's)."""
+    if entry is None:
+        return None
+    try:
+        before = summarize(load_record(entry), now.type, now.is_test, entry["text_bytes"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return before if summary_digest(before) == digest else None
+
+
+def _patch(out: Path, layer: int, chunks: tuple[str, ...], memo: Memo, found: Plan,
+           folders: set[str], max_source_bytes: int) -> int:
+    chunk_of = {path: chunk for chunk in chunks for path in memo.chunks[chunk].paths}
+    written = 0
+    counts: dict[str, int] = {}
+    for chunk in sorted({chunk_of[path] for path in found.contexts}):
+        where = out / state.path("ctx", chunk)
+        old = {path: context_from_dict(data) for path, data in load_state(where).items()}
+        new = patch_contexts(old, found)
+        counts.update((path, len(new[path].imported_by)) for path in found.importers
+                      if path in new)
+        written += save_state(where, {**old, **new})
+    for folder in sorted(found.folders):
+        where = out / state.path("folder", folder)
+        data = patch_folder(orjson.loads(unpack(read_bytes(where))), found, counts, folders)
+        written += save_encoded(where, orjson.dumps(data) + b"\n")
+    where = out / state.path("notes", str(layer))
+    made = {path: note_rows(after, max_source_bytes)
+            for path, (_before, after) in found.changes.items()}
+    rows = patch_notes(note_rows_from_list(load_state(where)), made, note_order)
+    written += save_state(where, rows)
+    if layer == 1 and found.symbols:
+        where = out / state.path("global", "")
+        data = orjson.loads(unpack(read_bytes(where)))
+        patch_symbols(data["keywords"], found, found.symbols)
+        written += save_encoded(where, orjson.dumps(data) + b"\n")
+    return written
+
+
+def note_rows(summary: Summary, max_source_bytes: int) -> list[NoteRow]:
+    """A file's rows of its layer's notes."""
+    return [NoteRow(summary.path, n.kind, n.message, n.line)
+            for n in summary.notes + cut_notes(summary.text_bytes, max_source_bytes)]
+
+
+def cut_notes(text_bytes: int, limit: int) -> tuple[Note, ...]:
+    """The warning that a source's page shows it cut at ``limit`` bytes (none if it fits)."""
+    if not limit or text_bytes <= limit:
+        return ()
+    return (Note("truncated", f"the source ({text_bytes:,} bytes) is longer than the "
+                 f"configured limit of {limit:,} bytes (max_source_bytes): its page shows "
+                 "it cut"),)

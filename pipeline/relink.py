@@ -1,0 +1,364 @@
+"""Linking a layer again for the files whose summaries changed, rather than whole.
+
+Linking a whole layer (:func:`pipeline.link.build_links`) reads every summary of the layer:
+about 3 s a layer on the torch wheel. An edit changes few summaries, and what one reaches is
+known: the file's own context and folder row, the importers of the files it imports before
+and after, the symbols listed by the folders above it, its notes, the imports drawn on the
+folder charts, and the symbol index. :func:`plan` works that out from each
+changed file's summary before and after and from what the last link left (:class:`Memo`);
+the ``patch_*`` functions apply it to the state that link wrote. The result equals linking
+the whole layer (``tests/test_relink.py`` compares them on random edits).
+
+Where the reach is not known from the changed files alone, :func:`plan` returns ``None`` and
+the caller links the whole layer: a file became a test or stopped being one, a C include
+that no other file of the layer holds is added or removed (include roots are inferred from
+the set of them), or a file that takes part in an ``import *`` changes its imports or
+names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from pipeline import layout
+from pipeline.link import Resolver, chart_place, resolve
+from pipeline.records import Context, FileRow, KeywordRow, NoteRow, Resolved, Summary, to_dict
+
+MEMO_VERSION = 1
+INCLUDE_KINDS = ("include", "system-include")
+
+
+class StaleState(Exception):
+    """The state link left does not hold what its memo says: link the whole layer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkMemo:
+    """One chunk's summaries as the last link read them."""
+
+    digest: str  # of the summary file's bytes
+    paths: tuple[str, ...]
+    summaries: tuple[str, ...]  # summary_digest of each, in the same order
+
+
+@dataclass(frozen=True, slots=True)
+class Memo:
+    """What a layer's link leaves for the next one: its inputs by digest, and the counts
+    that the facts it wrote keep only as sets."""
+
+    setting: str  # digest of everything else link was given (folders, extras, code, ...)
+    chunks: dict[str, ChunkMemo]
+    includes: dict[str, int]  # include target -> how many files include it
+    pairs: dict[str, dict[tuple[str, str], int]]  # folder -> chart edge -> imports behind it
+    stars: frozenset[tuple[str, str]]  # (importer, imported file) of every ``import *``
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What the changed summaries reach, and the memo after them."""
+
+    changes: dict[str, tuple[Summary, Summary]]  # path -> (before, after)
+    resolved: dict[str, tuple[Resolved, ...]]  # path -> its imports resolved, after
+    importers: dict[str, tuple[frozenset[str], frozenset[str]]]  # file -> importers lost, won
+    contexts: frozenset[str]  # the files whose contexts may change
+    symbols: dict[str, tuple[list[KeywordRow], list[KeywordRow]]]  # path -> rows before, after
+    file_imports: dict[str, tuple[set[tuple[str, str]], set[tuple[str, str]]]]  # lost, won
+    folder_imports: dict[str, tuple[set[tuple[str, str]], set[tuple[str, str]]]]
+    folders: frozenset[str]  # the folders whose facts may change
+    memo: Memo
+
+
+# --------------------------------------------------------------------------- the memo
+
+def summary_digest(summary: Summary) -> str:
+    """A digest of everything in a summary."""
+    return hashlib.blake2b(orjson.dumps(summary), digest_size=12).hexdigest()
+
+
+def make_memo(setting: str, chunks: Mapping[str, tuple[str, list[Summary]]],
+              resolved: Mapping[str, tuple[Resolved, ...]], folders: Collection[str]) -> Memo:
+    """The memo of a whole link: ``chunks`` maps each chunk to its summary file's digest and
+    its summaries, ``resolved`` each path to its resolved imports."""
+    includes: Counter[str] = Counter()
+    pairs: dict[str, Counter[tuple[str, str]]] = {}
+    stars: set[tuple[str, str]] = set()
+    for _digest, summaries in chunks.values():
+        for summary in summaries:
+            includes.update(include_targets(summary))
+            found = resolved[summary.path]
+            for folder, ends in chart_pairs(summary, found, folders):
+                pairs.setdefault(folder, Counter())[ends] += 1
+            stars |= star_imports(summary, found)
+    return Memo(setting,
+                {name: ChunkMemo(digest, tuple(s.path for s in summaries),
+                                 tuple(map(summary_digest, summaries)))
+                 for name, (digest, summaries) in chunks.items()},
+                dict(includes), {k: dict(v) for k, v in pairs.items()}, frozenset(stars))
+
+
+def memo_to_json(memo: Memo) -> dict[str, Any]:
+    return {
+        "version": MEMO_VERSION,
+        "setting": memo.setting,
+        "chunks": {name: [c.digest, list(c.paths), list(c.summaries)]
+                   for name, c in memo.chunks.items()},
+        "includes": memo.includes,
+        "pairs": {folder: sorted([a, b, n] for (a, b), n in counts.items())
+                  for folder, counts in memo.pairs.items()},
+        "stars": sorted(memo.stars),
+    }
+
+
+def memo_from_json(data: Any) -> Memo | None:
+    """The memo, or ``None`` when ``data`` is not one of this version."""
+    try:
+        if data["version"] != MEMO_VERSION:
+            return None
+        chunks = {name: ChunkMemo(digest, tuple(paths), tuple(sums))
+                  for name, (digest, paths, sums) in data["chunks"].items()}
+        if any(len(c.paths) != len(c.summaries) for c in chunks.values()):
+            return None
+        pairs = {folder: {(a, b): int(n) for a, b, n in rows}
+                 for folder, rows in data["pairs"].items()}
+        return Memo(str(data["setting"]), chunks, {str(k): int(v) for k, v in
+                                                   data["includes"].items()},
+                    pairs, frozenset((a, b) for a, b in data["stars"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- one file's part
+
+def include_targets(summary: Summary) -> set[str]:
+    """The include targets a file adds to its layer's (as ``IncludeSearch`` takes them)."""
+    return {posixpath.normpath(item[1]) for item in summary.imports
+            if item[0] in INCLUDE_KINDS and not item[1].startswith("/")}
+
+
+def import_edges_of(summary: Summary, found: Iterable[Resolved]) -> set[tuple[str, str]]:
+    """(importer, imported file) of a file's imports that the folder charts draw."""
+    return {(summary.path, target) for item, (_group, target) in zip(summary.imports, found,
+                                                                      strict=True)
+            if item[0] != "link" and target and target != summary.path}
+
+
+def chart_pairs(summary: Summary, found: Iterable[Resolved], folders: Collection[str],
+                ) -> list[tuple[str, tuple[str, str]]]:
+    """(folder, edge) of each import of a file drawn between subfolders of a folder."""
+    out = []
+    for source, target in import_edges_of(summary, found):
+        place = chart_place(source, target, folders)
+        if place is not None and place[2]:
+            out.append((place[0], place[1]))
+    return out
+
+
+def star_imports(summary: Summary, found: Iterable[Resolved]) -> set[tuple[str, str]]:
+    """(importer, imported file) of a Python file's ``from M import *`` of the tree."""
+    if summary.language != "python":
+        return set()
+    return {(summary.path, target) for item, (_group, target) in zip(summary.imports, found,
+                                                                      strict=True)
+            if item[0] == "from" and "*" in item[2] and target}
+
+
+def keyword_rows(summary: Summary) -> list[KeywordRow]:
+    return [KeywordRow(d.name, d.kind, summary.path) for d in summary.defines]
+
+
+def file_row(summary: Summary, importer_count: int) -> FileRow:
+    return FileRow(path=summary.path, type=summary.type, lines=summary.lines,
+                   description=summary.description, is_test=summary.is_test,
+                   has_main=summary.has_main, imported_by=importer_count, top=summary.top)
+
+
+def folder_chain(folder: str, folders: Collection[str]) -> list[str]:
+    """A folder and the folders above it whose facts list what is below it."""
+    if folder not in folders:
+        return []
+    chain = [folder]
+    while folder:
+        folder = layout.folder_of(folder)
+        if folder not in folders:
+            break
+        chain.append(folder)
+    return chain
+
+
+# --------------------------------------------------------------------------- the plan
+
+def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Resolver,
+         folders: Collection[str]) -> Plan | None:
+    """What ``changes`` reach (each path's summary before and after; the set of paths is the
+    memo's), or ``None`` when it is not known from them alone."""
+    if any(before.is_test != after.is_test or before.path != after.path
+           for before, after in changes.values()):
+        return None  # a file's tests are listed in every folder above it, and by its imports
+    includes = Counter(memo.includes)
+    for before, after in changes.values():
+        includes.subtract(include_targets(before))
+        includes.update(include_targets(after))
+    includes = +includes  # drop the targets no file includes any more
+    if includes.keys() != memo.includes.keys():
+        return None  # the include roots may move: every include may resolve anew
+    resolved = {path: (tuple(resolve(before, resolver)), tuple(resolve(after, resolver)))
+                for path, (before, after) in changes.items()}
+    stars = set(memo.stars)
+    for path, (before, after) in changes.items():
+        old, new = resolved[path]
+        lost, won = star_imports(before, old), star_imports(after, new)
+        involved = lost or won or any(target == path for _source, target in memo.stars)
+        if involved and (before.imports, before.defines, before.exports) != \
+                (after.imports, after.defines, after.exports):
+            return None  # names taken in by ``import *`` may change anywhere above it
+        stars = (stars - lost) | won
+    importers: dict[str, tuple[set[str], set[str]]] = {}
+    contexts = set(changes)
+    symbols: dict[str, tuple[list[KeywordRow], list[KeywordRow]]] = {}
+    file_imports: dict[str, tuple[set[tuple[str, str]], set[tuple[str, str]]]] = {}
+    pair_counts = {folder: dict(counts) for folder, counts in memo.pairs.items()}
+    touched: set[str] = set()
+    for path, (before, after) in changes.items():
+        old, new = resolved[path]
+        old_edges, new_edges = import_edges_of(before, old), import_edges_of(after, new)
+        old_targets = {t for _g, t in old if t and t != path}
+        new_targets = {t for _g, t in new if t and t != path}
+        for target in old_targets - new_targets:
+            importers.setdefault(target, (set(), set()))[0].add(path)
+        for target in new_targets - old_targets:
+            importers.setdefault(target, (set(), set()))[1].add(path)
+        rows_before, rows_after = keyword_rows(before), keyword_rows(after)
+        if rows_before != rows_after:
+            symbols[path] = (rows_before, rows_after)
+            touched.update(folder_chain(layout.folder_of(path), folders))
+        touched.add(layout.folder_of(path))
+        for edges, sign in ((old_edges - new_edges, 0), (new_edges - old_edges, 1)):
+            for source, target in edges:
+                place = chart_place(source, target, folders)
+                if place is None:
+                    continue
+                folder, ends, between = place
+                if not between:
+                    file_imports.setdefault(folder, (set(), set()))[sign].add(ends)
+                    continue
+                counts = pair_counts.setdefault(folder, {})
+                counts[ends] = counts.get(ends, 0) + (1 if sign else -1)
+    folder_imports: dict[str, tuple[set[tuple[str, str]], set[tuple[str, str]]]] = {}
+    for folder, counts in pair_counts.items():
+        old_counts = memo.pairs.get(folder, {})
+        for ends, count in counts.items():
+            was = old_counts.get(ends, 0)
+            if count < 0:
+                raise StaleState(f"the chart of {folder!r} loses an import it did not have")
+            if bool(was) != bool(count):
+                folder_imports.setdefault(folder, (set(), set()))[1 if count else 0].add(ends)
+    pairs = {folder: {ends: n for ends, n in counts.items() if n}
+             for folder, counts in pair_counts.items()}
+    contexts |= importers.keys()
+    touched |= {layout.folder_of(path) for path in importers}
+    touched |= file_imports.keys() | folder_imports.keys()
+    new_memo = replace(memo, includes=dict(includes), pairs={k: v for k, v in pairs.items() if v},
+                       stars=frozenset(stars))
+    return Plan(changes, {path: new for path, (_old, new) in resolved.items()},
+                {t: (frozenset(a), frozenset(b)) for t, (a, b) in importers.items()},
+                frozenset(contexts), symbols, file_imports, folder_imports,
+                frozenset(f for f in touched if f in folders), new_memo)
+
+
+# --------------------------------------------------------------------------- the patches
+
+def patch_contexts(old: Mapping[str, Context], plan: Plan) -> dict[str, Context]:
+    """The new contexts of the files of ``old`` (those of ``plan.contexts`` in one chunk)."""
+    new: dict[str, Context] = {}
+    for path, ctx in old.items():
+        if path not in plan.contexts:
+            continue
+        lost, won = plan.importers.get(path, (frozenset(), frozenset()))
+        by = tuple(sorted((set(ctx.imported_by) - lost) | won))
+        tests = set(ctx.tested_by) | {q for q in won if plan.changes[q][1].is_test}
+        tested = tuple(q for q in by if q in tests)
+        new[path] = replace(ctx, imports=plan.resolved.get(path, ctx.imports),
+                            imported_by=by, tested_by=tested)
+    return new
+
+
+def _symbol_key(row: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    return row["name"].casefold(), row["name"], row["path"], row["kind"]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _remove(rows: list[Any], row: Any, key: Callable[[Any], Any]) -> None:
+    at = bisect_left(rows, key(row), key=key)
+    if at >= len(rows) or rows[at] != row:
+        raise StaleState(f"a listed row is missing: {row!r}")
+    del rows[at]
+
+
+def _insert(rows: list[Any], row: Any, key: Callable[[Any], Any]) -> None:
+    rows.insert(bisect_left(rows, key(row), key=key), row)
+
+
+def _swap(rows: list[Any], lost: Iterable[Any], won: Iterable[Any],
+          key: Callable[[Any], Any] = _same) -> None:
+    for row in lost:
+        _remove(rows, row, key)
+    for row in won:
+        _insert(rows, row, key)
+
+
+def patch_symbols(rows: list[dict[str, Any]], plan: Plan, paths: Iterable[str]) -> None:
+    """Swap the symbol rows (JSON form, in symbol order) of ``paths`` in place."""
+    for path in paths:
+        before, after = plan.symbols.get(path, ([], []))
+        _swap(rows, (to_dict(r) for r in before), (to_dict(r) for r in after), _symbol_key)
+
+
+def patch_folder(data: dict[str, Any], plan: Plan, counts: Mapping[str, int],
+                 folders: Collection[str]) -> dict[str, Any]:
+    """A folder's facts file (JSON form, fields in order) after ``plan``; ``counts`` holds
+    the new importer count of every file whose importers changed."""
+    facts = data["facts"]
+    folder = facts["folder"]
+    rows = facts["files"]
+    at = {row["path"]: index for index, row in enumerate(rows)}
+    for path in sorted(set(plan.changes) | set(counts)):
+        if layout.folder_of(path) != folder:
+            continue
+        if path not in at:
+            raise StaleState(f"{path} is not listed in the facts of {folder!r}")
+        row = rows[at[path]]
+        count = counts.get(path, row["imported_by"])
+        if path in plan.changes:
+            rows[at[path]] = to_dict(file_row(plan.changes[path][1], count))
+        else:
+            row["imported_by"] = count
+    if any(layout.folder_of(path) == folder for path in plan.changes):
+        facts["types"] = [list(item) for item in sorted(Counter(r["type"] for r in rows).items())]
+        facts["lines"] = sum(r["lines"] for r in rows)
+    patch_symbols(facts["symbols"], plan, [path for path in sorted(plan.symbols)
+                                           if folder in folder_chain(layout.folder_of(path),
+                                                                     folders)])
+    for field, changes in (("file_imports", plan.file_imports),
+                           ("folder_imports", plan.folder_imports)):
+        if folder in changes:
+            lost, won = changes[folder]
+            _swap(facts[field], [list(e) for e in sorted(lost)], [list(e) for e in sorted(won)])
+    return data
+
+
+def patch_notes(rows: list[NoteRow], made: Mapping[str, list[NoteRow]],
+                order: Callable[[NoteRow], Any]) -> list[NoteRow]:
+    """The notes of a layer with those of the changed files (``made``) made again."""
+    kept = [row for row in rows if row.path not in made]
+    return sorted(kept + [row for found in made.values() for row in found], key=order)

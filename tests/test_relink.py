@@ -1,0 +1,181 @@
+"""A layer's link patched for the changed summaries (pipeline.relink) equals linking the
+whole layer: pages and link state byte for byte, after any sequence of edits that keep the
+set of files (lines, imports, symbols, docstrings, includes, links, ``import *``)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from buildkit import STATE, build, contents, describe_bytes_difference, make_tree, snapshot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.stateio import unpack
+
+LINK_KINDS = ("ctx", "folder", "notes", "global", "links")
+
+TREE = {
+    "pkg/__init__.py": '"""The package."""\nfrom pkg.core import *\n',
+    "pkg/core.py": '"""Core helpers."""\n__all__ = ["run"]\n\n\ndef run(x):\n    return x\n',
+    "pkg/util.py": '"""Utilities."""\nimport pkg.core\n\n\ndef helper():\n    return 1\n',
+    "pkg/sub/deep.py": '"""Deep module."""\nfrom pkg import util\n\n\nclass Deep:\n    pass\n',
+    "tests/test_core.py": '"""Tests of core."""\nimport pkg.core\n\n\ndef test_run():\n'
+                          '    assert pkg.core.run(1) == 1\n',
+    "include/lib/a.h": "#pragma once\nint a(void);\n",
+    "include/lib/b.h": "#pragma once\n#include <lib/a.h>\nint b(void);\n",
+    "src/local.h": "#pragma once\nint local(void);\n",
+    "src/main.cpp": '#include <lib/b.h>\n#include "local.h"\nint main() { return b(); }\n',
+    "docs/guide.md": "# Guide\n\nSee [core](../pkg/core.py).\n\n## Use\n\nText.\n",
+    "docs/more.md": "# More\n\nBack to [the guide](guide.md).\n",
+}
+PYTHON = sorted(p for p in TREE if p.endswith(".py"))
+C_FILES = ["include/lib/a.h", "include/lib/b.h", "src/local.h", "src/main.cpp"]
+MARKDOWN = ["docs/guide.md", "docs/more.md"]
+MODULES = ["pkg", "pkg.core", "pkg.util", "pkg.sub.deep", "os", "json"]
+HEADERS = ["<lib/a.h>", "<lib/b.h>", '"local.h"', "<vector>", "<lib/new.h>"]
+LINKS = ["guide.md", "more.md", "../pkg/util.py", "missing.md", "../src/main.cpp"]
+
+
+def edit(text: str, path: str, op: str, arg: int) -> str:
+    """One edit of a file that keeps the tree's set of files."""
+    if op == "grow":
+        line = {"py": "# more\n", "md": "More text.\n"}.get(path.rsplit(".", 1)[1], "// more\n")
+        return text + line * (arg % 3 + 1)
+    if path.endswith(".py"):
+        if op == "import":
+            return text + f"import {MODULES[arg % len(MODULES)]}\n"
+        if op == "define":
+            return text + f"\n\ndef added_{arg % 4}():\n    return {arg}\n"
+        if op == "star":
+            return text + f"from {MODULES[arg % 4]} import *\n"
+        if op == "describe":
+            return f'"""Described anew, version {arg}."""\n' + text.split("\n", 1)[1]
+        return text
+    if path.endswith(".md"):
+        if op in ("import", "star"):
+            return text + f"\n[another]({LINKS[arg % len(LINKS)]})\n"
+        if op == "define":
+            return text + f"\n## Added {arg % 4}\n\nWords.\n"
+        return text
+    if op == "import":
+        return f"#include {HEADERS[arg % len(HEADERS)]}\n" + text
+    if op == "define":
+        return text + f"int added_{arg % 4}(void);\n"
+    return text
+
+
+def link_state(output: Path) -> dict[str, bytes]:
+    """The link's state files, decompressed."""
+    found: dict[str, bytes] = {}
+    for kind in LINK_KINDS:
+        for path in sorted((output / STATE / kind).glob("*")):
+            found[f"{kind}/{path.name}"] = unpack(path.read_bytes())
+    return found
+
+
+def check_equal_to_clean(src: Path, out: Path, root: Path) -> None:
+    """Pages and link state equal those of a clean build into the same path (the
+    incremental output is put aside meanwhile and restored)."""
+    incremental, state = contents(snapshot(out)), link_state(out)
+    aside = root / "incremental-aside"
+    shutil.move(out, aside)
+    try:
+        build(src, out, cwd=root)
+        clean, whole = contents(snapshot(out)), link_state(out)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.move(aside, out)
+    assert incremental == clean, describe_bytes_difference(incremental, clean)
+    assert state.keys() == whole.keys()
+    differ = sorted(name for name in state if state[name] != whole[name])
+    assert not differ, f"link state differs from a whole link: {differ}"
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> tuple[Path, Path]:
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, TREE)
+    build(src, out, cwd=tmp_path)
+    return src, out
+
+
+def test_a_grown_file_is_linked_in_part(tree: tuple[Path, Path]) -> None:
+    """Lines added to one file: both layers' links patch, no whole link; same as clean."""
+    src, out = tree
+    path = src / "pkg/util.py"
+    path.write_text(path.read_text() + "# one more line\n")
+    result = build(src, out, cwd=out.parent)
+    assert result.counts.get("links_patched", 0) >= 1, result.counts
+    assert "links_whole" not in result.counts, result.counts
+    assert "links_whole" not in result.counts, result.counts
+    check_equal_to_clean(src, out, out.parent)
+
+
+def test_a_new_import_and_symbol_are_linked_in_part(tree: tuple[Path, Path]) -> None:
+    src, out = tree
+    path = src / "pkg/sub/deep.py"
+    path.write_text(path.read_text() + "import pkg.core\n\n\ndef more():\n    return 2\n")
+    result = build(src, out, cwd=out.parent)
+    assert result.counts.get("links_patched", 0) >= 1, result.counts
+    assert "links_whole" not in result.counts, result.counts
+    check_equal_to_clean(src, out, out.parent)
+
+
+def test_a_test_that_imports_a_module_more_is_linked_in_part(tree: tuple[Path, Path]) -> None:
+    """The imported module's context lists the test (tested_by), its folder the count."""
+    src, out = tree
+    path = src / "tests/test_core.py"
+    path.write_text(path.read_text().replace("import pkg.core\n", "import pkg.util\n"))
+    result = build(src, out, cwd=out.parent)
+    assert result.counts.get("links_patched", 0) >= 1, result.counts
+    assert "links_whole" not in result.counts, result.counts
+    check_equal_to_clean(src, out, out.parent)
+
+
+def test_an_include_no_file_had_links_the_whole_layer(tree: tuple[Path, Path]) -> None:
+    """Include roots are inferred from the set of includes: a new one links all again."""
+    src, out = tree
+    path = src / "src/main.cpp"
+    path.write_text("#include <brand/new.h>\n" + path.read_text())
+    result = build(src, out, cwd=out.parent)
+    assert result.counts.get("links_whole", 0) >= 1, result.counts
+    check_equal_to_clean(src, out, out.parent)
+
+
+def test_a_removed_memo_or_state_file_links_the_whole_layer(tree: tuple[Path, Path]) -> None:
+    src, out = tree
+    for path in (out / STATE / "links").glob("*"):
+        path.write_bytes(b"not json")
+    path = src / "pkg/util.py"
+    path.write_text(path.read_text() + "# one more line\n")
+    result = build(src, out, cwd=out.parent)
+    assert result.counts.get("links_whole", 0) >= 1, result.counts
+    check_equal_to_clean(src, out, out.parent)
+
+
+OPS = st.sampled_from(["grow", "import", "define", "star", "describe"])
+EDITS = st.lists(st.tuples(st.sampled_from(PYTHON + C_FILES + MARKDOWN), OPS,
+                           st.integers(0, 20)), min_size=1, max_size=3)
+
+
+@settings(max_examples=10, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(EDITS, min_size=1, max_size=3))
+def test_patched_links_equal_whole_links(steps: list[list[tuple[str, str, int]]]) -> None:
+    root = Path(tempfile.mkdtemp(prefix="pipeline-relink-"))
+    try:
+        src, out = root / "src", root / "out"
+        files = dict(TREE)
+        make_tree(src, files)
+        build(src, out, cwd=root)
+        for edits in steps:
+            for path, op, arg in edits:
+                files[path] = edit(files[path], path, op, arg)
+                make_tree(src, {path: files[path]})
+            build(src, out, cwd=root)
+            check_equal_to_clean(src, out, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
