@@ -280,7 +280,12 @@ def bench_corpus(name: str, wheel: Path, workdir: Path, runs: int, cold_runs: in
         after = snapshot(out)
         changed_sets.append(sorted(p for p in before.keys() | after.keys()
                                    if before.get(p) != after.get(p)))
+    grown = []  # lines appended: the summary changes, so each layer's link runs (in part)
+    for i in range(runs):
+        edited.write_bytes(text + b"".join(b"# line %d\n" % k for k in range(i + 1)))
+        grown.append(build(src, out, base))
     edited.write_bytes(text)
+    build(src, out, base)
     rel = edited.relative_to(src).as_posix()
     foreign = sorted({p for s in changed_sets for p in s
                       if source_of(p, out.name, page=True) != rel})
@@ -301,8 +306,9 @@ def bench_corpus(name: str, wheel: Path, workdir: Path, runs: int, cold_runs: in
     rows = [floor_parse, floor_import, floor_edit, build_row("cold", cold), build_row("noop", noop),
             build_row("noop_touched_1", first), build_row("noop_touched_2", second),
             build_row("edit", edits, f"; {len(changed)} pages changed: {', '.join(changed)}"
-                      + (f"; FOREIGN: {', '.join(foreign)}" if foreign else ""))]
-    builds = [r for group in (cold, noop, first, second, edits) for r, _ in group]
+                      + (f"; FOREIGN: {', '.join(foreign)}" if foreign else "")),
+            build_row("edit_lines", grown, "; lines appended to the same file")]
+    builds = [r for group in (cold, noop, first, second, edits, grown) for r, _ in group]
     rows.append(Row("peak", [], max(r.rss_mib for r in builds), info="largest process, any build"))
     for label, group in (("noop", noop), ("noop_touched_2", second)):
         for r, _ in group[-1:]:
@@ -331,6 +337,7 @@ def target_rows(corpus: str, rows: list[Row], edit_minimal: bool) -> list[Row]:
         for figure in ("noop", "noop_touched_1", "noop_touched_2"):
             judge(by[figure], noop_budget)
         judge(by["edit"], by["noop"].median + 2 * by["floor_edit"].median, edit_minimal)
+        judge(by["edit_lines"], by["noop"].median + 2 * by["floor_edit"].median)
     else:
         for figure in ("noop", "noop_touched_1", "noop_touched_2"):
             judge(by[figure], 2.0)

@@ -87,12 +87,23 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
 def _complete(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
               ) -> bool:
     """Whether every file the layer's link writes is there (one removed is written again
-    by a whole link)."""
+    by a whole link). One listing per kind: a layer has thousands of them."""
     wanted = [state.path("ctx", chunk) for chunk in chunks]
     wanted += [state.path("folder", folder) for folder in folders]
     wanted += [state.path("notes", str(layer))] + ([state.path("global", "")] if layer == 1
                                                    else [])
-    return all(os.path.isfile(out / name) for name in wanted)
+    listed: dict[str, set[str]] = {}
+    for name in wanted:
+        folder, _, base = name.rpartition("/")
+        if folder not in listed:
+            try:
+                listed[folder] = {entry.name for entry in os.scandir(out / folder)
+                                  if entry.is_file(follow_symlinks=False)}
+            except OSError:
+                return False
+        if base not in listed[folder]:
+            return False
+    return True
 
 
 def _link_whole(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
