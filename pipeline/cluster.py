@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import os
 import socket
 import threading
 from functools import cache
@@ -34,6 +35,18 @@ SCHEDULERS = Resting()  # schedulers that failed in this process, tried again af
 BATCHES_PER_WORKER = 2  # Dask tasks per worker for one chunk's files: some balance, few tasks
 MIN_BATCH = 8  # files a batch holds at least (when the chunk has them): tasks stay few
 BATCH_OVERHEAD = 2048  # bytes one more file weighs in a batch besides its own
+
+
+def _forget_clients() -> None:
+    """In a forked child (doit's worker processes): the parent's clients are not this
+    process's (their sockets and event loop stay with the parent). ``watch`` keeps a
+    client from an in-process rebuild when a later rebuild forks workers."""
+    global _LOCK
+    _CLIENTS.clear()
+    _LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_clients)
 
 
 def unreachable(address: str) -> str:

@@ -223,3 +223,24 @@ def test_a_scheduler_that_failed_rests_then_is_tried_with_a_new_client(
     now[0] += cache.RETRY_AFTER
     cluster.extract_on_cluster("tcp://nowhere:1", todo, "code", cache.Outcome())
     assert tried == ["tcp://nowhere:1"] * 2
+
+
+def test_a_forked_worker_process_does_not_use_its_parents_client(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """doit's worker processes are forked: a client the parent made (``watch`` after an
+    in-process rebuild) has its sockets and event loop in the parent, so a child makes its
+    own."""
+    from pipeline import cluster
+
+    monkeypatch.setitem(cluster._CLIENTS, "tcp://parent:1", object())
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it sees, and leave without running cleanups
+        os.write(write, b"%d" % len(cluster._CLIENTS))
+        os._exit(0)
+    os.close(write)
+    seen = os.read(read, 16)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert seen == b"0"
+    assert "tcp://parent:1" in cluster._CLIENTS  # the parent keeps its own
