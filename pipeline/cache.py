@@ -16,7 +16,7 @@ schema: what the pages are made from), so they are shared between builds of the 
 tree into the same places, as CI runners build it. An
 entry is data, never code: zstd-compressed JSON, used only when it decodes, echoes the key
 it was fetched under, has this schema and language, and every field has its record's type
-(:func:`conforms`); anything else is ignored, with one warning. A cache that cannot be
+(:func:`decode_as`); anything else is ignored, with one warning. A cache that cannot be
 reached or is misconfigured is left alone for a minute (:class:`Resting`), with one
 warning: the build extracts locally and its exit code does not change, and a long-lived
 process (``watch``) uses the cache again once it is back. Puts are atomic (a folder:
@@ -37,7 +37,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from functools import cache
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 import orjson
 
@@ -243,7 +243,7 @@ def encode_entry(key: str, language: str, value: Cached) -> bytes:
 
 def decode_entry(blob: bytes, key: str, language: str) -> Cached:
     """The entry's content; ``ValueError`` naming the first thing wrong with it."""
-    from pipeline.records import SCHEMA, Extraction, extraction_from_dict
+    from pipeline.records import SCHEMA, Extraction
     from pipeline.stateio import MAGIC, unpack
 
     if not blob.startswith(MAGIC):
@@ -257,9 +257,7 @@ def decode_entry(blob: bytes, key: str, language: str) -> Cached:
     lines, encoding, extraction = data.get("lines"), data.get("encoding"), data.get("extraction")
     if not (type(lines) is int and lines >= 0 and isinstance(encoding, str)):
         raise ValueError("lines or encoding malformed")
-    if not (isinstance(extraction, dict) and conforms(extraction, Extraction)):
-        raise ValueError("the extraction does not have the record's fields and types")
-    return Cached(lines, encoding, extraction_from_dict(extraction))
+    return Cached(lines, encoding, decode_as(extraction, Extraction))
 
 
 def pages_entry_name(stamp: str) -> str:
@@ -298,42 +296,96 @@ def decode_pages(blob: bytes, stamp: str, count: int) -> tuple[str, ...]:
 def conforms(value: Any, hint: Any) -> bool:
     """``value`` (parsed JSON) has the shape of type ``hint``: a record dataclass with
     exactly its fields, tuples as lists, and plain ``str``/``int``/``bool``/``float``."""
-    return _checker(hint)(value)
+    try:
+        _decoder(hint)(value)
+    except _Malformed:
+        return False
+    return True
 
 
-Check = Callable[[Any], bool]
-_PLAIN: dict[Any, Check] = {
-    str: lambda v: type(v) is str,
-    int: lambda v: type(v) is int,
-    bool: lambda v: type(v) is bool,
-    float: lambda v: type(v) in (int, float),
-    NoneType: lambda v: v is None,
-    Any: lambda v: True,
+def decode_as(value: Any, hint: Any) -> Any:
+    """``value`` (parsed JSON) as type ``hint`` (records built, lists made tuples), checked
+    in the same walk as :func:`conforms`; ``ValueError`` when it does not conform."""
+    try:
+        return _decoder(hint)(value)
+    except _Malformed:
+        raise ValueError("the extraction does not have the record's fields and types") from None
+
+
+class _Malformed(Exception):
+    """A value of another shape than its type (raised inside the walk)."""
+
+
+Decode = Callable[[Any], Any]
+
+
+def _plain(kinds: tuple[type, ...]) -> Decode:
+    def decode(value: Any) -> Any:
+        if type(value) not in kinds:
+            raise _Malformed
+        return value
+    return decode
+
+
+def _none(value: Any) -> Any:
+    if value is not None:
+        raise _Malformed
+    return value
+
+
+_PLAIN: dict[Any, Decode] = {
+    str: _plain((str,)),
+    int: _plain((int,)),
+    bool: _plain((bool,)),
+    float: _plain((int, float)),
+    NoneType: _none,
+    Any: lambda value: value,
 }
 
 
 @cache
-def _checker(hint: Any) -> Check:
-    """A check for one type, built once (a fetched entry holds thousands of values)."""
+def _decoder(hint: Any) -> Decode:
+    """The decoder of one type, built once (a fetched entry holds thousands of values)."""
     if hint in _PLAIN:
         return _PLAIN[hint]
     if is_dataclass(hint):
         hints = get_type_hints(hint)
+        cls = cast(Callable[..., Any], hint)
         names = frozenset(f.name for f in fields(hint))
-        checks = tuple((f.name, _checker(hints[f.name])) for f in fields(hint))
+        steps = tuple((f.name, _decoder(hints[f.name])) for f in fields(hint))
 
-        def record(value: Any) -> bool:
-            return type(value) is dict and value.keys() <= names and all(
-                check(value[name]) for name, check in checks if name in value)
+        def record(value: Any) -> Any:
+            if type(value) is not dict or not value.keys() <= names:
+                raise _Malformed
+            try:
+                return cls(**{name: step(value[name]) for name, step in steps if name in value})
+            except TypeError:  # a field without a default is missing
+                raise _Malformed from None
         return record
     origin = get_origin(hint)
     if origin is tuple:
-        item = _checker(get_args(hint)[0])
-        return lambda v: type(v) is list and all(map(item, v))
+        item = _decoder(get_args(hint)[0])
+
+        def items(value: Any) -> Any:
+            if type(value) is not list:
+                raise _Malformed
+            return tuple(map(item, value))
+        return items
     if origin in (Union, UnionType):
-        options = tuple(_checker(option) for option in get_args(hint))
-        return lambda v: any(check(v) for check in options)
-    return lambda v: False
+        options = tuple(_decoder(option) for option in get_args(hint))
+
+        def either(value: Any) -> Any:
+            for option in options:
+                try:
+                    return option(value)
+                except _Malformed:
+                    continue
+            raise _Malformed
+        return either
+
+    def never(value: Any) -> Any:
+        raise _Malformed
+    return never
 
 
 # --------------------------------------------------------------------------- use

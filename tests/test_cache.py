@@ -195,6 +195,30 @@ def test_conforms_checks_fields_and_types() -> None:
     assert not conforms({**good, "tests": "abc"}, Extraction)
 
 
+@pytest.mark.parametrize(("language", "text"), [
+    ("python", '"""Doc."""\nimport os\nfrom a import (b, c)\n__all__ = ["f"]\n\n\n'
+               "@cache\ndef f(x: int = 1) -> int:\n    return eval(x)\n\n\nclass K(Base):\n"
+               "    def m(self):\n        pass\n\n\nif __name__ == '__main__':\n    f()\n"),
+    ("cpp", '#include <vector>\n#include "a.h"\nnamespace n {\ntemplate <class T>\n'
+            "struct S { int f(int); };\n}\n#define M(x) x\n"),
+    ("markdown", "# Title\n\nSee [a](a.md) and `code_word`.\n\n```python\nx = 1\n```\n"),
+])
+def test_decode_as_builds_the_records_extraction_from_dict_builds(language: str,
+                                                                  text: str) -> None:
+    """One walk checks and builds: the same records as the unchecked rebuild."""
+    from pipeline.cache import decode_as
+    from pipeline.extract import extract
+    from pipeline.records import extraction_from_dict
+
+    data = orjson.loads(orjson.dumps(extract(text, language)))
+    decoded = decode_as(data, Extraction)
+    assert decoded == extraction_from_dict(data)
+    assert orjson.dumps(decoded) == orjson.dumps(extraction_from_dict(data))
+    with pytest.raises(ValueError):
+        decode_as({**data, "imports": [{"kind": "import"}] + data["imports"][:0] + [[1]]},
+                  Extraction)
+
+
 def test_decode_entry_checks_the_key_echo_and_schema() -> None:
     from pipeline.cache import Cached, encode_entry
 
