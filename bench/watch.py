@@ -1,12 +1,13 @@
 """Benchmark ``python -m pipeline watch``: from a saved edit to its page updated.
 
-    python bench/watch.py --corpus small|torch [--workdir DIR] [--edits N]
+    python bench/watch.py --corpus small|torch [--workdir DIR] [--edits N] [--lines]
 
 Extracts the corpus as bench/bench.py does (or reuses ``--workdir``'s ``src`` and ``out``,
 or ``--source`` and ``--output``, so a built torch output is not built again), starts
 ``watch``, waits for its first line
 ``watching``, then N times changes an int literal in a function body of
-``torch/nn/modules/linear.py`` (the line count kept) and measures the time from the write
+``torch/nn/modules/linear.py`` (the line count kept; with ``--lines``, appends lines to it)
+and measures the time from the write
 to (a) the file's ``_docs.md`` page holding the new bytes, (b) the rebuild line. Prints
 each and the medians against the target (0.3 s on the torch wheel). Stops watch with
 SIGINT and checks it exits 0.
@@ -40,6 +41,9 @@ def main() -> int:
     parser.add_argument("--source", type=Path, default=None, help="instead of WORKDIR/src")
     parser.add_argument("--output", type=Path, default=None, help="instead of WORKDIR/out")
     parser.add_argument("--edits", type=int, default=5)
+    parser.add_argument("--lines", action="store_true",
+                        help="append lines instead: the file's size and summary change, so "
+                             "each layer's link runs (in part)")
     args = parser.parse_args()
     src, out = args.source or args.workdir / "src", args.output or args.workdir / "out"
     if not (src / EDIT).is_file():
@@ -71,7 +75,8 @@ def main() -> int:
             new = str(value + 1 + run).encode().rjust(length)[-length:]
             before = page.read_bytes()
             started = time.perf_counter()
-            target.write_bytes(data[:offset] + new + data[offset + length:])
+            target.write_bytes(data + b"# line\n" * (run + 1) if args.lines
+                               else data[:offset] + new + data[offset + length:])
             page_at = None
             while time.perf_counter() - started < 120:
                 try:
