@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -100,9 +101,20 @@ def build_graph(config: Config, *, root: str = "", dirty: bool = False,
                     producer[page] = name
     code, extraction_code = code_digest()
     stamp_base = hashlib.sha256(
-        repr((site, templates_digest(config), code, SCHEMA)).encode()).hexdigest()
+        repr((site_key(site), templates_digest(config), code, SCHEMA)).encode()).hexdigest()
     return Graph(config, inventory, site, tuple(chunks), producer, stamp_base, code,
                  extraction_code, dirty, root, strict)
+
+
+def site_key(site: PageSite) -> tuple[object, ...]:
+    """What of the site the pages depend on. The absolute folders only as each is seen
+    from the other (the pages' links to the sources are relative), so the same tree built
+    into the same layout anywhere else, as on another CI runner or a developer's clone,
+    has the same page stamps and takes its pages from the shared cache. The override
+    templates by their content (:func:`templates_digest`), not by where they are."""
+    return (posixpath.relpath(site.source_root, site.output_root),
+            posixpath.relpath(site.output_root, site.source_root),
+            replace(site, source_root="", output_root="", templates=""))
 
 
 def templates_digest(config: Config) -> str:

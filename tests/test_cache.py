@@ -4,6 +4,7 @@ write-back, poisoned entries, an unreachable store, clean == incremental with a 
 from __future__ import annotations
 
 import random
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -323,10 +324,11 @@ def _page_entries(cache: Path) -> list[Path]:
 
 
 def test_rendered_pages_come_from_the_cache_into_the_same_places(tmp_path: Path) -> None:
-    """A fresh output at the same place (a CI runner's workspace) takes every file's
-    pages from the cache, as its records: nothing extracted or rendered, the same bytes.
-    An output elsewhere has other links in its pages: their stamps differ, and they are
-    rendered (its records still come from the cache)."""
+    """A fresh output at the same place (a CI runner's workspace), or in the same layout
+    anywhere else, takes every file's pages from the cache, as its records: nothing
+    extracted or rendered, the same bytes as a clean build there. An output placed
+    otherwise towards the sources has other links in its pages: their stamps differ, and
+    they are rendered (its records still come from the cache)."""
     from pipeline import render, render_folders
 
     src, out = _site(tmp_path)
@@ -360,9 +362,23 @@ def test_rendered_pages_come_from_the_cache_into_the_same_places(tmp_path: Path)
     assert second.counts["cache_pages_fetched"] == len(stored) and not calls
     assert "pages fetched from the shared cache" in second.stderr
     assert contents(snapshot(out)) == plain and _page_entries(cache) == stored
-    elsewhere = build(src, tmp_path / "elsewhere", "--cache", str(cache))
-    assert elsewhere.counts["extracted"] == 0
-    assert "cache_pages_fetched" not in elsewhere.counts
+    # the same layout elsewhere (another runner's workspace, a developer's clone)
+    moved = tmp_path / "clone" / "work"
+    shutil.copytree(src, moved / src.name)
+    there = moved / out.name
+    here = clean_build_snapshot(moved / src.name, there)
+    taken = build(moved / src.name, there, "--cache", str(cache))
+    assert taken.counts["extracted"] == 0
+    assert taken.counts["cache_pages_fetched"] == len(stored)
+    assert contents(snapshot(there)) == here
+    # another layout: the pages' links to the sources differ, so they are rendered here
+    deeper = tmp_path / "deeper" / out.name
+    deeper.parent.mkdir()
+    other = build(src, deeper, "--cache", str(cache))
+    # the sources' records come from the cache; only the pages of pages are new bytes
+    assert 0 < other.counts["extracted"] < first.counts["extracted"]
+    assert "cache_pages_fetched" not in other.counts
+    assert contents(snapshot(deeper)) == clean_build_snapshot(src, deeper)
 
 
 def test_a_poisoned_page_entry_is_rendered_here_with_one_warning(tmp_path: Path) -> None:
