@@ -117,6 +117,9 @@ class Resolver:
         return "unresolved", ""
 
 
+INCLUDE_KINDS = ("include", "system-include")
+
+
 def resolve(summary: Summary, resolver: Resolver) -> list[Resolved]:
     """(group, target) for every import of one file, in order."""
     out: list[Resolved] = []
@@ -124,7 +127,7 @@ def resolve(summary: Summary, resolver: Resolver) -> list[Resolved]:
         kind = item[0]
         if kind in ("import", "from") and summary.language == "python":
             out.append(resolver.python(summary.path, item))
-        elif kind in ("include", "system-include"):
+        elif kind in INCLUDE_KINDS:
             out.append(resolver.include(summary.path, item))
         elif kind == "link":
             out.append(resolver.link(summary.path, item))
@@ -138,8 +141,7 @@ def build_links(summaries: list[Summary], folders: list[str],
     """Every cross-file fact of one layer from its summaries (pure)."""
     summaries = sorted(summaries, key=lambda s: s.path)
     layer = summaries[0].layer if summaries else 1  # one layer is linked at a time
-    included = [item[1] for s in summaries for item in s.imports
-                if item[0] in ("include", "system-include")]
+    included = set().union(*map(include_targets, summaries))
     resolver = Resolver([s.path for s in summaries], mirror, layer, included)
     resolved = {s.path: resolve(s, resolver) for s in summaries}
     importers: dict[str, set[str]] = defaultdict(set)
@@ -158,11 +160,9 @@ def build_links(summaries: list[Summary], folders: list[str],
                                  imports=tuple(resolved[path]), imported_by=by,
                                  tested_by=tuple(p for p in by if p in tests),
                                  reexports=star_exports(path, by_path, resolved))
-    defined = {s.path: [KeywordRow(d.name, d.kind, s.path) for d in s.defines]
-               for s in summaries}  # one row object per symbol, shared by every folder above
-    edges = sorted({(s.path, target) for s in summaries
-                    for item, (_group, target) in zip(s.imports, resolved[s.path], strict=True)
-                    if item[0] != "link" and target and target != s.path})
+    # one row object per symbol, shared by every folder above
+    defined = {s.path: keyword_rows(s) for s in summaries}
+    edges = sorted(set().union(*(import_edges_of(s, resolved[s.path]) for s in summaries)))
     facts = folder_facts(summaries, folders, binaries, importers, defined, edges)
     keywords = sorted((row for rows in defined.values() for row in rows), key=symbol_order)
     return Links(contexts, facts, keywords)
@@ -245,7 +245,7 @@ def folder_facts(summaries: list[Summary], folders: list[str],
             types[s.type] += 1
         facts[folder] = FolderFacts(
             folder=folder,
-            files=tuple(_file_row(s, len(importers.get(s.path, ()))) for s in files),
+            files=tuple(file_row(s, len(importers.get(s.path, ()))) for s in files),
             subfolders=tuple(Subfolder(child, counts_below.get(child, 0))
                              for child in sorted(children.get(folder, []))),
             binaries=tuple(sorted(binary_by.get(folder, []))),
@@ -312,7 +312,28 @@ def _child_toward(common: str, folder: str) -> str:
     return f"{common}/{head}" if common else head
 
 
-def _file_row(summary: Summary, importer_count: int) -> FileRow:
+def file_row(summary: Summary, importer_count: int) -> FileRow:
+    """A file as its folder's pages list it."""
     return FileRow(path=summary.path, type=summary.type, lines=summary.lines,
                    description=summary.description, is_test=summary.is_test,
                    has_main=summary.has_main, imported_by=importer_count, top=summary.top)
+
+
+def keyword_rows(summary: Summary) -> list[KeywordRow]:
+    """The symbol index rows of a file's definitions."""
+    return [KeywordRow(d.name, d.kind, summary.path) for d in summary.defines]
+
+
+def include_targets(summary: Summary) -> set[str]:
+    """The include targets a file adds to its layer's (from which include roots are
+    inferred, :class:`pipeline.includes.IncludeSearch`)."""
+    return {posixpath.normpath(item[1]) for item in summary.imports
+            if item[0] in INCLUDE_KINDS and not item[1].startswith("/")}
+
+
+def import_edges_of(summary: Summary, found: Iterable[Resolved]) -> set[tuple[str, str]]:
+    """(importer, imported file) of a file's imports that the folder charts draw (not its
+    markdown links)."""
+    return {(summary.path, target) for item, (_group, target) in zip(summary.imports, found,
+                                                                      strict=True)
+            if item[0] != "link" and target and target != summary.path}

@@ -19,7 +19,6 @@ names.
 from __future__ import annotations
 
 import hashlib
-import posixpath
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -29,11 +28,18 @@ from typing import Any
 import orjson
 
 from pipeline import layout
-from pipeline.link import Resolver, chart_place, resolve
-from pipeline.records import Context, FileRow, KeywordRow, NoteRow, Resolved, Summary, to_dict
+from pipeline.link import (
+    Resolver,
+    chart_place,
+    file_row,
+    import_edges_of,
+    include_targets,
+    keyword_rows,
+    resolve,
+)
+from pipeline.records import Context, KeywordRow, NoteRow, Resolved, Summary, to_dict
 
 MEMO_VERSION = 1
-INCLUDE_KINDS = ("include", "system-include")
 
 
 class StaleState(Exception):
@@ -137,19 +143,6 @@ def memo_from_json(data: Any) -> Memo | None:
 
 # --------------------------------------------------------------------------- one file's part
 
-def include_targets(summary: Summary) -> set[str]:
-    """The include targets a file adds to its layer's (as ``IncludeSearch`` takes them)."""
-    return {posixpath.normpath(item[1]) for item in summary.imports
-            if item[0] in INCLUDE_KINDS and not item[1].startswith("/")}
-
-
-def import_edges_of(summary: Summary, found: Iterable[Resolved]) -> set[tuple[str, str]]:
-    """(importer, imported file) of a file's imports that the folder charts draw."""
-    return {(summary.path, target) for item, (_group, target) in zip(summary.imports, found,
-                                                                      strict=True)
-            if item[0] != "link" and target and target != summary.path}
-
-
 def chart_pairs(summary: Summary, found: Iterable[Resolved], folders: Collection[str],
                 ) -> list[tuple[str, tuple[str, str]]]:
     """(folder, edge) of each import of a file drawn between subfolders of a folder."""
@@ -168,16 +161,6 @@ def star_imports(summary: Summary, found: Iterable[Resolved]) -> set[tuple[str, 
     return {(summary.path, target) for item, (_group, target) in zip(summary.imports, found,
                                                                       strict=True)
             if item[0] == "from" and "*" in item[2] and target}
-
-
-def keyword_rows(summary: Summary) -> list[KeywordRow]:
-    return [KeywordRow(d.name, d.kind, summary.path) for d in summary.defines]
-
-
-def file_row(summary: Summary, importer_count: int) -> FileRow:
-    return FileRow(path=summary.path, type=summary.type, lines=summary.lines,
-                   description=summary.description, is_test=summary.is_test,
-                   has_main=summary.has_main, imported_by=importer_count, top=summary.top)
 
 
 def folder_chain(folder: str, folders: Collection[str]) -> list[str]:
