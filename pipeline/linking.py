@@ -72,7 +72,7 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
         try:
             done = _relink(out, layer, chunks, folders, mirror, max_source_bytes, memo,
                            raw, digests)
-        except StaleState:
+        except (StaleState, KeyError, TypeError, ValueError):  # state not as the memo says
             done = None
     how = "links_patched"
     if done is None:

@@ -156,6 +156,30 @@ def test_a_removed_memo_or_state_file_links_the_whole_layer(tree: tuple[Path, Pa
     check_equal_to_clean(src, out, out.parent)
 
 
+@pytest.mark.parametrize("damage", ["row gone", "not facts"])
+def test_state_unlike_the_memo_links_the_whole_layer(tree: tuple[Path, Path],
+                                                     damage: str) -> None:
+    """Folder facts that do not hold what the memo says (a file's row gone, or no facts at
+    all) are not patched: the layer is linked whole, and the output is a clean build's."""
+    from pipeline import state
+    from pipeline.stateio import load_state, save_state
+
+    src, out = tree
+    where = out / state.path("folder", "pkg")
+    data = load_state(where)
+    if damage == "row gone":
+        data["facts"]["files"] = [r for r in data["facts"]["files"]
+                                  if r["path"] != "pkg/util.py"]
+    else:
+        data = {"something": "else"}
+    save_state(where, data)
+    path = src / "pkg/util.py"
+    path.write_text(path.read_text() + "# one more line\n")
+    result = build(src, out, cwd=out.parent)
+    assert result.counts.get("links_whole", 0) >= 1, result.counts
+    check_equal_to_clean(src, out, out.parent)
+
+
 OPS = st.sampled_from(["grow", "import", "define", "star", "describe"])
 EDITS = st.lists(st.tuples(st.sampled_from(PYTHON + C_FILES + MARKDOWN), OPS,
                            st.integers(0, 20)), min_size=1, max_size=3)
