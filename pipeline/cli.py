@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline import layout, runstate
+from pipeline import layout, runstate, state
 from pipeline.config import CACHE_MODES, Config, load_pyproject, make_config
 from pipeline.discover import Scan, scan_tree
 from pipeline.errors import ConfigError, PipelineError, UsageError
@@ -237,7 +237,7 @@ def dodo_namespace() -> dict[str, Any]:
             if command == "run" and _whole_build(sys.argv[1:]):
                 from pipeline import quick
 
-                verdict = quick.check(config, scan, plan_edits=False)
+                verdict = quick.check(config, scan)
                 if verdict.report is not None:
                     return _noop_namespace(config, verdict.report)
         dirty = _prepare_state(config) if writing else False
@@ -247,18 +247,29 @@ def dodo_namespace() -> dict[str, Any]:
         raise SystemExit(error.exit_code) from None
     runner.install()
     finished = None
+    trusted = False
     if scan is not None and verdict is not None:  # the whole build: record it when done
-        finished = _recorder(graph, scan, verdict)
+        from pipeline import quick
+
+        trusted = quick.trusted(graph, verdict)
+        finished = _recorder(graph, scan, verdict, trusted)
+    # Only sources moved since the last record (the quick check compared every page): the
+    # page-writing tasks trust their pages as recorded and check only their inputs. doit
+    # still gets the whole graph: a link may reach any chunk's context.
+    state.trust_outputs(graph.root, trusted)
     return doit_namespace(graph, reporter_for(graph.root, config.depth, discovered(graph),
                                               finished=finished))
 
 
-def _recorder(graph: Graph, scan: Scan, verdict: Verdict) -> Callable[[Any], None]:
+def _recorder(graph: Graph, scan: Scan, verdict: Verdict,
+              trusted: bool) -> Callable[[Any], None]:
     """What a ``doit`` run of the whole build does once complete (doit saved its database
     first), as ``python -m pipeline build`` does: record it for the quick check, so the
-    next ``doit`` or build can be a quick no-op."""
+    next ``doit`` or build can be a quick no-op (reusing the parts of the last record when
+    the run began from outputs the quick check found as recorded)."""
     def finished(reporter: Any) -> None:
-        record_run(graph, scan, verdict, reporter, False)
+        state.trust_outputs(graph.root, False)
+        record_run(graph, scan, verdict, reporter, trusted)
     return finished
 
 

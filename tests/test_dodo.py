@@ -14,6 +14,7 @@ from buildkit import (
     BASE_TREE,
     REPO,
     STATE,
+    clean_build_snapshot,
     contents,
     environment,
     make_tree,
@@ -154,3 +155,45 @@ def test_whole_build_reads_doits_own_option_definitions(argv: list[str], whole: 
     from pipeline.cli import _whole_build
 
     assert _whole_build(argv) is whole
+
+
+def test_doit_after_an_edit_trusts_the_pages_the_quick_check_compared(tmp_path: Path) -> None:
+    """After an edit of sources only, ``doit`` runs the whole graph with the page-writing
+    tasks trusting their pages as recorded (the quick check compared them all): the output
+    equals a clean build's, and the run is recorded, so the next ``doit`` is a quick no-op.
+    A page edited by hand meanwhile makes nothing trusted, and the page is repaired."""
+    from pipeline import cli, state
+
+    make_tree(tmp_path / "src", BASE_TREE)
+    (tmp_path / "dodo.py").write_text((REPO / "dodo.py").read_text(encoding="utf-8"),
+                                      encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pipeline]\nsource = "src"\noutput = "out"\n', encoding="utf-8")
+    assert _doit(tmp_path).returncode == 0
+    root = str(tmp_path / "out")
+    edited = tmp_path / "src" / "pkg" / "a.py"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n\ndef more():\n    return 2\n",
+                      encoding="utf-8")
+
+    def trusted() -> bool:
+        with environment(tmp_path, {}), mock.patch.object(sys, "argv", ["doit"]):
+            try:
+                cli.dodo_namespace()
+                return state.outputs_trusted(root)
+            finally:
+                state.trust_outputs(root, False)
+                runstate.release_locks()
+
+    assert trusted()
+    page = tmp_path / "out" / "pkg" / "b.py_docs.md"
+    page.write_text("edited by hand\n", encoding="utf-8")
+    assert not trusted()
+    assert _doit(tmp_path).returncode == 0
+    assert "edited by hand" not in page.read_text(encoding="utf-8")
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n\ndef again():\n    return 3\n",
+                      encoding="utf-8")
+    assert _doit(tmp_path).returncode == 0
+    config = make_config({"source": str(tmp_path / "src"), "output": root})
+    assert quick.check(config, scan_tree(config)).report is not None  # recorded
+    built = contents(snapshot(tmp_path / "out"))
+    assert built == clean_build_snapshot(tmp_path / "src", tmp_path / "out", cwd=tmp_path)
