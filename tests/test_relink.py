@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -102,58 +103,44 @@ def tree(tmp_path: Path) -> tuple[Path, Path]:
     return src, out
 
 
-def test_a_grown_file_is_linked_in_part(tree: tuple[Path, Path]) -> None:
-    """Lines added to one file: both layers' links patch, no whole link; same as clean."""
+def rebuilt(tree: tuple[Path, Path], path: str, change: Callable[[str], str],
+            how: str) -> None:
+    """Change one source, build, check how each layer was linked (``links_patched``: all
+    in part; ``links_whole``: at least one layer whole) and that the output is a clean
+    build's."""
     src, out = tree
-    path = src / "pkg/util.py"
-    path.write_text(path.read_text() + "# one more line\n")
+    target = src / path
+    target.write_text(change(target.read_text()))
     result = build(src, out, cwd=out.parent)
-    assert result.counts.get("links_patched", 0) >= 1, result.counts
-    assert "links_whole" not in result.counts, result.counts
-    assert "links_whole" not in result.counts, result.counts
+    assert result.counts.get(how, 0) >= 1, result.counts
+    if how == "links_patched":
+        assert "links_whole" not in result.counts, result.counts
     check_equal_to_clean(src, out, out.parent)
 
 
-def test_a_new_import_and_symbol_are_linked_in_part(tree: tuple[Path, Path]) -> None:
-    src, out = tree
-    path = src / "pkg/sub/deep.py"
-    path.write_text(path.read_text() + "import pkg.core\n\n\ndef more():\n    return 2\n")
-    result = build(src, out, cwd=out.parent)
-    assert result.counts.get("links_patched", 0) >= 1, result.counts
-    assert "links_whole" not in result.counts, result.counts
-    check_equal_to_clean(src, out, out.parent)
-
-
-def test_a_test_that_imports_a_module_more_is_linked_in_part(tree: tuple[Path, Path]) -> None:
-    """The imported module's context lists the test (tested_by), its folder the count."""
-    src, out = tree
-    path = src / "tests/test_core.py"
-    path.write_text(path.read_text().replace("import pkg.core\n", "import pkg.util\n"))
-    result = build(src, out, cwd=out.parent)
-    assert result.counts.get("links_patched", 0) >= 1, result.counts
-    assert "links_whole" not in result.counts, result.counts
-    check_equal_to_clean(src, out, out.parent)
+@pytest.mark.parametrize(("path", "change"), [
+    # lines added: the summary changes, nothing it reaches but its folder row and notes
+    ("pkg/util.py", lambda text: text + "# one more line\n"),
+    # an import and a symbol more: importers, the symbols of every folder above, the charts
+    ("pkg/sub/deep.py", lambda text: text + "import pkg.core\n\n\ndef more():\n    return 2\n"),
+    # a test importing another module: that module's context lists it (tested_by)
+    ("tests/test_core.py", lambda text: text.replace("import pkg.core\n", "import pkg.util\n")),
+], ids=["lines", "import and symbol", "test imports"])
+def test_an_edit_is_linked_in_part(tree: tuple[Path, Path], path: str,
+                                   change: Callable[[str], str]) -> None:
+    rebuilt(tree, path, change, "links_patched")
 
 
 def test_an_include_no_file_had_links_the_whole_layer(tree: tuple[Path, Path]) -> None:
     """Include roots are inferred from the set of includes: a new one links all again."""
-    src, out = tree
-    path = src / "src/main.cpp"
-    path.write_text("#include <brand/new.h>\n" + path.read_text())
-    result = build(src, out, cwd=out.parent)
-    assert result.counts.get("links_whole", 0) >= 1, result.counts
-    check_equal_to_clean(src, out, out.parent)
+    rebuilt(tree, "src/main.cpp", lambda text: "#include <brand/new.h>\n" + text,
+            "links_whole")
 
 
-def test_a_removed_memo_or_state_file_links_the_whole_layer(tree: tuple[Path, Path]) -> None:
-    src, out = tree
-    for path in (out / STATE / "links").glob("*"):
+def test_a_memo_that_cannot_be_read_links_the_whole_layer(tree: tuple[Path, Path]) -> None:
+    for path in (tree[1] / STATE / "links").glob("*"):
         path.write_bytes(b"not json")
-    path = src / "pkg/util.py"
-    path.write_text(path.read_text() + "# one more line\n")
-    result = build(src, out, cwd=out.parent)
-    assert result.counts.get("links_whole", 0) >= 1, result.counts
-    check_equal_to_clean(src, out, out.parent)
+    rebuilt(tree, "pkg/util.py", lambda text: text + "# one more line\n", "links_whole")
 
 
 @pytest.mark.parametrize("damage", ["row gone", "not facts"])
@@ -173,11 +160,7 @@ def test_state_unlike_the_memo_links_the_whole_layer(tree: tuple[Path, Path],
     else:
         data = {"something": "else"}
     save_state(where, data)
-    path = src / "pkg/util.py"
-    path.write_text(path.read_text() + "# one more line\n")
-    result = build(src, out, cwd=out.parent)
-    assert result.counts.get("links_whole", 0) >= 1, result.counts
-    check_equal_to_clean(src, out, out.parent)
+    rebuilt(tree, "pkg/util.py", lambda text: text + "# one more line\n", "links_whole")
 
 
 OPS = st.sampled_from(["grow", "import", "define", "star", "describe"])
