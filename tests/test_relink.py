@@ -151,7 +151,7 @@ def test_state_unlike_the_memo_links_the_whole_layer(tree: tuple[Path, Path],
     from pipeline import state
     from pipeline.stateio import load_state, save_state
 
-    src, out = tree
+    out = tree[1]
     where = out / state.path("folder", "pkg")
     data = load_state(where)
     if damage == "row gone":
