@@ -19,6 +19,8 @@ from pipeline.records import (
 
 
 def record_of(entry: dict[str, Any], extraction: Extraction) -> FileRecord:
+    """The record of a chunk entry whose extraction is already built (the entry's own notes,
+    a failed read's, come first)."""
     notes = tuple(Note(**n) for n in entry["notes"])
     if notes:
         extraction = replace(extraction, notes=notes + extraction.notes)
