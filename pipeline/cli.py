@@ -31,6 +31,7 @@ from pipeline.session import (
 
 if TYPE_CHECKING:
     from pipeline.quick import Verdict
+    from pipeline.session import Done
 
 # doit, the reporter (rich) and the task graph are imported where a run needs them: a
 # build that the quick no-op check (pipeline.quick) finds up to date loads none of them.
@@ -252,6 +253,12 @@ def dodo_namespace() -> dict[str, Any]:
         from pipeline import quick
 
         trusted = quick.trusted(graph, verdict)
+        if trusted and _plain_doit(sys.argv[1:]):
+            # Only sources moved: the build python -m pipeline build runs (the chunks the
+            # edit reaches, then the whole graph if a link reached others), here and now.
+            with collector_paused() as collecting:
+                done = run_build(graph, scan, verdict, collecting=collecting)
+            return _built_namespace(config, done)
         finished = _recorder(graph, scan, verdict, trusted)
     # Only sources moved since the last record (the quick check compared every page): the
     # page-writing tasks trust their pages as recorded and check only their inputs. doit
@@ -259,6 +266,43 @@ def dodo_namespace() -> dict[str, Any]:
     state.trust_outputs(graph.root, trusted)
     return doit_namespace(graph, reporter_for(graph.root, config.depth, discovered(graph),
                                               finished=finished))
+
+
+def _plain_doit(argv: list[str]) -> bool:
+    """``doit``, ``doit run`` or ``doit docs``, with ``key=value`` variables and no option:
+    nothing about how doit runs the build's tasks (jobs, reporter, verbosity) is asked."""
+    from pipeline.tasks import NAMESPACE
+
+    return all(arg in ("run", NAMESPACE) or ("=" in arg and not arg.startswith("-"))
+               for arg in argv)
+
+
+def _built_namespace(config: Config, done: Done) -> dict[str, Any]:
+    """The namespace of a ``doit`` run whose build ``dodo.py`` ran itself (its summary is
+    printed): the ``docs`` task, done, after a ``docs:failures`` task that fails the run
+    (exit 1) when files failed or a task broke, as the build's exit code says. doit's own
+    tasks of the project, beside them, run as always."""
+    from pipeline.report import reporter_for
+    from pipeline.tasks import NAMESPACE, task_name
+
+    failed = done.failed
+
+    def verdict() -> Any:
+        from doit.exceptions import TaskFailed
+
+        return TaskFailed("the docs build failed (see above)") if failed else None
+
+    def task_docs() -> Any:
+        if failed:
+            yield {"basename": task_name("failures"), "verbosity": 0, "actions": [verdict]}
+        yield {"basename": NAMESPACE, "actions": None, "uptodate": [True],
+               "task_dep": [task_name("failures")] if failed else [],
+               "doc": "document the source tree (runs every docs:... task)"}
+
+    return {"task_docs": task_docs, "DOIT_CONFIG": {
+        "dep_file": runstate.database(config.output), "backend": "pipeline",
+        "reporter": reporter_for(config.output, config.depth, {}, deferred=True),
+        "default_tasks": [NAMESPACE]}}
 
 
 def _recorder(graph: Graph, scan: Scan, verdict: Verdict,

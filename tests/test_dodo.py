@@ -157,42 +157,54 @@ def test_whole_build_reads_doits_own_option_definitions(argv: list[str], whole: 
     assert _whole_build(argv) is whole
 
 
-def test_doit_after_an_edit_trusts_the_pages_the_quick_check_compared(tmp_path: Path) -> None:
-    """After an edit of sources only, ``doit`` runs the whole graph with the page-writing
-    tasks trusting their pages as recorded (the quick check compared them all): the output
-    equals a clean build's, and the run is recorded, so the next ``doit`` is a quick no-op.
-    A page edited by hand meanwhile makes nothing trusted, and the page is repaired."""
+def test_doit_after_an_edit_runs_the_build_as_build_does(tmp_path: Path) -> None:
+    """After an edit of sources only, a plain ``doit`` runs the build while ``dodo.py``
+    loads, as ``python -m pipeline build`` does (the chunks the edit reaches), and doit gets
+    the ``docs`` task, done; exit 1 while a file fails. With options, doit gets the whole
+    graph, its page-writing tasks trusting the pages the quick check compared. A page edited
+    by hand meanwhile makes nothing trusted, and the page is repaired. Each run is recorded,
+    and the output equals a clean build's."""
     from pipeline import cli, state
 
-    make_tree(tmp_path / "src", BASE_TREE)
+    make_tree(tmp_path / "src", {**BASE_TREE, "pkg/broken.py": "def broken(:\n"})
     (tmp_path / "dodo.py").write_text((REPO / "dodo.py").read_text(encoding="utf-8"),
                                       encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text(
         '[tool.pipeline]\nsource = "src"\noutput = "out"\n', encoding="utf-8")
-    assert _doit(tmp_path).returncode == 0
+    assert _doit(tmp_path).returncode == 1
     root = str(tmp_path / "out")
     edited = tmp_path / "src" / "pkg" / "a.py"
-    edited.write_text(edited.read_text(encoding="utf-8") + "\n\ndef more():\n    return 2\n",
-                      encoding="utf-8")
+    page = tmp_path / "out" / "pkg" / "a.py_docs.md"
 
-    def trusted() -> bool:
-        with environment(tmp_path, {}), mock.patch.object(sys, "argv", ["doit"]):
+    def edit(name: str) -> None:
+        edited.write_text(edited.read_text(encoding="utf-8") + f"\n\ndef {name}():\n"
+                          "    return 2\n", encoding="utf-8")
+
+    def loaded(*argv: str) -> tuple[list[str], bool]:
+        with environment(tmp_path, {}), mock.patch.object(sys, "argv", ["doit", *argv]):
             try:
-                cli.dodo_namespace()
-                return state.outputs_trusted(root)
+                tasks = [t["basename"] for t in cli.dodo_namespace()["task_docs"]()]
+                return tasks, state.outputs_trusted(root)
             finally:
                 state.trust_outputs(root, False)
                 runstate.release_locks()
 
-    assert trusted()
-    page = tmp_path / "out" / "pkg" / "b.py_docs.md"
-    page.write_text("edited by hand\n", encoding="utf-8")
-    assert not trusted()
-    assert _doit(tmp_path).returncode == 0
-    assert "edited by hand" not in page.read_text(encoding="utf-8")
-    edited.write_text(edited.read_text(encoding="utf-8") + "\n\ndef again():\n    return 3\n",
-                      encoding="utf-8")
-    assert _doit(tmp_path).returncode == 0
+    edit("first")
+    assert loaded() == (["docs:failures", "docs"], False)  # built while loading
+    assert "def first" in page.read_text(encoding="utf-8")
+    edit("second")
+    tasks, trusted = loaded("-n", "2")
+    assert len(tasks) > 10 and trusted
+    other = tmp_path / "out" / "pkg" / "b.py_docs.md"
+    other.write_text("edited by hand\n", encoding="utf-8")
+    edit("third")
+    assert loaded("-n", "2")[1] is False
+    edit("fourth")
+    run = _doit(tmp_path)
+    assert run.returncode == 1, run.stderr
+    assert "summary: " in run.stderr and "pkg/broken.py" in run.stderr
+    assert "edited by hand" not in other.read_text(encoding="utf-8")
+    assert "def fourth" in page.read_text(encoding="utf-8")
     config = make_config({"source": str(tmp_path / "src"), "output": root})
     assert quick.check(config, scan_tree(config)).report is not None  # recorded
     built = contents(snapshot(tmp_path / "out"))
