@@ -253,11 +253,12 @@ def dodo_namespace() -> dict[str, Any]:
         from pipeline import quick
 
         trusted = quick.trusted(graph, verdict)
-        if trusted and _plain_doit(sys.argv[1:]):
+        options = _plain_doit(sys.argv[1:]) if trusted else None
+        if options is not None:
             # Only sources moved: the build python -m pipeline build runs (the chunks the
             # edit reaches, then the whole graph if a link reached others), here and now.
             with collector_paused() as collecting:
-                done = run_build(graph, scan, verdict, collecting=collecting)
+                done = run_build(graph, scan, verdict, collecting=collecting, options=options)
             return _built_namespace(config, done)
         finished = _recorder(graph, scan, verdict, trusted)
     # Only sources moved since the last record (the quick check compared every page): the
@@ -268,13 +269,29 @@ def dodo_namespace() -> dict[str, Any]:
                                               finished=finished))
 
 
-def _plain_doit(argv: list[str]) -> bool:
-    """``doit``, ``doit run`` or ``doit docs``, with ``key=value`` variables and no option:
-    nothing about how doit runs the build's tasks (jobs, reporter, verbosity) is asked."""
+PASSED_OPTIONS = {"-n": "-n", "--process": "-n", "-P": "-P", "--parallel-type": "-P"}
+
+
+def _plain_doit(argv: list[str]) -> list[str] | None:
+    """For ``doit``, ``doit run`` or ``doit docs``, with ``key=value`` variables and at most
+    the jobs options (``-n N``, ``-P process|thread``): those options, for the build's own
+    run. None when anything else about how doit runs tasks (a reporter, verbosity, ...) is
+    asked: doit then runs the graph itself."""
     from pipeline.tasks import NAMESPACE
 
-    return all(arg in ("run", NAMESPACE) or ("=" in arg and not arg.startswith("-"))
-               for arg in argv)
+    options: list[str] = []
+    words = iter(argv)
+    for word in words:
+        name, equals, value = word.partition("=")
+        if word in ("run", NAMESPACE) or (equals and not word.startswith("-")):
+            continue
+        if name not in PASSED_OPTIONS:
+            return None
+        value = value if equals else next(words, "")
+        if not value:
+            return None
+        options += [PASSED_OPTIONS[name], value]
+    return options
 
 
 def _built_namespace(config: Config, done: Done) -> dict[str, Any]:

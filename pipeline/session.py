@@ -114,15 +114,17 @@ def collector_paused() -> Iterator[bool]:
 
 
 def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = False,
-              stream: TextIO | None = None, collecting: bool = False) -> Done:
+              stream: TextIO | None = None, collecting: bool = False,
+              options: list[str] | None = None) -> Done:
     """Run doit on ``graph`` as the quick check's ``verdict`` allows, then record what the
     run left. ``stream``: where the summary goes (standard error when None);
-    ``collecting``: the garbage collector was on (:func:`collector_paused`)."""
+    ``collecting``: the garbage collector was on (:func:`collector_paused`); ``options``:
+    doit's ``run`` options to use instead of the configured jobs (``doit -n 2``)."""
     from pipeline import quick
     from pipeline.report import reporter_for
 
     counts = discovered(graph)
-    argv = run_argv(graph.config)
+    argv = ["run", *options] if options else run_argv(graph.config)
     trusted = quick.trusted(graph, verdict)
     if trusted:
         graph = replace(graph, focus=quick.focus(graph, verdict, scan))

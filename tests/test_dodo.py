@@ -161,7 +161,8 @@ def test_doit_after_an_edit_runs_the_build_as_build_does(tmp_path: Path) -> None
     """After an edit of sources only, a plain ``doit`` runs the build while ``dodo.py``
     loads, as ``python -m pipeline build`` does (the chunks the edit reaches), and doit gets
     the ``docs`` task, done; exit 1 while a file fails. With options, doit gets the whole
-    graph, its page-writing tasks trusting the pages the quick check compared. A page edited
+    graph (but the jobs options, which the build takes), its page-writing tasks trusting
+    the pages the quick check compared. A page edited
     by hand meanwhile makes nothing trusted, and the page is repaired. Each run is recorded,
     and the output equals a clean build's."""
     from pipeline import cli, state
@@ -193,19 +194,34 @@ def test_doit_after_an_edit_runs_the_build_as_build_does(tmp_path: Path) -> None
     assert loaded() == (["docs:failures", "docs"], False)  # built while loading
     assert "def first" in page.read_text(encoding="utf-8")
     edit("second")
-    tasks, trusted = loaded("-n", "2")
+    assert loaded("-n", "2") == (["docs:failures", "docs"], False)  # jobs passed on
+    assert "def second" in page.read_text(encoding="utf-8")
+    edit("third")
+    tasks, trusted = loaded("--verbosity", "2")
     assert len(tasks) > 10 and trusted
     other = tmp_path / "out" / "pkg" / "b.py_docs.md"
     other.write_text("edited by hand\n", encoding="utf-8")
-    edit("third")
-    assert loaded("-n", "2")[1] is False
     edit("fourth")
+    assert loaded("--verbosity", "2")[1] is False
+    edit("fifth")
     run = _doit(tmp_path)
     assert run.returncode == 1, run.stderr
     assert "summary: " in run.stderr and "pkg/broken.py" in run.stderr
     assert "edited by hand" not in other.read_text(encoding="utf-8")
-    assert "def fourth" in page.read_text(encoding="utf-8")
+    assert "def fifth" in page.read_text(encoding="utf-8")
     config = make_config({"source": str(tmp_path / "src"), "output": root})
     assert quick.check(config, scan_tree(config)).report is not None  # recorded
     built = contents(snapshot(tmp_path / "out"))
     assert built == clean_build_snapshot(tmp_path / "src", tmp_path / "out", cwd=tmp_path)
+
+
+@pytest.mark.parametrize(("argv", "options"), [
+    ([], []), (["run"], []), (["docs", "source=src"], []),
+    (["-n", "2"], ["-n", "2"]), (["--process=3", "-P", "thread"], ["-n", "3", "-P", "thread"]),
+    (["--verbosity", "2"], None), (["-r", "json"], None), (["-n"], None),
+])
+def test_a_plain_doit_passes_on_only_the_jobs_options(argv: list[str],
+                                                      options: list[str] | None) -> None:
+    from pipeline.cli import _plain_doit
+
+    assert _plain_doit(argv) == options
