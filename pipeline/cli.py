@@ -269,57 +269,45 @@ def dodo_namespace() -> dict[str, Any]:
                                               finished=finished))
 
 
-PASSED_OPTIONS = {"-n": "-n", "--process": "-n", "-P": "-P", "--parallel-type": "-P"}
+def _run_options() -> list[dict[str, Any]]:
+    """doit's definitions of the options ``doit run`` accepts."""
+    from doit.cmd_base import DodoTaskLoader, DoitCmdBase
+    from doit.cmd_run import Run
+
+    return [*DoitCmdBase.base_options, *DodoTaskLoader.cmd_options, *Run.cmd_options]
+
+
+def _flags(option: dict[str, Any]) -> set[str]:
+    return {f"-{option['short']}" if option.get("short") else "",
+            f"--{option['long']}" if option.get("long") else ""} - {""}
+
+
+# The options of ``doit run`` that a build dodo.py runs itself takes on: the jobs.
+PASSED_OPTIONS = ("num_process", "par_type")
 
 
 def _plain_doit(argv: list[str]) -> list[str] | None:
     """For ``doit``, ``doit run`` or ``doit docs``, with ``key=value`` variables and at most
-    the jobs options (``-n N``, ``-P process|thread``): those options, for the build's own
-    run. None when anything else about how doit runs tasks (a reporter, verbosity, ...) is
-    asked: doit then runs the graph itself."""
+    the jobs options (``-n N``, ``-P process|thread``, in any of doit's spellings): those
+    options, for the build's own run. None when anything else about how doit runs tasks (a
+    reporter, verbosity, ...) is asked: doit then runs the graph itself."""
     from pipeline.tasks import NAMESPACE
 
+    passed = {flag: f"-{option['short']}" for option in _run_options()
+              if option["name"] in PASSED_OPTIONS for flag in _flags(option)}
     options: list[str] = []
     words = iter(argv)
     for word in words:
         name, equals, value = word.partition("=")
         if word in ("run", NAMESPACE) or (equals and not word.startswith("-")):
             continue
-        if name not in PASSED_OPTIONS:
+        if name not in passed:
             return None
         value = value if equals else next(words, "")
         if not value:
             return None
-        options += [PASSED_OPTIONS[name], value]
+        options += [passed[name], value]
     return options
-
-
-def _built_namespace(config: Config, done: Done) -> dict[str, Any]:
-    """The namespace of a ``doit`` run whose build ``dodo.py`` ran itself (its summary is
-    printed): the ``docs`` task, done, after a ``docs:failures`` task that fails the run
-    (exit 1) when files failed or a task broke, as the build's exit code says. doit's own
-    tasks of the project, beside them, run as always."""
-    from pipeline.report import reporter_for
-    from pipeline.tasks import NAMESPACE, task_name
-
-    failed = done.failed
-
-    def verdict() -> Any:
-        from doit.exceptions import TaskFailed
-
-        return TaskFailed("the docs build failed (see above)") if failed else None
-
-    def task_docs() -> Any:
-        if failed:
-            yield {"basename": task_name("failures"), "verbosity": 0, "actions": [verdict]}
-        yield {"basename": NAMESPACE, "actions": None, "uptodate": [True],
-               "task_dep": [task_name("failures")] if failed else [],
-               "doc": "document the source tree (runs every docs:... task)"}
-
-    return {"task_docs": task_docs, "DOIT_CONFIG": {
-        "dep_file": runstate.database(config.output), "backend": "pipeline",
-        "reporter": reporter_for(config.output, config.depth, {}, deferred=True),
-        "default_tasks": [NAMESPACE]}}
 
 
 def _recorder(graph: Graph, scan: Scan, verdict: Verdict,
@@ -339,15 +327,11 @@ def _whole_build(argv: list[str]) -> bool:
     ``doit``, ``doit run``, ``doit docs``, with options and ``key=value`` variables. Which
     options take a value (``-n 2``: the value is no task name) comes from doit's own
     definitions of the options ``doit run`` accepts."""
-    from doit.cmd_base import DodoTaskLoader, DoitCmdBase
-    from doit.cmd_run import Run
-
     from pipeline.tasks import NAMESPACE
 
     valued: set[str] = set()
-    for option in DoitCmdBase.base_options + DodoTaskLoader.cmd_options + Run.cmd_options:
-        flags = {f"-{option['short']}" if option.get("short") else "",
-                 f"--{option['long']}" if option.get("long") else ""} - {""}
+    for option in _run_options():
+        flags = _flags(option)
         if option["name"] == "always":  # -a: every task runs
             if flags & set(argv):
                 return False
@@ -364,26 +348,44 @@ def _whole_build(argv: list[str]) -> bool:
 
 def _noop_namespace(config: Config, report: dict[str, Any]) -> dict[str, Any]:
     """The namespace of a ``doit`` run the quick check finds up to date (``report``: what
-    it prints): the ``docs`` task, up to date, after a ``docs:failures`` task that fails
-    the run when files failed (as the whole graph's does: it is never in the database, so
-    nothing there changes), and the build's reporter with what discovery found, which
-    prints the no-op summary. doit's own tasks of the project, beside them, run as always."""
+    it prints): the build's reporter with what discovery found prints the no-op summary,
+    and the run fails (exit 1) when files failed, as the whole graph's does."""
     from pipeline.prune import failure_verdict
     from pipeline.report import reporter_for
-    from pipeline.tasks import NAMESPACE, task_name
 
     root, depth = config.output, config.depth
-    failures = bool(report["default"]["files"])
+    failing = (failure_verdict, [root, depth, False]) if report["default"]["files"] else None
+    return _done_namespace(config, failing, reporter_for(root, depth, report["discovered"]))
+
+
+def _built_namespace(config: Config, done: Done) -> dict[str, Any]:
+    """The namespace of a ``doit`` run whose build ``dodo.py`` ran itself, summary printed:
+    the run fails (exit 1) when files failed or a task broke, as the build's exit code."""
+    from pipeline.report import reporter_for
+
+    def failed() -> Any:
+        from doit.exceptions import TaskFailed
+
+        return TaskFailed("the docs build failed (see above)")
+
+    return _done_namespace(config, failed if done.failed else None,
+                           reporter_for(config.output, config.depth, {}, deferred=True))
+
+
+def _done_namespace(config: Config, failing: Any, reporter: Any) -> dict[str, Any]:
+    """A namespace whose docs build is already done: the ``docs`` task, up to date, after a
+    ``docs:failures`` task running the action ``failing`` (none: no such task). That task
+    is never in the database, so nothing there changes. doit's own tasks of the project,
+    beside them, run as always."""
+    from pipeline.tasks import NAMESPACE, task_name
 
     def task_docs() -> Any:
-        if failures:
-            yield {"basename": task_name("failures"), "verbosity": 0,
-                   "actions": [(failure_verdict, [root, depth, False])]}
+        if failing is not None:
+            yield {"basename": task_name("failures"), "verbosity": 0, "actions": [failing]}
         yield {"basename": NAMESPACE, "actions": None, "uptodate": [True],
-               "task_dep": [task_name("failures")] if failures else [],
+               "task_dep": [task_name("failures")] if failing is not None else [],
                "doc": "document the source tree (runs every docs:... task)"}
 
     return {"task_docs": task_docs, "DOIT_CONFIG": {
-        "dep_file": runstate.database(root), "backend": "pipeline",
-        "reporter": reporter_for(root, depth, report["discovered"]),
-        "default_tasks": [NAMESPACE]}}
+        "dep_file": runstate.database(config.output), "backend": "pipeline",
+        "reporter": reporter, "default_tasks": [NAMESPACE]}}
