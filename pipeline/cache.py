@@ -293,19 +293,11 @@ def decode_pages(blob: bytes, stamp: str, count: int) -> tuple[str, ...]:
     return tuple(pages)
 
 
-def conforms(value: Any, hint: Any) -> bool:
-    """``value`` (parsed JSON) has the shape of type ``hint``: a record dataclass with
-    exactly its fields, tuples as lists, and plain ``str``/``int``/``bool``/``float``."""
-    try:
-        _decoder(hint)(value)
-    except _Malformed:
-        return False
-    return True
-
-
 def decode_as(value: Any, hint: Any) -> Any:
-    """``value`` (parsed JSON) as type ``hint`` (records built, lists made tuples), checked
-    in the same walk as :func:`conforms`; ``ValueError`` when it does not conform."""
+    """``value`` (parsed JSON) as type ``hint``, checked in the same walk that builds it: a
+    record dataclass from a dict of exactly its fields (those without a default present),
+    a tuple from a list, plain ``str``/``int``/``bool``/``float`` as they are; ``ValueError``
+    when it does not have that shape."""
     try:
         return _decoder(hint)(value)
     except _Malformed:

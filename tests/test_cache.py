@@ -13,9 +13,9 @@ import orjson
 import pytest
 from buildkit import BASE_TREE, STATE, build, clean_build_snapshot, contents, make_tree, snapshot
 
-from pipeline.cache import MODES, Remote, conforms, decode_entry
+from pipeline.cache import MODES, Remote, decode_as, decode_entry
 from pipeline.config import CACHE_MODES
-from pipeline.records import Extraction, Note, Symbol
+from pipeline.records import Extraction, Note, Symbol, extraction_from_dict
 from pipeline.stateio import pack
 
 
@@ -185,15 +185,16 @@ def test_clean_equals_incremental_with_a_cache(tmp_path: Path) -> None:
     assert records == {p.name: p.read_bytes() for p in (out / STATE / "records").iterdir()}
 
 
-def test_conforms_checks_fields_and_types() -> None:
+def test_decode_as_checks_fields_and_types() -> None:
     good = orjson.loads(orjson.dumps(Extraction(
         "python", symbols=(Symbol("class", "A", 1),), notes=(Note("x", "y"),))))
-    assert conforms(good, Extraction)
-    assert not conforms({**good, "extra": 1}, Extraction)
-    assert not conforms({**good, "has_main": 1}, Extraction)
-    assert not conforms({**good, "symbols": [{"kind": "class", "name": "A", "line": "1"}]},
-                        Extraction)
-    assert not conforms({**good, "tests": "abc"}, Extraction)
+    assert decode_as(good, Extraction) == extraction_from_dict(good)
+    for bad in ({**good, "extra": 1}, {**good, "has_main": 1},
+                {**good, "symbols": [{"kind": "class", "name": "A", "line": "1"}]},
+                {**good, "symbols": [{"kind": "class", "name": "A"}]},  # no line
+                {**good, "tests": "abc"}, [good]):
+        with pytest.raises(ValueError):
+            decode_as(bad, Extraction)
 
 
 @pytest.mark.parametrize(("language", "text"), [
@@ -207,9 +208,7 @@ def test_conforms_checks_fields_and_types() -> None:
 def test_decode_as_builds_the_records_extraction_from_dict_builds(language: str,
                                                                   text: str) -> None:
     """One walk checks and builds: the same records as the unchecked rebuild."""
-    from pipeline.cache import decode_as
     from pipeline.extract import extract
-    from pipeline.records import extraction_from_dict
 
     data = orjson.loads(orjson.dumps(extract(text, language)))
     decoded = decode_as(data, Extraction)
