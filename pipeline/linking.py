@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -169,8 +170,7 @@ def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, 
     if found is None:
         return None
     written = _patch(out, layer, chunks, memo, found, set(folders), max_source_bytes)
-    return written, Memo(memo.setting, chunk_memos, found.memo.includes, found.memo.pairs,
-                         found.memo.stars)
+    return written, replace(found.memo, chunks=chunk_memos)
 
 
 def _earlier(entry: dict[str, Any] | None, now: Summary, digest: str) -> Summary | None:

@@ -79,7 +79,7 @@ class Plan:
     file_imports: dict[str, tuple[set[tuple[str, str]], set[tuple[str, str]]]]  # lost, won
     folder_imports: dict[str, tuple[set[tuple[str, str]], set[tuple[str, str]]]]
     folders: frozenset[str]  # the folders whose facts may change
-    memo: Memo
+    memo: Memo  # after the changes, but for its chunks' digests (the caller's to set)
 
 
 # --------------------------------------------------------------------------- the memo
