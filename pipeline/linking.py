@@ -114,7 +114,7 @@ def _link_whole(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[s
     summaries: list[Summary] = []
     by_chunk: dict[str, list[Summary]] = {}
     for chunk in chunks:
-        items = [summary_from_dict(s) for s in orjson.loads(unpack(raw[chunk]))]
+        items = _summaries(raw[chunk])
         summaries.extend(items)
         by_chunk[chunk] = items
     links = build_links(summaries, list(folders), list(binaries), mirror)
@@ -147,7 +147,7 @@ def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, 
     for chunk in chunks:
         if memo.chunks[chunk].digest == digests[chunk]:
             continue
-        items = [summary_from_dict(s) for s in orjson.loads(unpack(raw[chunk]))]
+        items = _summaries(raw[chunk])
         known = memo.chunks[chunk]
         if tuple(s.path for s in items) != known.paths:
             return None  # a file was added, removed or moved between chunks
@@ -171,6 +171,11 @@ def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, 
         return None
     written = _patch(out, layer, chunks, memo, found, set(folders), max_source_bytes)
     return written, replace(found.memo, chunks=chunk_memos)
+
+
+def _summaries(data: bytes) -> list[Summary]:
+    """The summaries of one chunk's summary file, as read."""
+    return [summary_from_dict(s) for s in orjson.loads(unpack(data))]
 
 
 def _earlier(entry: dict[str, Any] | None, now: Summary, digest: str) -> Summary | None:
