@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline import analyze, layout
 from pipeline import mdtext as md
@@ -16,6 +16,43 @@ from pipeline.site import PageSite
 def _anchor(kind: str) -> str:
     """Symbols link to the Code Structure section of their page; a file to the page."""
     return "" if kind == "module" else "code-structure"
+
+
+class Place(NamedTuple):
+    """Where a symbol index (``sub.md``, ``keywords.md``) sends one of its rows. A tuple
+    with named fields: the templates read ``p.kind``, and the indexes of the top folders
+    hold hundreds of thousands of rows (a dict makes jinja try an attribute first)."""
+
+    kind: str
+    path: str
+    link: str
+    name: str = ""  # in the global index, which names the symbol on every row
+
+
+def _links(page: str, rows: tuple[KeywordRow, ...] | list[KeywordRow]) -> list[str]:
+    """The link from ``page`` to each row's symbol, made once per path and anchor: the
+    indexes of the top folders hold hundreds of thousands of rows from a few thousand
+    files."""
+    made: dict[tuple[str, bool], str] = {}
+    links: list[str] = []
+    for row in rows:
+        key = (row.path, row.kind == "module")
+        link = made.get(key)
+        if link is None:
+            link = made[key] = layout.docs_link(page, row.path, _anchor(row.kind))
+        links.append(link)
+    return links
+
+
+def _keywords(page: str, rows: tuple[KeywordRow, ...]) -> list[tuple[str, list[Place]]]:
+    """Each symbol name with its places, sorted as the index lists them."""
+    keywords: dict[str, list[Place]] = {}
+    for row, link in zip(rows, _links(page, rows), strict=True):
+        places = keywords.get(row.name)
+        if places is None:
+            places = keywords[row.name] = []
+        places.append(Place(row.kind, row.path, link))
+    return sorted(keywords.items(), key=lambda kv: (kv[0].casefold(), kv[0]))
 
 
 KEY_FILE_NAMES = ("__init__.py", "__init__.pyi", "README.md", "README.rst", "README",
@@ -64,11 +101,7 @@ def folder_view(facts: FolderFacts, site: PageSite, layer: int,
     concepts = [{"name": top.name, "kind": top.kind, "path": row.path,
                  "link": docs_link(row.path, _anchor(top.kind))}
                 for row in facts.files for top in row.top]
-    keywords: dict[str, list[dict[str, str]]] = {}
-    for symbol in facts.symbols:
-        keywords.setdefault(symbol.name, []).append(
-            {"kind": symbol.kind, "path": symbol.path,
-             "link": docs_link(symbol.path, _anchor(symbol.kind))})
+    keywords = _keywords(index, facts.symbols)
     key_files = _key_files(facts.files)
     tests = facts.tests_below
     python_tests = [t for t in tests if t.endswith(".py")]
@@ -90,7 +123,7 @@ def folder_view(facts: FolderFacts, site: PageSite, layer: int,
         "lines": facts.lines,
         "files_below": facts.files_below,
         "concepts": concepts,
-        "keywords": sorted(keywords.items(), key=lambda kv: (kv[0].casefold(), kv[0])),
+        "keywords": keywords,
         "keyword_files": len({symbol.path for symbol in facts.symbols}),
         "key_files": [{"name": posixpath.basename(r.path), "link": docs_link(r.path),
                        "why": why} for r, why in key_files],
@@ -126,14 +159,11 @@ def _key_files(rows: tuple[FileRow, ...]) -> list[tuple[FileRow, str]]:
 
 def render_keywords_page(rows: list[KeywordRow], site: PageSite, files: int) -> str:
     """The global A-Z symbol index (every symbol, no caps)."""
-    letters: dict[str, list[dict[str, str]]] = {}
-    for row in rows:
+    letters: dict[str, list[Place]] = {}
+    for row, link in zip(rows, _links("keywords.md", rows), strict=True):
         first = row.name[:1].upper()
         letter = first if first.isalpha() and first.isascii() else "Other"
-        letters.setdefault(letter, []).append({
-            "name": row.name, "kind": row.kind, "path": row.path,
-            "link": layout.docs_link("keywords.md", row.path, _anchor(row.kind)),
-        })
+        letters.setdefault(letter, []).append(Place(row.kind, row.path, link, row.name))
     order = sorted(k for k in letters if k != "Other") + (["Other"] if "Other" in letters else [])
     return render_template(site, "keywords.md.j2", project=site.project,
                            letters=[(k, letters[k]) for k in order], total=len(rows),
