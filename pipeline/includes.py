@@ -27,6 +27,7 @@ class IncludeSearch:
         self._by_suffix: dict[str, list[str]] | None = None
         self._targets = sorted({posixpath.normpath(t) for t in includes if not t.startswith("/")})
         self._roots: dict[str, int] | None = None
+        self._found: dict[tuple[str, str, str], tuple[str, str]] = {}
 
     # -- the search path --------------------------------------------------------------------
 
@@ -60,9 +61,17 @@ class IncludeSearch:
 
     def resolve(self, importer: str, kind: str, target: str) -> tuple[str, str]:
         """(group, path): ``repo`` and the file, else ``system`` (``<...>``) or
-        ``unresolved`` (``"..."``) with no path."""
-        written = posixpath.normpath(target)
+        ``unresolved`` (``"..."``) with no path. Found once per folder: the files of a
+        folder include the same headers."""
         folder = posixpath.dirname(importer)
+        key = (folder, kind, target)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._resolve(folder, kind, target)
+        return found
+
+    def _resolve(self, folder: str, kind: str, target: str) -> tuple[str, str]:
+        written = posixpath.normpath(target)
         if kind == "include":  # the includer's folder first
             local = posixpath.normpath(posixpath.join(folder, written))
             if local in self.paths:
@@ -72,18 +81,18 @@ class IncludeSearch:
                           for root in self.roots]
             found = [path for path in candidates if path in self.paths]
             if found:
-                return "repo", self._nearest(importer, written, found)
+                return "repo", self._nearest(folder, written, found)
             if "/" in written:
                 # under a folder no other include points at: the file that ends so, nearest
                 matches = self._suffixes().get(written, [])
                 if matches:
-                    return "repo", self._nearest(importer, written, matches)
+                    return "repo", self._nearest(folder, written, matches)
         return ("system" if kind == "system-include" else "unresolved"), ""
 
-    def _nearest(self, importer: str, written: str, paths: list[str]) -> str:
-        """Of several files, the one sharing the longest folder prefix with the includer, then
-        under the most used root, then the first in code-point order."""
-        parts = importer.split("/")[:-1]
+    def _nearest(self, folder: str, written: str, paths: list[str]) -> str:
+        """Of several files, the one sharing the longest folder prefix with the includer's
+        ``folder``, then under the most used root, then the first in code-point order."""
+        parts = folder.split("/") if folder else []
 
         def key(path: str) -> tuple[int, int, str]:
             shared = 0

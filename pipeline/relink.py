@@ -32,6 +32,7 @@ from pipeline.link import (
     Resolver,
     chart_place,
     file_row,
+    folder_chain,
     import_edges_of,
     include_targets,
     keyword_rows,
@@ -161,19 +162,6 @@ def star_imports(summary: Summary, found: Iterable[Resolved]) -> set[tuple[str, 
     return {(summary.path, target) for item, (_group, target) in zip(summary.imports, found,
                                                                       strict=True)
             if item[0] == "from" and "*" in item[2] and target}
-
-
-def folder_chain(folder: str, folders: Collection[str]) -> list[str]:
-    """A folder and the folders above it whose facts list what is below it."""
-    if folder not in folders:
-        return []
-    chain = [folder]
-    while folder:
-        folder = layout.folder_of(folder)
-        if folder not in folders:
-            break
-        chain.append(folder)
-    return chain
 
 
 # --------------------------------------------------------------------------- the plan
