@@ -17,6 +17,7 @@ from multiprocessing import get_context
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
+from doit.control import ExecNode
 from doit.exceptions import InvalidTask, TaskError
 from doit.runner import JobHold, MRunner
 
@@ -206,9 +207,33 @@ class WatchedRunner(MRunner):  # type: ignore[misc]
         return self._start_worker()
 
 
+class _Arrivals(dict[Any, None]):
+    """The tasks waiting on a task, in the order they came to wait: a set with the
+    ``add`` doit calls, iterated in insertion order."""
+
+    def add(self, node: Any) -> None:
+        self[node] = None
+
+
+class OrderedNode(ExecNode):  # type: ignore[misc]
+    """doit's node of a task in a run, whose waiting tasks become ready in the order they
+    came to wait, which is the order of the task list (the costliest chunks of a stage
+    first, :mod:`pipeline.tasks`), rather than in a set's order, which changes from run
+    to run: the largest chunk of a layer's pages could then start last after the layer's
+    link, and run alone at the end while the other worker waits."""
+
+    def __init__(self, task: Any, parent: Any) -> None:
+        super().__init__(task, parent)
+        self.waiting_me = _Arrivals()
+
+
 def install() -> None:
     """Make doit's ``run -P process`` use :class:`WatchedRunner` (``doit.cmd_run`` picks its
-    runner class by this module-level name when the command runs)."""
+    runner class by this module-level name when the command runs), and its dispatcher
+    make :class:`OrderedNode` nodes (``doit.control`` makes them by this module-level
+    name)."""
     import doit.cmd_run
+    import doit.control
 
     doit.cmd_run.MRunner = WatchedRunner
+    doit.control.ExecNode = OrderedNode

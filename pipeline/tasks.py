@@ -100,20 +100,33 @@ def _group(stage: str, doc: str) -> TaskDict:
 
 
 def _cost(graph: Graph, chunk: Chunk) -> int:
-    """A layer-1 chunk's expected extraction cost from its files' sizes: a byte of Python,
-    parsed by libcst, costs about twenty of anything else. (Later layers keep their order:
-    each of their chunks waits for its own pages anyway.)"""
+    """A chunk's expected extraction cost, to start the costliest first. Layer 1, from its
+    files' sizes: a byte of Python, parsed by libcst, costs about twenty of anything else.
+    Later layers, from their number of pages (not written yet on a first build)."""
     if chunk.layer > 1:
-        return 0
+        return len(chunk.inputs)
     sizes = graph.inventory.sizes
     return sum(sizes.get(i.path, 0) * (20 if i.type.language == "python" else 1)
                for i in chunk.inputs)
 
 
+def _render_cost(graph: Graph, chunk: Chunk) -> int:
+    """A chunk's expected rendering cost: its number of inputs (two pages each), and in
+    layer 1 their sizes too (each page of pages embeds them again)."""
+    if chunk.layer > 1:
+        return len(chunk.inputs)
+    sizes = graph.inventory.sizes
+    return sum(RENDER_BYTES_PER_FILE + sizes.get(i.path, 0) for i in chunk.inputs)
+
+
+RENDER_BYTES_PER_FILE = 20_000  # what rendering a file's two pages costs beyond its bytes
+
+
 def task_extract(graph: Graph) -> Iterator[TaskDict]:
     """Extraction per chunk: file bytes -> cached per-file extraction -> chunk records.
-    The costliest layer-1 chunks come first (doit starts tasks in this order), so that no
-    large one is left to run alone at the end while the other worker waits."""
+    The costliest chunks of each layer come first (doit starts tasks in this order, and
+    those waiting on the same task in this order too), so that no large one is left to run
+    alone at the end while the other worker waits."""
     yield _group("extract", "extract records from every input")
     for chunk in sorted(graph.chunks, key=lambda c: (c.layer, -_cost(graph, c))):
         if not graph.declared(chunk):
@@ -195,10 +208,12 @@ def task_link(graph: Graph) -> Iterator[TaskDict]:
 
 
 def task_render(graph: Graph) -> Iterator[TaskDict]:
-    """Both pages of every input of a chunk (per-file stamps skip unchanged inputs)."""
+    """Both pages of every input of a chunk (per-file stamps skip unchanged inputs). The
+    costliest chunks of each layer come first, as for extraction: they all wait on the
+    layer's link."""
     yield _group("render", "render file pages")
     siblings = graph.siblings()
-    for chunk in graph.chunks:
+    for chunk in sorted(graph.chunks, key=lambda c: (c.layer, -_render_cost(graph, c))):
         if not graph.declared(chunk):
             continue
         names = siblings[chunk.folder]
