@@ -79,7 +79,8 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
     if done is None:
         how = "links_whole"
         done = _link_whole(out, layer, chunks, folders, binaries, mirror, extras,
-                           max_source_bytes, setting, raw, digests)
+                           max_source_bytes, setting, raw, digests,
+                           memo.chunks if memo is not None else {})
     written, memo = done
     save_state(memo_path, memo_to_json(memo))
     return {"state_written": written, how: 1}
@@ -110,7 +111,7 @@ def _complete(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str
 def _link_whole(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
                 binaries: tuple[tuple[str, int], ...], mirror: str, extras: dict[str, Any],
                 max_source_bytes: int, setting: str, raw: dict[str, bytes],
-                digests: dict[str, str]) -> tuple[int, Memo]:
+                digests: dict[str, str], known: dict[str, ChunkMemo]) -> tuple[int, Memo]:
     summaries: list[Summary] = []
     by_chunk: dict[str, list[Summary]] = {}
     for chunk in chunks:
@@ -133,7 +134,8 @@ def _link_whole(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[s
         written += save_state(out / state.path("global", ""), data)
     resolved = {path: ctx.imports for path, ctx in links.contexts.items()}
     memo = make_memo(setting, {chunk: (digests[chunk], items)
-                               for chunk, items in by_chunk.items()}, resolved, set(folders))
+                               for chunk, items in by_chunk.items()}, resolved, set(folders),
+                     known)
     return written, memo
 
 

@@ -91,9 +91,12 @@ def summary_digest(summary: Summary) -> str:
 
 
 def make_memo(setting: str, chunks: Mapping[str, tuple[str, list[Summary]]],
-              resolved: Mapping[str, tuple[Resolved, ...]], folders: Collection[str]) -> Memo:
+              resolved: Mapping[str, tuple[Resolved, ...]], folders: Collection[str],
+              known: Mapping[str, ChunkMemo] | None = None) -> Memo:
     """The memo of a whole link: ``chunks`` maps each chunk to its summary file's digest and
-    its summaries, ``resolved`` each path to its resolved imports."""
+    its summaries, ``resolved`` each path to its resolved imports. The chunks of ``known``
+    (the last memo's) whose summary files are unchanged keep their summaries' digests."""
+    known = known or {}
     includes: Counter[str] = Counter()
     pairs: dict[str, Counter[tuple[str, str]]] = {}
     stars: set[tuple[str, str]] = set()
@@ -105,10 +108,16 @@ def make_memo(setting: str, chunks: Mapping[str, tuple[str, list[Summary]]],
                 pairs.setdefault(folder, Counter())[ends] += 1
             stars |= star_imports(summary, found)
     return Memo(setting,
-                {name: ChunkMemo(digest, tuple(s.path for s in summaries),
-                                 tuple(map(summary_digest, summaries)))
+                {name: _chunk_memo(digest, summaries, known.get(name))
                  for name, (digest, summaries) in chunks.items()},
                 dict(includes), {k: dict(v) for k, v in pairs.items()}, frozenset(stars))
+
+
+def _chunk_memo(digest: str, summaries: list[Summary], known: ChunkMemo | None) -> ChunkMemo:
+    if known is not None and known.digest == digest:
+        return known
+    return ChunkMemo(digest, tuple(s.path for s in summaries),
+                     tuple(map(summary_digest, summaries)))
 
 
 def memo_to_json(memo: Memo) -> dict[str, Any]:

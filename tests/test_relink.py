@@ -186,3 +186,17 @@ def test_patched_links_equal_whole_links(steps: list[list[tuple[str, str, int]]]
             check_equal_to_clean(src, out, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_whole_link_keeps_the_digests_of_unchanged_chunks() -> None:
+    from pipeline.records import Summary
+    from pipeline.relink import ChunkMemo, make_memo, summary_digest
+
+    one = Summary("a.py", 1, "python", "Python Source Code", 3, "A.", False, False)
+    two = Summary("b.py", 1, "python", "Python Source Code", 4, "B.", False, False)
+    kept = ChunkMemo("same", ("a.py",), ("digest kept from the last memo",))
+    stale = ChunkMemo("before", ("b.py",), ("stale",))
+    memo = make_memo("setting", {"x": ("same", [one]), "y": ("after", [two])},
+                     {"a.py": (), "b.py": ()}, {""}, {"x": kept, "y": stale})
+    assert memo.chunks["x"] is kept
+    assert memo.chunks["y"] == ChunkMemo("after", ("b.py",), (summary_digest(two),))
