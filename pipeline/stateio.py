@@ -83,8 +83,19 @@ def save_state(path: str | os.PathLike[str], data: Any) -> bool:
 
 
 def save_encoded(path: str | os.PathLike[str], encoded: bytes) -> bool:
-    """Like :func:`save_state`, for JSON already encoded."""
-    return write_if_changed(path, pack(encoded) if str(path).endswith(".zst") else encoded)
+    """Like :func:`save_state`, for JSON already encoded. A compressed file that already
+    holds ``encoded`` is found so by decompressing it, several times faster than
+    compressing ``encoded`` to compare the bytes (a whole link writes every folder's facts
+    of a layer, and few of them change)."""
+    if not str(path).endswith(".zst"):
+        return write_if_changed(path, encoded)
+    try:
+        held = read_bytes(path)
+        if held.startswith(MAGIC) and unpack(held, len(encoded)) == encoded:
+            return False
+    except (OSError, ValueError):
+        pass
+    return write_if_changed(path, pack(encoded))
 
 
 def load_state(path: str | os.PathLike[str]) -> Any:

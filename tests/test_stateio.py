@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from buildkit import BASE_TREE, STATE, build, make_tree
 
-from pipeline import layout
+from pipeline import layout, stateio
+from pipeline.files import dump_state
 from pipeline.stateio import MAGIC, load_state, pack, save_state, unpack
 
 
@@ -82,3 +83,30 @@ def test_noop_build_never_imports_zstandard(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert done.stdout.split() == ["False", "0"], done.stderr
+
+
+def test_unchanged_state_is_found_so_without_compressing_it_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "facts.zst"
+    data = {"symbols": [{"name": f"f{n}", "kind": "function"} for n in range(100)]}
+    assert stateio.save_state(path, data)
+    held, stamp = path.read_bytes(), path.stat().st_mtime_ns
+
+    def refuse(*_args: object) -> bytes:
+        raise AssertionError("compressed again")
+
+    monkeypatch.setattr(stateio, "pack", refuse)
+    assert not stateio.save_state(path, data)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == (held, stamp)
+    monkeypatch.undo()
+    changed = {**data, "files": 1}
+    assert stateio.save_state(path, changed)
+    assert stateio.load_state(path) == changed
+
+
+def test_state_held_plain_is_written_compressed(tmp_path: Path) -> None:
+    path = tmp_path / "facts.zst"
+    path.write_bytes(dump_state({"a": 1}))
+    assert stateio.save_state(path, {"a": 1})
+    assert path.read_bytes().startswith(stateio.MAGIC)
+    assert stateio.load_state(path) == {"a": 1}
