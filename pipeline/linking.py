@@ -48,7 +48,14 @@ from pipeline.relink import (
     plan,
     summary_digest,
 )
-from pipeline.stateio import load_state, load_state_or, save_encoded, save_state, unpack
+from pipeline.stateio import (
+    load_state,
+    load_state_or,
+    save_encoded,
+    save_state,
+    save_state_kept,
+    unpack,
+)
 
 
 def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
@@ -122,10 +129,10 @@ def _link_whole(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[s
     written = 0
     for chunk, items in by_chunk.items():
         ctx = {s.path: links.contexts[s.path] for s in items}
-        written += save_state(out / state.path("ctx", chunk), ctx)
+        written += save_state_kept(out / state.path("ctx", chunk), ctx)
     for folder in folders:
         facts = {"facts": links.folders[folder], "extras": extras.get(folder, {})}
-        written += save_state(out / state.path("folder", folder), facts)
+        written += save_state_kept(out / state.path("folder", folder), facts)
     failures = sorted((row for s in summaries for row in note_rows(s, max_source_bytes)),
                       key=note_order)
     written += save_state(out / state.path("notes", str(layer)), failures)

@@ -83,19 +83,25 @@ def save_state(path: str | os.PathLike[str], data: Any) -> bool:
 
 
 def save_encoded(path: str | os.PathLike[str], encoded: bytes) -> bool:
-    """Like :func:`save_state`, for JSON already encoded. A compressed file that already
-    holds ``encoded`` is found so by decompressing it, several times faster than
-    compressing ``encoded`` to compare the bytes (a whole link writes every folder's facts
-    of a layer, and few of them change)."""
-    if not str(path).endswith(".zst"):
-        return write_if_changed(path, encoded)
-    try:
-        held = read_bytes(path)
-        if held.startswith(MAGIC) and unpack(held, len(encoded)) == encoded:
-            return False
-    except (OSError, ValueError):
-        pass
-    return write_if_changed(path, pack(encoded))
+    """Like :func:`save_state`, for JSON already encoded."""
+    return write_if_changed(path, pack(encoded) if str(path).endswith(".zst") else encoded)
+
+
+def save_state_kept(path: str | os.PathLike[str], data: Any) -> bool:
+    """Like :func:`save_state`, for data that most often has not changed: a compressed file
+    that already holds it is found so by decompressing it, several times faster than
+    compressing the data to compare the bytes (a whole link writes the facts of every
+    folder of a layer, and few of them change; where the data mostly changes, as in an
+    edit's tasks, that would be a second read for nothing)."""
+    encoded = dump_state(data)
+    if str(path).endswith(".zst"):
+        try:
+            held = read_bytes(path)
+            if held.startswith(MAGIC) and unpack(held, len(encoded)) == encoded:
+                return False
+        except (OSError, ValueError):
+            pass
+    return save_encoded(path, encoded)
 
 
 def load_state(path: str | os.PathLike[str]) -> Any:

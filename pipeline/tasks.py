@@ -122,15 +122,20 @@ def _render_cost(graph: Graph, chunk: Chunk) -> int:
 RENDER_BYTES_PER_FILE = 20_000  # what rendering a file's two pages costs beyond its bytes
 
 
+def _in_order(graph: Graph, cost: Callable[[Graph, Chunk], int]) -> list[Chunk]:
+    """The declared chunks, layer by layer, the costliest first (an edit declares a few
+    of the thousands of chunks a tree has: only those are weighed)."""
+    declared = [chunk for chunk in graph.chunks if graph.declared(chunk)]
+    return sorted(declared, key=lambda c: (c.layer, -cost(graph, c)))
+
+
 def task_extract(graph: Graph) -> Iterator[TaskDict]:
     """Extraction per chunk: file bytes -> cached per-file extraction -> chunk records.
     The costliest chunks of each layer come first (doit starts tasks in this order, and
     those waiting on the same task in this order too), so that no large one is left to run
     alone at the end while the other worker waits."""
     yield _group("extract", "extract records from every input")
-    for chunk in sorted(graph.chunks, key=lambda c: (c.layer, -_cost(graph, c))):
-        if not graph.declared(chunk):
-            continue
+    for chunk in _in_order(graph, _cost):
         if chunk.layer == 1:
             deps = [item.disk for item in chunk.inputs]
         else:
@@ -213,9 +218,7 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
     layer's link."""
     yield _group("render", "render file pages")
     siblings = graph.siblings()
-    for chunk in sorted(graph.chunks, key=lambda c: (c.layer, -_render_cost(graph, c))):
-        if not graph.declared(chunk):
-            continue
+    for chunk in _in_order(graph, _render_cost):
         names = siblings[chunk.folder]
         name = chunk.name or "."
         paths = tuple(i.path for i in chunk.inputs)

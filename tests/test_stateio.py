@@ -89,24 +89,24 @@ def test_unchanged_state_is_found_so_without_compressing_it_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "facts.zst"
     data = {"symbols": [{"name": f"f{n}", "kind": "function"} for n in range(100)]}
-    assert stateio.save_state(path, data)
+    assert stateio.save_state_kept(path, data)
     held, stamp = path.read_bytes(), path.stat().st_mtime_ns
 
     def refuse(*_args: object) -> bytes:
         raise AssertionError("compressed again")
 
     monkeypatch.setattr(stateio, "pack", refuse)
-    assert not stateio.save_state(path, data)
+    assert not stateio.save_state_kept(path, data)
     assert (path.read_bytes(), path.stat().st_mtime_ns) == (held, stamp)
     monkeypatch.undo()
     changed = {**data, "files": 1}
-    assert stateio.save_state(path, changed)
+    assert stateio.save_state_kept(path, changed)
     assert stateio.load_state(path) == changed
 
 
 def test_state_held_plain_is_written_compressed(tmp_path: Path) -> None:
     path = tmp_path / "facts.zst"
     path.write_bytes(dump_state({"a": 1}))
-    assert stateio.save_state(path, {"a": 1})
+    assert stateio.save_state_kept(path, {"a": 1})
     assert path.read_bytes().startswith(stateio.MAGIC)
     assert stateio.load_state(path) == {"a": 1}
