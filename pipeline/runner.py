@@ -8,6 +8,9 @@ Here each worker has a pipe of its own, and the parent waits on the pipes and on
 processes' sentinels together: a worker's death is seen the moment it happens. The task it
 was running is run again once on a new worker; lost a second time, it fails, named, and
 the build exits 1.
+
+doit also resumes the tasks waiting on a task in a set's order; :class:`OrderedNode` makes
+it the task list's.
 """
 
 from __future__ import annotations

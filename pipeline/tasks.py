@@ -110,16 +110,16 @@ def _cost(graph: Graph, chunk: Chunk) -> int:
                for i in chunk.inputs)
 
 
+RENDER_BYTES_PER_FILE = 20_000  # what rendering a file's two pages costs beyond its bytes
+
+
 def _render_cost(graph: Graph, chunk: Chunk) -> int:
     """A chunk's expected rendering cost: its number of inputs (two pages each), and in
-    layer 1 their sizes too (each page of pages embeds them again)."""
+    layer 1 their sizes too (each documentation page embeds its source)."""
     if chunk.layer > 1:
         return len(chunk.inputs)
     sizes = graph.inventory.sizes
     return sum(RENDER_BYTES_PER_FILE + sizes.get(i.path, 0) for i in chunk.inputs)
-
-
-RENDER_BYTES_PER_FILE = 20_000  # what rendering a file's two pages costs beyond its bytes
 
 
 def _in_order(graph: Graph, cost: Callable[[Graph, Chunk], int]) -> list[Chunk]:
