@@ -10,7 +10,6 @@ whole layer next time.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -72,8 +71,7 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
     memo = memo_from_json(load_state_or(memo_path, None))
     memo_path.unlink(missing_ok=True)
     raw = {chunk: read_bytes(out / state.path("summary", chunk)) for chunk in chunks}
-    digests = {chunk: hashlib.blake2b(data, digest_size=16).hexdigest()
-               for chunk, data in raw.items()}
+    digests = {chunk: sha256(data) for chunk, data in raw.items()}
     done: tuple[int, Memo] | None = None
     if memo is not None and memo.setting == setting and memo.chunks.keys() == set(chunks) \
             and _complete(out, layer, chunks, folders):
@@ -213,7 +211,7 @@ def _patch(out: Path, layer: int, chunks: tuple[str, ...], memo: Memo, found: Pl
         written += save_state(where, {**old, **new})
     for folder in sorted(found.folders):
         where = out / state.path("folder", folder)
-        data = patch_folder(orjson.loads(unpack(read_bytes(where))), found, counts, folders)
+        data = patch_folder(load_state(where), found, counts, folders)
         written += save_encoded(where, orjson.dumps(data) + b"\n")
     where = out / state.path("notes", str(layer))
     made = {path: note_rows(after, max_source_bytes)
@@ -222,7 +220,7 @@ def _patch(out: Path, layer: int, chunks: tuple[str, ...], memo: Memo, found: Pl
     written += save_state(where, rows)
     if layer == 1 and found.symbols:
         where = out / state.path("global", "")
-        data = orjson.loads(unpack(read_bytes(where)))
+        data = load_state(where)
         patch_symbols(data["keywords"], found, found.symbols)
         written += save_encoded(where, orjson.dumps(data) + b"\n")
     return written

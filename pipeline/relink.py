@@ -40,7 +40,7 @@ from pipeline.link import (
 )
 from pipeline.records import Context, KeywordRow, NoteRow, Resolved, Summary, to_dict
 
-MEMO_VERSION = 1
+MEMO_VERSION = 2  # 2: chunk digests are SHA-256, as every content digest
 
 
 class StaleState(Exception):
