@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import posixpath
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +46,10 @@ class Links:
     contexts: dict[str, Context]  # file path -> context
     folders: dict[str, FolderFacts]  # folder -> facts
     keywords: list[KeywordRow]  # in symbol order, for the global index
+    includes: dict[str, int]  # include target -> how many files include it
+    # folder -> (from, to, how many imports lie behind it) of each edge between subfolders
+    # on its chart, sorted (the facts keep only the edges; relink needs the counts)
+    pairs: dict[str, list[tuple[str, str, int]]]
 
 
 def symbol_order(row: KeywordRow) -> tuple[str, str, str, str]:
@@ -142,8 +146,10 @@ def build_links(summaries: list[Summary], folders: list[str],
     """Every cross-file fact of one layer from its summaries (pure)."""
     summaries = sorted(summaries, key=lambda s: s.path)
     layer = summaries[0].layer if summaries else 1  # one layer is linked at a time
-    included = set().union(*map(include_targets, summaries))
-    resolver = Resolver([s.path for s in summaries], mirror, layer, included)
+    includes: Counter[str] = Counter()
+    for summary in summaries:
+        includes.update(include_targets(summary))
+    resolver = Resolver([s.path for s in summaries], mirror, layer, includes)
     resolved = {s.path: resolve(s, resolver) for s in summaries}
     importers: dict[str, set[str]] = defaultdict(set)
     for path, targets in resolved.items():
@@ -161,12 +167,18 @@ def build_links(summaries: list[Summary], folders: list[str],
                                  imports=tuple(resolved[path]), imported_by=by,
                                  tested_by=tuple(p for p in by if p in tests),
                                  reexports=star_exports(path, by_path, resolved))
-    # one row object per symbol, shared by every folder above
-    defined = {s.path: keyword_rows(s) for s in summaries}
+    # one row object per symbol, shared by every folder above; sorted once for all of them
+    rows = [row for s in summaries for row in keyword_rows(s)]
+    rows += [KeywordRow(posixpath.basename(s.path), "module", s.path) for s in summaries]
+    rows.sort(key=symbol_order)
     edges = sorted(set().union(*(import_edges_of(s, resolved[s.path]) for s in summaries)))
-    facts = folder_facts(summaries, folders, binaries, importers, defined, edges)
-    keywords = sorted((row for rows in defined.values() for row in rows), key=symbol_order)
-    return Links(contexts, facts, keywords)
+    file_imports, pairs = chart_edges(edges, set(folders))
+    facts = folder_facts(summaries, folders, binaries, importers, rows,
+                         (file_imports, {k: sorted(v) for k, v in pairs.items()}))
+    keywords = [row for row in rows if row.kind != "module"]  # defined symbols only
+    counted = {folder: sorted((a, b, n) for (a, b), n in counts.items())
+               for folder, counts in pairs.items()}
+    return Links(contexts, facts, keywords, dict(includes), counted)
 
 
 def public_names(path: str, by_path: dict[str, Summary],
@@ -203,10 +215,11 @@ def star_exports(path: str, by_path: dict[str, Summary],
 
 def folder_facts(summaries: list[Summary], folders: list[str],
                  binaries: list[tuple[str, int]], importers: dict[str, set[str]],
-                 defined: dict[str, list[KeywordRow]],
-                 edges: Sequence[tuple[str, str]] = ()) -> dict[str, FolderFacts]:
-    """Per folder: its files, subfolders, binaries, tests, every symbol below it, and the
-    imports (``edges``, not markdown links) among its files and among its subfolders."""
+                 rows: list[KeywordRow], charts: tuple[Charts, Charts] = ({}, {}),
+                 ) -> dict[str, FolderFacts]:
+    """Per folder: its files, subfolders, binaries, tests, every symbol below it (``rows``,
+    in symbol order), and the imports among its files and among its subfolders
+    (``charts``, as :func:`import_edges` gives them)."""
     direct: dict[str, list[Summary]] = defaultdict(list)
     for summary in summaries:
         direct[layout.folder_of(summary.path)].append(summary)
@@ -220,7 +233,7 @@ def folder_facts(summaries: list[Summary], folders: list[str],
     binary_by: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for path, size in binaries:
         binary_by[layout.folder_of(path)].append((posixpath.basename(path), size))
-    below = symbols_below(summaries, defined, folder_set)
+    below = symbols_below(summaries, rows, folder_set)
     tests_below: dict[str, list[str]] = {}
     counts_below: dict[str, int] = {}
     # Post-order accumulation: deepest folders first.
@@ -232,7 +245,7 @@ def folder_facts(summaries: list[Summary], folders: list[str],
             count += counts_below.get(child, 0)
         tests_below[folder] = tests
         counts_below[folder] = count
-    file_imports, folder_imports = import_edges(edges, folder_set)
+    file_imports, folder_imports = charts
     facts: dict[str, FolderFacts] = {}
     for folder in folders:
         files = sorted(direct.get(folder, []), key=lambda s: s.path)
@@ -256,14 +269,12 @@ def folder_facts(summaries: list[Summary], folders: list[str],
     return facts
 
 
-def symbols_below(summaries: list[Summary], defined: dict[str, list[KeywordRow]],
+def symbols_below(summaries: list[Summary], rows: list[KeywordRow],
                   folders: Collection[str]) -> dict[str, list[KeywordRow]]:
-    """Per folder, in symbol order: every symbol defined below it and a ``module`` row for
-    every file below it. Sorted once and dealt out along each file's :func:`folder_chain`:
-    a row is listed by every folder above its file (on the torch wheel, over a million
-    rows in all, sorted folder by folder before)."""
-    rows = [row for s in summaries for row in defined[s.path]]
-    rows += [KeywordRow(posixpath.basename(s.path), "module", s.path) for s in summaries]
+    """Per folder, in symbol order: every row of ``rows`` (in symbol order: the symbols the
+    files define and a ``module`` row per file) below it, dealt out along each file's
+    :func:`folder_chain`. A row is listed by every folder above its file: on the torch
+    wheel, over a million rows in all, sorted folder by folder before."""
     chains: dict[str, list[str]] = {}
     chain_of: dict[str, list[str]] = {}
     for summary in summaries:
@@ -273,7 +284,7 @@ def symbols_below(summaries: list[Summary], defined: dict[str, list[KeywordRow]]
             chain = chains[folder] = folder_chain(folder, folders)
         chain_of[summary.path] = chain
     below: dict[str, list[KeywordRow]] = defaultdict(list)
-    for row in sorted(rows, key=symbol_order):
+    for row in rows:
         for above in chain_of[row.path]:
             below[above].append(row)
     return below
@@ -292,23 +303,35 @@ def folder_chain(folder: str, folders: Collection[str]) -> list[str]:
     return chain
 
 
-def import_edges(edges: Sequence[tuple[str, str]], folders: set[str],
-                 ) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[tuple[str, str]]]]:
+Charts = dict[str, list[tuple[str, str]]]  # folder -> the imports drawn on its chart
+
+
+def import_edges(edges: Sequence[tuple[str, str]], folders: set[str]) -> tuple[Charts, Charts]:
     """Each import (importer, imported file) belongs to one folder's chart (see
     :func:`chart_place`). Per folder, sorted and without repeats: the imports among its own
     files, and those between its subfolders."""
-    files: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    between: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    files, pairs = chart_edges(edges, folders)
+    return files, {k: sorted(v) for k, v in pairs.items()}
+
+
+def chart_edges(edges: Sequence[tuple[str, str]], folders: set[str],
+                ) -> tuple[Charts, dict[str, dict[tuple[str, str], int]]]:
+    """Like :func:`import_edges` (``edges`` sorted and without repeats), with the imports
+    between subfolders counted: how many imports lie behind each (the charts keep only the
+    set; :mod:`pipeline.relink` needs to know when the last one goes)."""
+    files: Charts = defaultdict(list)
+    between: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
     for source, target in edges:
         place = chart_place(source, target, folders)
         if place is None:
             continue
         folder, ends, among_subfolders = place
         if among_subfolders:
-            between[folder].add(ends)
+            counts = between[folder]
+            counts[ends] = counts.get(ends, 0) + 1
         else:
             files[folder].append(ends)
-    return files, {k: sorted(v) for k, v in between.items()}
+    return files, dict(between)
 
 
 def chart_place(source: str, target: str, folders: Collection[str],

@@ -139,8 +139,7 @@ def _link_whole(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[s
         written += save_state(out / state.path("global", ""), data)
     resolved = {path: ctx.imports for path, ctx in links.contexts.items()}
     memo = make_memo(setting, {chunk: (digests[chunk], items)
-                               for chunk, items in by_chunk.items()}, resolved, set(folders),
-                     known)
+                               for chunk, items in by_chunk.items()}, resolved, links, known)
     return written, memo
 
 

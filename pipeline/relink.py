@@ -29,6 +29,7 @@ import orjson
 
 from pipeline import layout
 from pipeline.link import (
+    Links,
     Resolver,
     chart_place,
     file_row,
@@ -91,26 +92,23 @@ def summary_digest(summary: Summary) -> str:
 
 
 def make_memo(setting: str, chunks: Mapping[str, tuple[str, list[Summary]]],
-              resolved: Mapping[str, tuple[Resolved, ...]], folders: Collection[str],
+              resolved: Mapping[str, tuple[Resolved, ...]], links: Links,
               known: Mapping[str, ChunkMemo] | None = None) -> Memo:
     """The memo of a whole link: ``chunks`` maps each chunk to its summary file's digest and
-    its summaries, ``resolved`` each path to its resolved imports. The chunks of ``known``
-    (the last memo's) whose summary files are unchanged keep their summaries' digests."""
+    its summaries, ``resolved`` each path to its resolved imports, ``links`` is what the
+    link made of them (its include and chart-edge counts). The chunks of ``known`` (the
+    last memo's) whose summary files are unchanged keep their summaries' digests."""
     known = known or {}
-    includes: Counter[str] = Counter()
-    pairs: dict[str, Counter[tuple[str, str]]] = {}
     stars: set[tuple[str, str]] = set()
     for _digest, summaries in chunks.values():
         for summary in summaries:
-            includes.update(include_targets(summary))
-            found = resolved[summary.path]
-            for folder, ends in chart_pairs(summary, found, folders):
-                pairs.setdefault(folder, Counter())[ends] += 1
-            stars |= star_imports(summary, found)
+            stars |= star_imports(summary, resolved[summary.path])
     return Memo(setting,
                 {name: _chunk_memo(digest, summaries, known.get(name))
                  for name, (digest, summaries) in chunks.items()},
-                dict(includes), {k: dict(v) for k, v in pairs.items()}, frozenset(stars))
+                dict(links.includes),
+                {folder: {(a, b): n for a, b, n in rows} for folder, rows in links.pairs.items()},
+                frozenset(stars))
 
 
 def _chunk_memo(digest: str, summaries: list[Summary], known: ChunkMemo | None) -> ChunkMemo:
@@ -152,17 +150,6 @@ def memo_from_json(data: Any) -> Memo | None:
 
 
 # --------------------------------------------------------------------------- one file's part
-
-def chart_pairs(summary: Summary, found: Iterable[Resolved], folders: Collection[str],
-                ) -> list[tuple[str, tuple[str, str]]]:
-    """(folder, edge) of each import of a file drawn between subfolders of a folder."""
-    out = []
-    for source, target in import_edges_of(summary, found):
-        place = chart_place(source, target, folders)
-        if place is not None and place[2]:
-            out.append((place[0], place[1]))
-    return out
-
 
 def star_imports(summary: Summary, found: Iterable[Resolved]) -> set[tuple[str, str]]:
     """(importer, imported file) of a Python file's ``from M import *`` of the tree."""

@@ -189,6 +189,7 @@ def test_patched_links_equal_whole_links(steps: list[list[tuple[str, str, int]]]
 
 
 def test_a_whole_link_keeps_the_digests_of_unchanged_chunks() -> None:
+    from pipeline.link import Links
     from pipeline.records import Summary
     from pipeline.relink import ChunkMemo, make_memo, summary_digest
 
@@ -197,6 +198,7 @@ def test_a_whole_link_keeps_the_digests_of_unchanged_chunks() -> None:
     kept = ChunkMemo("same", ("a.py",), ("digest kept from the last memo",))
     stale = ChunkMemo("before", ("b.py",), ("stale",))
     memo = make_memo("setting", {"x": ("same", [one]), "y": ("after", [two])},
-                     {"a.py": (), "b.py": ()}, {""}, {"x": kept, "y": stale})
+                     {"a.py": (), "b.py": ()}, Links({}, {}, [], {}, {}),
+                     {"x": kept, "y": stale})
     assert memo.chunks["x"] is kept
     assert memo.chunks["y"] == ChunkMemo("after", ("b.py",), (summary_digest(two),))
