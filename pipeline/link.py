@@ -70,17 +70,14 @@ class Resolver:
         self.paths = set(paths)
         self.mirror, self.layer = mirror, layer
         self._links: dict[tuple[str, str], tuple[str, str]] = {}
-        self._python: PythonModules | None = None
         self.includes = IncludeSearch(paths, includes)
 
-    @property
+    @functools.cached_property
     def python_modules(self) -> PythonModules:
         """The tree's Python modules, indexed when first needed (not for a layer of pages)."""
-        if self._python is None:
-            self._python = PythonModules(sorted(self.paths))
-        return self._python
+        return PythonModules(sorted(self.paths))
 
-    @property
+    @functools.cached_property
     def modules(self) -> dict[str, str]:
         """Python file path -> its dotted module name."""
         return {path: where.name for path, where in self.python_modules.index.items()}
@@ -159,11 +156,10 @@ def build_links(summaries: list[Summary], folders: list[str],
     tests = {s.path for s in summaries if s.is_test}
     by_path = {s.path: s for s in summaries}
     contexts: dict[str, Context] = {}
-    modules = resolver.modules
     for summary in summaries:
         path = summary.path
         by = tuple(sorted(importers.get(path, ())))
-        contexts[path] = Context(module=modules.get(path, ""),
+        contexts[path] = Context(module=resolver.modules.get(path, ""),
                                  imports=tuple(resolved[path]), imported_by=by,
                                  tested_by=tuple(p for p in by if p in tests),
                                  reexports=star_exports(path, by_path, resolved))
