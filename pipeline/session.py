@@ -135,7 +135,10 @@ def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = Fals
     state.trust_outputs(graph.root, trusted)
     gc.freeze()
     if collecting and (not trusted or argv != ["run"]):
-        gc.enable()  # the whole graph's tasks, or workers: as usual (a short chain: not)
+        # The whole graph's tasks, or workers: on between the actions, each of which pauses
+        # it (tasks.collector_paused_for). A short chain keeps it off: the collection after
+        # each action would walk all the modules the chain imports (an edit 30 ms slower).
+        gc.enable()
     try:
         code = run_doit(doit_namespace(graph, reporter, verdict_task=False), argv)
         if code == 0 and trusted and quick.contexts_moved(graph, verdict):
