@@ -18,7 +18,6 @@ names.
 
 from __future__ import annotations
 
-import hashlib
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -28,6 +27,7 @@ from typing import Any
 import orjson
 
 from pipeline import layout
+from pipeline.files import sha256
 from pipeline.link import (
     Links,
     Resolver,
@@ -41,7 +41,7 @@ from pipeline.link import (
 )
 from pipeline.records import Context, KeywordRow, NoteRow, Resolved, Summary, to_dict
 
-MEMO_VERSION = 2  # 2: chunk digests are SHA-256, as every content digest
+MEMO_VERSION = 2  # 2: digests by files.sha256, as every content digest
 
 
 class StaleState(Exception):
@@ -87,8 +87,8 @@ class Plan:
 # --------------------------------------------------------------------------- the memo
 
 def summary_digest(summary: Summary) -> str:
-    """A digest of everything in a summary."""
-    return hashlib.blake2b(orjson.dumps(summary), digest_size=12).hexdigest()
+    """A digest of everything in a summary, cut to 96 bits: the memo holds one per file."""
+    return sha256(orjson.dumps(summary))[:24]
 
 
 def make_memo(setting: str, chunks: Mapping[str, tuple[str, list[Summary]]],
