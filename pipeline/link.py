@@ -211,11 +211,11 @@ def star_exports(path: str, by_path: dict[str, Summary],
 
 def folder_facts(summaries: list[Summary], folders: list[str],
                  binaries: list[tuple[str, int]], importers: dict[str, set[str]],
-                 rows: list[KeywordRow], charts: tuple[Charts, Charts] = ({}, {}),
+                 rows: list[KeywordRow], charts: tuple[Charts, Charts],
                  ) -> dict[str, FolderFacts]:
     """Per folder: its files, subfolders, binaries, tests, every symbol below it (``rows``,
     in symbol order), and the imports among its files and among its subfolders
-    (``charts``, as :func:`import_edges` gives them)."""
+    (``charts``: :func:`chart_edges`' files, and its edges between subfolders sorted)."""
     direct: dict[str, list[Summary]] = defaultdict(list)
     for summary in summaries:
         direct[layout.folder_of(summary.path)].append(summary)
@@ -302,19 +302,13 @@ def folder_chain(folder: str, folders: Collection[str]) -> list[str]:
 Charts = dict[str, list[tuple[str, str]]]  # folder -> the imports drawn on its chart
 
 
-def import_edges(edges: Sequence[tuple[str, str]], folders: set[str]) -> tuple[Charts, Charts]:
-    """Each import (importer, imported file) belongs to one folder's chart (see
-    :func:`chart_place`). Per folder, sorted and without repeats: the imports among its own
-    files, and those between its subfolders."""
-    files, pairs = chart_edges(edges, folders)
-    return files, {k: sorted(v) for k, v in pairs.items()}
-
-
 def chart_edges(edges: Sequence[tuple[str, str]], folders: set[str],
                 ) -> tuple[Charts, dict[str, dict[tuple[str, str], int]]]:
-    """Like :func:`import_edges` (``edges`` sorted and without repeats), with the imports
-    between subfolders counted: how many imports lie behind each (the charts keep only the
-    set; :mod:`pipeline.relink` needs to know when the last one goes)."""
+    """Each import (importer, imported file; ``edges`` sorted and without repeats) belongs to
+    one folder's chart (see :func:`chart_place`). Per folder: the imports among its own
+    files, in order; and those between its subfolders, each with how many imports lie
+    behind it (the charts draw each once; :mod:`pipeline.relink` needs to know when the
+    last one goes)."""
     files: Charts = defaultdict(list)
     between: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
     for source, target in edges:
