@@ -13,12 +13,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pipeline import layout, runstate, state
 from pipeline.config import CACHE_MODES, Config, load_pyproject, make_config
 from pipeline.discover import Scan, scan_tree
 from pipeline.errors import ConfigError, PipelineError, UsageError
+from pipeline.exits import leave
 from pipeline.graph import Graph, build_graph
 from pipeline.session import (
     collector_paused,
@@ -193,6 +194,12 @@ def command_clean(config: Config) -> int:
             child.unlink()
     output.rmdir()
     return 0
+
+
+def run() -> NoReturn:
+    """The ``pipeline`` command (and ``python -m pipeline``): :func:`main`, then a quick
+    exit (:func:`pipeline.exits.leave`)."""
+    leave(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,69 @@
+"""The command line's exit (:func:`pipeline.exits.leave`): the exit code, the exit handlers
+and the flushed streams of a normal exit, without the interpreter's teardown; and a normal
+exit where another thread still runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from buildkit import BASE_TREE, REPO, make_tree, python_env
+
+# An object whose finaliser writes to fd 2 when the interpreter's teardown frees it (a module
+# global outlives everything up to the teardown); stdout is written but not flushed.
+_PRELUDE = """
+import atexit, os, sys
+class Marker:
+    def __del__(self, write=os.write):
+        write(2, b"teardown ran")
+sys.modules["marker"] = type(sys)("marker")
+sys.modules["marker"].kept = Marker()
+atexit.register(lambda: sys.stdout.write("handler ran;"))
+sys.stdout.write("buffered;")
+"""
+
+
+def _run(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _PRELUDE + code], cwd=cwd, env=python_env(),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_leave_runs_the_handlers_and_flushes_but_skips_the_teardown(tmp_path: Path) -> None:
+    result = _run("from pipeline.exits import leave\nleave(3)\n", tmp_path)
+    assert result.returncode == 3
+    assert result.stdout == "buffered;handler ran;"
+    assert "teardown ran" not in result.stderr
+
+
+def test_leave_exits_normally_while_another_thread_runs(tmp_path: Path) -> None:
+    code = ("import threading, time\n"
+            "from pipeline.exits import leave\n"
+            "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done'))).start()\n"
+            "leave(4)\n")
+    result = _run(code, tmp_path)
+    assert result.returncode == 4
+    assert "thread done" in result.stdout  # waited for, as a normal exit does
+    assert "teardown ran" in result.stderr
+
+
+def test_the_command_line_leaves_without_the_teardown(tmp_path: Path) -> None:
+    """``python -m pipeline build`` ends with its exit code and summary, all pages written,
+    and no teardown (the old ``raise SystemExit(main())`` ran it)."""
+    make_tree(tmp_path / "src", BASE_TREE)
+    code = ("import runpy\n"
+            "sys.argv = ['pipeline', 'build', 'src', '--output', 'out']\n"
+            "runpy.run_module('pipeline', run_name='__main__', alter_sys=True)\n")
+    result = _run(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "summary:" in result.stderr
+    assert "teardown ran" not in result.stderr
+    again = subprocess.run([sys.executable, "-m", "pipeline", "check", "src", "--output", "out"],
+                           cwd=tmp_path, env=python_env(), capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_the_installed_command_is_the_quick_exit() -> None:
+    text = (REPO / "pyproject.toml").read_text()
+    assert 'pipeline = "pipeline.cli:run"' in text
