@@ -1,4 +1,4 @@
-"""The command line's exit (:func:`pipeline.exits.leave`): the exit code, the exit handlers
+"""The command line's exit (:func:`pipeline.cli.leave`): the exit code, the exit handlers
 and the flushed streams of a normal exit, without the interpreter's teardown; and a normal
 exit where another thread still runs."""
 
@@ -30,7 +30,7 @@ def _run(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_leave_runs_the_handlers_and_flushes_but_skips_the_teardown(tmp_path: Path) -> None:
-    result = _run("from pipeline.exits import leave\nleave(3)\n", tmp_path)
+    result = _run("from pipeline.cli import leave\nleave(3)\n", tmp_path)
     assert result.returncode == 3
     assert result.stdout == "buffered;handler ran;"
     assert "teardown ran" not in result.stderr
@@ -38,7 +38,7 @@ def test_leave_runs_the_handlers_and_flushes_but_skips_the_teardown(tmp_path: Pa
 
 def test_leave_exits_normally_while_another_thread_runs(tmp_path: Path) -> None:
     code = ("import threading, time\n"
-            "from pipeline.exits import leave\n"
+            "from pipeline.cli import leave\n"
             "threading.Thread(target=lambda: (time.sleep(0.3), print('thread done'))).start()\n"
             "leave(4)\n")
     result = _run(code, tmp_path)
