@@ -251,7 +251,32 @@ def dodo_namespace() -> dict[str, Any]:
     """What ``dodo.py`` exports: the task creators and DOIT_CONFIG, from the config
     of the working directory and ``doit key=value`` variables. ``doit`` (or ``doit run``,
     ``doit docs``) on an output the quick check finds up to date gets no graph: only the
-    ``docs`` task, up to date, and the summary a no-op prints (:func:`_noop_namespace`)."""
+    ``docs`` task, up to date, and the summary a no-op prints (:func:`_noop_namespace`).
+    The ``doit`` command then exits as ``python -m pipeline`` does (:func:`_leave_after_run`)."""
+    from pipeline import runner
+
+    namespace = _dodo_namespace()
+    runner.FINISHED.clear()  # a build run here, in process, is not the command's run
+    atexit.register(_leave_after_run, os.getpid())
+    return namespace
+
+
+def _leave_after_run(pid: int) -> None:
+    """At the exit of the ``doit`` command (the first exit handler to run: the last one
+    registered), once a run of its tasks finished: :func:`leave` with the run's code, which
+    is the one doit exits with. The other handlers run there; the interpreter's teardown
+    (about 0.1 s after an edit of the torch wheel) is skipped. Not in a forked child, not
+    after an uncaught exception (its code is not the run's), not when no run finished
+    (``doit list``, an error before tasks ran)."""
+    from pipeline import runner
+
+    if os.getpid() != pid or not runner.FINISHED or hasattr(sys, "last_value"):
+        return
+    atexit.unregister(_leave_after_run)
+    leave(runner.FINISHED[-1])
+
+
+def _dodo_namespace() -> dict[str, Any]:
     from doit import get_var
 
     from pipeline import runner

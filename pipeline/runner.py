@@ -10,7 +10,8 @@ was running is run again once on a new worker; lost a second time, it fails, nam
 the build exits 1.
 
 doit also resumes the tasks waiting on a task in a set's order; :class:`OrderedNode` makes
-it the task list's.
+it the task list's. And each run's exit code is kept (:data:`FINISHED`), for the quick exit
+of the ``doit`` command (``pipeline.cli``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from doit.control import ExecNode
 from doit.exceptions import InvalidTask, TaskError
-from doit.runner import JobHold, MRunner
+from doit.runner import JobHold, MRunner, Runner
 
 from pipeline.exits import describe_exit
 
@@ -33,6 +34,22 @@ ATTEMPTS = 2  # a task whose worker is lost this many times fails
 REPLACEMENTS = 20  # at most this many workers are started to replace lost ones
 # Workers are forked, as doit's are: they run the tasks the parent loaded.
 _FORK = get_context("fork")
+
+
+FINISHED: list[int] = []  # the exit code of this process's last finished run, if any
+
+
+class _Finishing:
+    """Keeps the code a run finishes with (doit returns it as the command's exit code)."""
+
+    def finish(self) -> int:
+        code: int = super().finish()  # type: ignore[misc]
+        FINISHED[:] = [code]
+        return code
+
+
+class SerialRunner(_Finishing, Runner):  # type: ignore[misc]
+    """doit's ``Runner`` (one process), keeping its exit code."""
 
 
 class WorkersLost(InvalidTask):  # type: ignore[misc]
@@ -73,7 +90,7 @@ class _Worker:
         self.holding = False  # idle until a task can start
 
 
-class WatchedRunner(MRunner):  # type: ignore[misc]
+class WatchedRunner(_Finishing, MRunner):  # type: ignore[misc]
     """``MRunner`` with one pipe per worker and a watch on each worker's life."""
 
     def run_tasks(self, task_dispatcher: Any) -> None:
@@ -231,12 +248,13 @@ class OrderedNode(ExecNode):  # type: ignore[misc]
 
 
 def install() -> None:
-    """Make doit's ``run -P process`` use :class:`WatchedRunner` (``doit.cmd_run`` picks its
-    runner class by this module-level name when the command runs), and its dispatcher
-    make :class:`OrderedNode` nodes (``doit.control`` makes them by this module-level
-    name)."""
+    """Make doit's ``run -P process`` use :class:`WatchedRunner` and its one-process run
+    :class:`SerialRunner` (``doit.cmd_run`` picks its runner class by these module-level
+    names when the command runs), and its dispatcher make :class:`OrderedNode` nodes
+    (``doit.control`` makes them by this module-level name)."""
     import doit.cmd_run
     import doit.control
 
+    doit.cmd_run.Runner = SerialRunner
     doit.cmd_run.MRunner = WatchedRunner
     doit.control.ExecNode = OrderedNode

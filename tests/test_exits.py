@@ -67,3 +67,44 @@ def test_the_command_line_leaves_without_the_teardown(tmp_path: Path) -> None:
 def test_the_installed_command_is_the_quick_exit() -> None:
     text = (REPO / "pyproject.toml").read_text()
     assert 'pipeline = "pipeline.cli:run"' in text
+
+
+def _doit_with_marker(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``doit`` with a dodo file that also keeps a :data:`_PRELUDE` marker."""
+    dodo = tmp_path / "dodo_marked.py"
+    dodo.write_text(_PRELUDE + "from pipeline.cli import dodo_namespace\n"
+                    "globals().update(dodo_namespace())\n")
+    doit = Path(sys.executable).with_name("doit")
+    return subprocess.run([str(doit), *args[:1], "-f", str(dodo), "-d", str(tmp_path),
+                           *args[1:]], cwd=tmp_path, env=python_env(), capture_output=True,
+                          text=True, timeout=180)
+
+
+def test_the_doit_command_leaves_with_its_runs_code(tmp_path: Path) -> None:
+    """After a run of tasks, ``doit`` exits with the run's code, the exit handlers run, and
+    no teardown: as a build with a file that fails to parse (exit 1), then after an edit
+    (the build runs in process, then doit's run of the summary), then with doit's own
+    graph (``--verbosity 2``: doit runs the tasks)."""
+    make_tree(tmp_path / "src", {**BASE_TREE, "pkg/broken.py": "def f(:\n"})
+    first = _doit_with_marker(tmp_path, "run", "source=src", "output=out")
+    assert first.returncode == 1, first.stderr
+    assert "failed: pkg/broken.py" in first.stderr
+    assert first.stdout.startswith("buffered;") and first.stdout.endswith("handler ran;")
+    assert "teardown ran" not in first.stderr
+    (tmp_path / "src/pkg/broken.py").write_text("def f():\n    pass\n")
+    edited = _doit_with_marker(tmp_path, "run", "source=src", "output=out")
+    assert edited.returncode == 0, edited.stderr
+    assert "teardown ran" not in edited.stderr
+    (tmp_path / "src/pkg/core.py").write_text("def g():\n    return 1\n")
+    verbose = _doit_with_marker(tmp_path, "run", "--verbosity", "2", "source=src",
+                                "output=out")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "teardown ran" not in verbose.stderr
+
+
+def test_doit_without_a_run_exits_normally(tmp_path: Path) -> None:
+    """``doit list`` runs no task: its exit is the normal one (code 0, teardown and all)."""
+    make_tree(tmp_path / "src", BASE_TREE)
+    listed = _doit_with_marker(tmp_path, "list", "source=src", "output=out")
+    assert listed.returncode == 0, listed.stderr
+    assert "teardown ran" in listed.stderr
