@@ -217,6 +217,15 @@ def _pooled(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
     return list(_POOL[1].map(function, items))
 
 
+def close_pool() -> None:
+    """Stop this process's pool, its work done (the end of an in-process build: the
+    command line's quick exit needs no thread left running)."""
+    global _POOL
+    if _POOL is not None and _POOL[0] == os.getpid():
+        _POOL[1].shutdown(wait=True)
+    _POOL = None
+
+
 @cache
 def open_store(url: str) -> FolderStore | FsspecStore:
     """The store a cache URL names (once per process). Raises on a misconfiguration: an

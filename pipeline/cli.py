@@ -245,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runstate.release_locks()
         if "pipeline.cluster" in sys.modules:  # a scheduler was used in this process
             sys.modules["pipeline.cluster"].close_clients()
+        if "pipeline.cache" in sys.modules:  # a shared cache was used in this process
+            sys.modules["pipeline.cache"].close_pool()
 
 
 def dodo_namespace() -> dict[str, Any]:
