@@ -211,11 +211,14 @@ def leave(code: int) -> NoReturn:
     of a normal exit is freeing each module and object one by one: after an edit has
     loaded the extractors (libcst alone defines hundreds of dataclasses), about 60 ms, a
     seventh of the build (bench/README.md). So the exit handlers run, the standard streams
-    are flushed, and the process ends. Where a thread other than the main one still runs
-    (and is not a daemon), the normal exit waits for it, as it should. (Not in
-    ``pipeline.exits``: that module is extraction code, in every record's key.)"""
-    if any(thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
-           for thread in threading.enumerate()):
+    are flushed, and the process ends. The normal exit is kept where a thread other than
+    the main one still runs (and is not a daemon), which it waits for, and under a profiler
+    or a tracer (``python -m cProfile``, a debugger), which write their results after the
+    program returns. (Not in ``pipeline.exits``: that module is extraction code, in every
+    record's key.)"""
+    if sys.getprofile() is not None or sys.gettrace() is not None or any(
+            thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
+            for thread in threading.enumerate()):
         raise SystemExit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

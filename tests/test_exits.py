@@ -47,6 +47,17 @@ def test_leave_exits_normally_while_another_thread_runs(tmp_path: Path) -> None:
     assert "teardown ran" in result.stderr
 
 
+def test_a_profiled_command_exits_normally(tmp_path: Path) -> None:
+    """``python -m cProfile -o F -m pipeline ...`` writes its profile after the program
+    returns: the quick exit would lose it."""
+    make_tree(tmp_path / "src", BASE_TREE)
+    result = subprocess.run([sys.executable, "-m", "cProfile", "-o", "build.prof", "-m",
+                             "pipeline", "build", "src", "--output", "out"], cwd=tmp_path,
+                            env=python_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "build.prof").stat().st_size > 0
+
+
 def test_the_command_line_leaves_without_the_teardown(tmp_path: Path) -> None:
     """``python -m pipeline build`` ends with its exit code and summary, all pages written,
     and no teardown (the old ``raise SystemExit(main())`` ran it)."""
