@@ -262,20 +262,23 @@ def dodo_namespace() -> dict[str, Any]:
 
     namespace = _dodo_namespace()
     runner.FINISHED.clear()  # a build run here, in process, is not the command's run
-    atexit.register(_leave_after_run, os.getpid())
+    atexit.register(_leave_after_run, os.getpid(), atexit._ncallbacks() + 1)
     return namespace
 
 
-def _leave_after_run(pid: int) -> None:
-    """At the exit of the ``doit`` command (the first exit handler to run: the last one
-    registered), once a run of its tasks finished: :func:`leave` with the run's code, which
-    is the one doit exits with. The other handlers run there; the interpreter's teardown
-    (about 0.1 s after an edit of the torch wheel) is skipped. Not in a forked child, not
-    after an uncaught exception (its code is not the run's), not when no run finished
+def _leave_after_run(pid: int, registered: int) -> None:
+    """At the exit of the ``doit`` command, once a run of its tasks finished:
+    :func:`leave` with the run's code, which is the one doit exits with. Exit handlers run
+    last registered first; when this one is the last registered (``registered``, the
+    count of handlers with it, is still the count), every other handler is still to run,
+    and runs in :func:`leave`, once; the interpreter's teardown (about 0.1 s after an edit
+    of the torch wheel) is skipped. The normal exit otherwise, and in a forked child,
+    after an uncaught exception (its code is not the run's), and when no run finished
     (``doit list``, an error before tasks ran)."""
     from pipeline import runner
 
-    if os.getpid() != pid or not runner.FINISHED or hasattr(sys, "last_value"):
+    if os.getpid() != pid or not runner.FINISHED or hasattr(sys, "last_value") \
+            or atexit._ncallbacks() != registered:
         return
     atexit.unregister(_leave_after_run)
     leave(runner.FINISHED[-1])

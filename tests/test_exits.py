@@ -128,6 +128,22 @@ def test_the_doit_command_leaves_with_its_runs_code(tmp_path: Path) -> None:
     assert "teardown ran" not in verbose.stderr
 
 
+def test_no_exit_handler_runs_twice_under_doit(tmp_path: Path) -> None:
+    """A handler registered after ``dodo.py`` loaded (by a task's imports, say) has run
+    before the quick exit's: doit then exits normally, and each handler runs once."""
+    make_tree(tmp_path / "src", BASE_TREE)
+    dodo = tmp_path / "dodo_late.py"
+    dodo.write_text(_PRELUDE + "from pipeline.cli import dodo_namespace\n"
+                    "globals().update(dodo_namespace())\n"
+                    "atexit.register(lambda: sys.stdout.write('late ran;'))\n")
+    doit = Path(sys.executable).with_name("doit")
+    result = subprocess.run([str(doit), "-f", str(dodo), "-d", str(tmp_path), "source=src",
+                             "output=out"], cwd=tmp_path, env=python_env(),
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "buffered;late ran;handler ran;"
+
+
 def test_doit_without_a_run_exits_normally(tmp_path: Path) -> None:
     """``doit list`` runs no task: its exit is the normal one (code 0, teardown and all)."""
     make_tree(tmp_path / "src", BASE_TREE)
