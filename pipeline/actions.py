@@ -32,7 +32,7 @@ from pipeline.records import (
     summary_from_dict,
     to_dict,
 )
-from pipeline.remote import NO_REMOTE, Remote, make_extractions
+from pipeline.remote import NO_REMOTE, Remote, make_extractions, prepare
 from pipeline.site import PageSite
 from pipeline.stateio import load_state, load_state_or, save_encoded, save_state, unpack
 
@@ -86,6 +86,26 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
     save_encoded(path, _dump_records(records))
     save_state(out / state.path("summary", chunk), summaries)
     return {"files": len(inputs), **counts}
+
+
+def index_rows_move(root: str, chunk: str, item: Input, code: str) -> bool:
+    """Whether the input's bytes as they are now give other symbol index rows than its
+    chunk's last summary holds for it (a definition added, removed, renamed or of another
+    kind): then the folder pages above it and ``keywords.md`` are rendered again. Decided
+    before the build runs, from the file extracted now; the extraction is kept for the
+    chunk's task (:func:`pipeline.remote.prepare`). True when the last summary is not
+    there to compare with."""
+    try:
+        summaries = load_state(Path(root) / state.path("summary", chunk))
+        old = summary_from_dict(next(s for s in summaries if s["path"] == item.path))
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return True
+    read = _read(item, code)
+    made = {read.key: prepare(read.key, read.data, item.type.language)}
+    record, entry = _entry(item, read, {}, made)
+    new = _summary(record, item, entry["text_bytes"])
+    # the rows pipeline.link.keyword_rows makes, less the path they share
+    return [(d.name, d.kind) for d in new.defines] != [(d.name, d.kind) for d in old.defines]
 
 
 def _kept(out: Path, chunk: str, previous: dict[str, dict[str, Any]],

@@ -34,9 +34,9 @@ import orjson
 from pipeline import filestate, layout, prune, runstate, state, versions
 from pipeline import graph as graphs
 from pipeline.config import Config
-from pipeline.discover import Scan
+from pipeline.discover import Input, Scan
 from pipeline.files import write_if_changed
-from pipeline.graph import Graph
+from pipeline.graph import Chunk, Graph
 from pipeline.statedb import JOURNAL
 
 # Config keys that change how a build runs, never what it writes.
@@ -279,6 +279,15 @@ def trusted(graph: Graph, verdict: Verdict) -> bool:
     saved = verdict.saved or {}
     return verdict.outputs_intact() \
         and [p for p, _ in graph.inventory.binaries] == saved.get("binaries")
+
+
+def edited(graph: Graph, verdict: Verdict, scan: Scan) -> list[tuple[Chunk, Input]]:
+    """The sources whose stat moved since the record (in the order of the chunks), each
+    with its layer-1 chunk."""
+    before = (verdict.saved or {})["sources"]
+    return [(chunk, item) for chunk in graph.chunks if chunk.layer == 1
+            for item in chunk.inputs
+            if item.path in scan.files and before.get(item.path) != scan.files[item.path]]
 
 
 def focus(graph: Graph, verdict: Verdict, scan: Scan) -> frozenset[str]:

@@ -16,8 +16,24 @@ from pipeline.records import Extraction
 
 NO_REMOTE = Remote()
 Made = dict[str, tuple[dict[str, Any], Extraction]]  # key -> (lines and encoding, extraction)
+# Extractions made in this process before its build ran (key -> made), taken by the first
+# chunk task that lacks them; worker processes forked later hold them too.
+_PREPARED: Made = {}
 
-__all__ = ["NO_REMOTE", "Remote", "make_extractions"]
+__all__ = ["NO_REMOTE", "Remote", "discard_prepared", "make_extractions", "prepare"]
+
+
+def prepare(key: str, data: bytes, language: str) -> tuple[dict[str, Any], Extraction]:
+    """Extract a file now, ahead of the build, and keep it for the chunk task that will
+    lack ``key`` (:func:`make_extractions`), so it is not extracted twice."""
+    made = _PREPARED[key] = extract_file(data, language)
+    return made
+
+
+def discard_prepared() -> None:
+    """Forget what :func:`prepare` kept and no task took (the end of a build: a task in a
+    worker process took its own copy)."""
+    _PREPARED.clear()
 
 
 def make_extractions(missing: dict[str, tuple[bytes, str]], code: str,
@@ -27,15 +43,15 @@ def make_extractions(missing: dict[str, tuple[bytes, str]], code: str,
     cache), ``warnings`` (topic -> one line)."""
     outcome = Outcome()
     made: Made = {}
-    wanted = {key: language for key, (_data, language) in missing.items()}
+    fresh: Made = {key: _PREPARED.pop(key) for key in missing if key in _PREPARED}
+    wanted = {key: language for key, (_data, language) in missing.items() if key not in fresh}
     for key, value in fetch(remote, wanted, outcome).items():
         made[key] = ({"lines": value.lines, "encoding": value.encoding}, value.extraction)
-    todo = {key: item for key, item in missing.items() if key not in made}
-    fresh: Made = {}
+    todo = {key: item for key, item in missing.items() if key not in made and key not in fresh}
     if todo and remote.scheduler:
         from pipeline.cluster import extract_on_cluster
 
-        fresh = extract_on_cluster(remote.scheduler, todo, code, outcome)
+        fresh.update(extract_on_cluster(remote.scheduler, todo, code, outcome))
     for key, (data, language) in todo.items():
         if key not in fresh:
             fresh[key] = extract_file(data, language)

@@ -12,6 +12,7 @@ memory as the verdict of its next rebuild.
 from __future__ import annotations
 
 import gc
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 # a chain (extract, render, the next layer's extract...), so a second worker would wait,
 # and each worker would import the stage code again. Same bytes (invariant 4).
 SERIAL_FOCUS = 8
+# ... unless it changes a symbol index (:func:`moves_indexes`), checked for at most this
+# many edited files: the folder pages above it and ``keywords.md`` then have to be rendered
+# again, and they can run side by side.
+PREVIEWED = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +133,8 @@ def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = Fals
     trusted = quick.trusted(graph, verdict)
     if trusted:
         graph = replace(graph, focus=quick.focus(graph, verdict, scan))
-        if len(graph.focus or ()) <= SERIAL_FOCUS:
+        if len(graph.focus or ()) <= SERIAL_FOCUS and not (
+                len(argv) > 1 and moves_indexes(graph, verdict, scan)):
             argv = ["run"]  # a few tasks in a chain: worker processes would only wait
     reporter = reporter_for(graph.root, graph.config.depth, counts, strict, stream,
                             deferred=trusted)
@@ -156,9 +162,31 @@ def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = Fals
     finally:
         state.trust_outputs(graph.root, False)
         gc.disable()
+        if "pipeline.remote" in sys.modules:  # extractions made ahead (moves_indexes)
+            sys.modules["pipeline.remote"].discard_prepared()
     last = reporter.last
     made = record_run(graph, scan, verdict, last, trusted) if code == 0 else None
     return Done(code, last.summary if last is not None else {}, made)
+
+
+def moves_indexes(graph: Graph, verdict: Verdict, scan: Scan) -> bool:
+    """Whether an edit the quick check saw changes the rows of the symbol indexes. Then
+    its chain of tasks ends with the folder pages above the edited files and the global
+    index, which wait only on the link: with workers they run side by side (a definition
+    added to a torch module: about 1 s of 4.5). Each edited file is extracted here to
+    know, and its task takes that extraction (:func:`pipeline.actions.index_rows_move`).
+    Not with a shared cache or a cluster (their task fetches or ships what it lacks), nor
+    for more than :data:`PREVIEWED` files."""
+    from pipeline.actions import index_rows_move
+    from pipeline.quick import edited
+
+    config = graph.config
+    if (config.cache and config.cache_mode != "off") or config.scheduler:
+        return False
+    files = edited(graph, verdict, scan)
+    return len(files) <= PREVIEWED and any(
+        index_rows_move(graph.root, chunk.name, item, graph.extraction_code)
+        for chunk, item in files)
 
 
 def record_run(graph: Graph, scan: Scan, verdict: Verdict, reporter: Reporter | None,

@@ -406,3 +406,53 @@ def test_a_record_of_another_shape_is_no_record(tree: Path, shards: Any) -> None
     assert quick.check(config, scan_tree(config)).report is None
     _build(tree)
     assert quick.check(config, scan_tree(config)).report is not None
+
+
+@pytest.mark.skipif(not python_extractor_works(), reason="the Python extractor is not there yet")
+def test_an_edit_that_moves_the_symbol_indexes_runs_with_workers(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``--jobs 2``, an edit's short chain runs in this process, unless the edited
+    file now defines other names: its folder pages and ``keywords.md`` then run side by
+    side in workers. Either way the output is a clean build's."""
+    ran: list[list[str]] = []
+    original = session.run_doit
+
+    def recorded(namespace: Any, argv: list[str]) -> int:
+        ran.append(list(argv))
+        return original(namespace, argv)
+
+    monkeypatch.setattr(session, "run_doit", recorded)
+    jobs = ("--jobs", "2")
+    build(tree / "src", tree / "out", *jobs)
+    body = BASE_TREE["pkg/b.py"]
+    make_tree(tree / "src", {"pkg/b.py": body.replace("return 2", "return 3")})
+    build(tree / "src", tree / "out", *jobs)
+    assert ran[-1] == ["run"], ran  # same names: one process
+    make_tree(tree / "src", {"pkg/b.py": body + "\n\ndef added():\n    return 4\n"})
+    before = snapshot(tree / "out")
+    result = build(tree / "src", tree / "out", *jobs)
+    assert ran[-1][:3] == ["run", "-n", "2"], ran
+    assert result.counts["extracted"] == 3, result.counts  # b.py and its two pages, once each
+    from pipeline import remote
+
+    assert not remote._PREPARED  # taken by the worker's task, forgotten here
+    written = diff(before, snapshot(tree / "out")).written
+    assert "keywords.md" in written and "pkg/sub.md" in written, written
+    assert contents(snapshot(tree / "out")) == clean_build_snapshot(tree / "src", tree / "out",
+                                                                    *jobs)
+
+
+def test_a_prepared_extraction_is_taken_not_made_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline import remote
+
+    data = b"def f():\n    return 1\n"
+    made = remote.prepare("key-1", data, "python")
+
+    def again(*_args: Any) -> Any:
+        raise AssertionError("extracted a second time")
+
+    monkeypatch.setattr(remote, "extract_file", again)
+    got, counts = remote.make_extractions({"key-1": (data, "python")}, "code", remote.NO_REMOTE)
+    assert got == {"key-1": made} and counts["extracted"] == 1
+    with pytest.raises(AssertionError):  # taken once: the next task that lacks it makes it
+        remote.make_extractions({"key-1": (data, "python")}, "code", remote.NO_REMOTE)
