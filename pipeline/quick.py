@@ -281,13 +281,18 @@ def trusted(graph: Graph, verdict: Verdict) -> bool:
         and [p for p, _ in graph.inventory.binaries] == saved.get("binaries")
 
 
+def _moved(verdict: Verdict, scan: Scan) -> set[str]:
+    """The sources whose stat moved since the record."""
+    before = (verdict.saved or {})["sources"]
+    return {path for path, info in scan.files.items() if before.get(path) != info}
+
+
 def edited(graph: Graph, verdict: Verdict, scan: Scan) -> list[tuple[Chunk, Input]]:
     """The sources whose stat moved since the record (in the order of the chunks), each
     with its layer-1 chunk."""
-    before = (verdict.saved or {})["sources"]
+    moved = _moved(verdict, scan)
     return [(chunk, item) for chunk in graph.chunks if chunk.layer == 1
-            for item in chunk.inputs
-            if item.path in scan.files and before.get(item.path) != scan.files[item.path]]
+            for item in chunk.inputs if item.path in moved]
 
 
 def focus(graph: Graph, verdict: Verdict, scan: Scan) -> frozenset[str]:
@@ -300,8 +305,7 @@ def focus(graph: Graph, verdict: Verdict, scan: Scan) -> frozenset[str]:
     context (see :func:`contexts_moved`). Whatever else a task stamp takes from another
     file than its own inputs must be recorded and compared here too."""
     saved = verdict.saved or {}
-    before = saved["sources"]
-    changed = {path for path, info in scan.files.items() if before.get(path) != info}
+    changed = _moved(verdict, scan)
     # Inputs whose test flag moved (an edit of a pytest configuration): their extract tasks'
     # stamps changed although their bytes did not.
     changed |= _tests(graph).symmetric_difference(saved.get("tests", ()))
