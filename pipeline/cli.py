@@ -262,8 +262,20 @@ def dodo_namespace() -> dict[str, Any]:
 
     namespace = _dodo_namespace()
     runner.FINISHED.clear()  # a build run here, in process, is not the command's run
-    atexit.register(_leave_after_run, os.getpid(), atexit._ncallbacks() + 1)
+    if _doit_command():  # not a program that loads the namespace itself (a test, a tool)
+        atexit.register(_leave_after_run, os.getpid(), atexit._ncallbacks() + 1)
     return namespace
+
+
+def _doit_command() -> bool:
+    """Whether this process is doit's command line (its console script, or ``python -m
+    doit``): only there is the code of the last run of tasks the process's exit code."""
+    import doit.__main__
+
+    program = sys.modules.get("__main__")
+    spec = getattr(program, "__spec__", None)
+    return getattr(program, "main", None) is doit.__main__.main \
+        or (spec is not None and spec.name == "doit.__main__")
 
 
 def _leave_after_run(pid: int, registered: int) -> None:

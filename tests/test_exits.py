@@ -150,3 +150,19 @@ def test_doit_without_a_run_exits_normally(tmp_path: Path) -> None:
     listed = _doit_with_marker(tmp_path, "list", "source=src", "output=out")
     assert listed.returncode == 0, listed.stderr
     assert "teardown ran" in listed.stderr
+
+
+def test_a_program_that_loads_the_namespace_keeps_its_exit(tmp_path: Path) -> None:
+    """A program other than doit that calls ``dodo_namespace`` (a test suite, a tool) and
+    runs builds in process exits with its own code: the quick exit with the code of its
+    last run is the doit command's alone."""
+    make_tree(tmp_path / "src", BASE_TREE)
+    code = ("import os\n"
+            "from pipeline import cli\n"
+            "sys.argv = ['doit', 'source=src', 'output=out']\n"
+            "cli.dodo_namespace()\n"
+            "assert cli.main(['build', 'src', '--output', 'out2']) == 0\n"
+            "sys.exit(5)\n")
+    result = _run(code, tmp_path)
+    assert result.returncode == 5, result.stderr
+    assert "teardown ran" in result.stderr
