@@ -174,15 +174,12 @@ def moves_indexes(graph: Graph, verdict: Verdict, scan: Scan) -> bool:
     its chain of tasks ends with the folder pages above the edited files and the global
     index, which wait only on the link: with workers they run side by side (a definition
     added to a torch module: about 1 s of 4.5). Each edited file is extracted here to
-    know, and its task takes that extraction (:func:`pipeline.actions.index_rows_move`).
-    Not with a shared cache or a cluster (their task fetches or ships what it lacks), nor
-    for more than :data:`PREVIEWED` files."""
+    know, and its task takes that extraction (:func:`pipeline.actions.index_rows_move`)
+    rather than fetch it or ship it to a cluster. Not for more than :data:`PREVIEWED`
+    files."""
     from pipeline.actions import index_rows_move
     from pipeline.quick import edited
 
-    config = graph.config
-    if (config.cache and config.cache_mode != "off") or config.scheduler:
-        return False
     files = edited(graph, verdict, scan)
     return len(files) <= PREVIEWED and any(
         index_rows_move(graph.root, chunk.name, item, graph.extraction_code)

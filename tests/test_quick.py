@@ -456,3 +456,28 @@ def test_a_prepared_extraction_is_taken_not_made_again(monkeypatch: pytest.Monke
     assert got == {"key-1": made} and counts["extracted"] == 1
     with pytest.raises(AssertionError):  # taken once: the next task that lacks it makes it
         remote.make_extractions({"key-1": (data, "python")}, "code", remote.NO_REMOTE)
+
+
+@pytest.mark.skipif(not python_extractor_works(), reason="the Python extractor is not there yet")
+def test_with_a_shared_cache_an_edit_that_moves_the_indexes_stores_its_extraction(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extraction made ahead is the chunk task's, with a shared cache too: stored
+    there as any extraction made here, and the build runs with workers."""
+    ran: list[list[str]] = []
+    original = session.run_doit
+    monkeypatch.setattr(session, "run_doit",
+                        lambda namespace, argv: ran.append(list(argv)) or original(namespace,
+                                                                                  argv))
+    cache = tree / "cache"
+    cache.mkdir()
+    flags = ("--jobs", "2", "--cache", str(cache), "--cache-mode", "readwrite")
+    build(tree / "src", tree / "out", *flags)
+    stored = set(cache.rglob("*.json.zst"))
+    body = BASE_TREE["pkg/b.py"]
+    make_tree(tree / "src", {"pkg/b.py": body + "\n\ndef added():\n    return 4\n"})
+    result = build(tree / "src", tree / "out", *flags)
+    assert ran[-1][:3] == ["run", "-n", "2"], ran
+    assert result.counts["extracted"] == 3, result.counts
+    assert len(set(cache.rglob("*.json.zst")) - stored) >= 3  # b.py's record and pages
+    assert contents(snapshot(tree / "out")) == clean_build_snapshot(tree / "src", tree / "out",
+                                                                    *flags)
