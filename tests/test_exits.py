@@ -95,11 +95,13 @@ def test_the_installed_command_is_the_quick_exit() -> None:
     assert 'pipeline = "pipeline.cli:run"' in text
 
 
-def _doit_with_marker(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``doit`` with a dodo file that also keeps a :data:`_PRELUDE` marker."""
+def _doit_with_marker(tmp_path: Path, *args: str,
+                      after: str = "") -> subprocess.CompletedProcess[str]:
+    """``doit`` (``args``: its command first) with a dodo file that also keeps a
+    :data:`_PRELUDE` marker, and runs ``after`` once the namespace is loaded."""
     dodo = tmp_path / "dodo_marked.py"
     dodo.write_text(_PRELUDE + "from pipeline.cli import dodo_namespace\n"
-                    "globals().update(dodo_namespace())\n")
+                    "globals().update(dodo_namespace())\n" + after)
     doit = Path(sys.executable).with_name("doit")
     return subprocess.run([str(doit), *args[:1], "-f", str(dodo), "-d", str(tmp_path),
                            *args[1:]], cwd=tmp_path, env=python_env(), capture_output=True,
@@ -132,14 +134,8 @@ def test_no_exit_handler_runs_twice_under_doit(tmp_path: Path) -> None:
     """A handler registered after ``dodo.py`` loaded (by a task's imports, say) has run
     before the quick exit's: doit then exits normally, and each handler runs once."""
     make_tree(tmp_path / "src", BASE_TREE)
-    dodo = tmp_path / "dodo_late.py"
-    dodo.write_text(_PRELUDE + "from pipeline.cli import dodo_namespace\n"
-                    "globals().update(dodo_namespace())\n"
-                    "atexit.register(lambda: sys.stdout.write('late ran;'))\n")
-    doit = Path(sys.executable).with_name("doit")
-    result = subprocess.run([str(doit), "-f", str(dodo), "-d", str(tmp_path), "source=src",
-                             "output=out"], cwd=tmp_path, env=python_env(),
-                            capture_output=True, text=True, timeout=180)
+    result = _doit_with_marker(tmp_path, "run", "source=src", "output=out",
+                               after="atexit.register(lambda: sys.stdout.write('late ran;'))\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "buffered;late ran;handler ran;"
 
