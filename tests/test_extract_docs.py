@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from pathlib import Path
 
@@ -210,6 +211,31 @@ def test_markdown_never_raises(text: str) -> None:
     found = extract_markdown(text)
     assert found.notes == ()
     assert all(s.line >= 1 for s in found.symbols)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab\né–\r")), max_size=80),
+       st.lists(st.integers(min_value=0, max_value=200), max_size=12))
+def test_lines_answer_offsets_in_any_order(text: str, offsets: list[int]) -> None:
+    """Byte offset -> line, counted on from the previous offset or, behind it, from the
+    start: the same as a search of every line start, in ASCII and in UTF-8 texts."""
+    data = text.encode("utf-8")
+    starts = [0] + [i + 1 for i, byte in enumerate(data) if byte == 0x0A]
+    lines = markdown_module._Lines(text)
+    for offset in (o % (len(data) + 1) for o in offsets):
+        assert lines.line(offset) == bisect.bisect_right(starts, offset)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("#`-[]()!*_\n abé–x.")), max_size=200))
+def test_compiled_and_python_parsers_agree_on_lines(text: str) -> None:
+    """Two parsers, two ways to number lines (byte offsets and token maps): the same
+    headings, blocks and links at the same lines. (Their inline text can differ where
+    code spans stay unclosed: ``[` [``.)"""
+    from pipeline.extract.docs.markdown_fallback import extract_markdown_py
+
+    compiled, port = extract_markdown(text), extract_markdown_py(text)
+    assert (port.symbols, port.imports) == (compiled.symbols, compiled.imports)
 
 
 # --- reStructuredText ---------------------------------------------------------------------------

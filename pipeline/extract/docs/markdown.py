@@ -7,7 +7,6 @@ Python port parses those about ten times slower (bench/README.md).
 
 from __future__ import annotations
 
-import bisect
 import os
 import re
 from functools import cache
@@ -100,18 +99,24 @@ def _parse_quietly(text: str) -> Node | None:
 
 
 class _Lines:
-    """Byte offset -> 1-based line number (the parser's source maps count bytes)."""
+    """Byte offset -> 1-based line number (the parser's source maps count bytes). A walk asks
+    for offsets in order, so each answer counts the newlines since the previous one (in C);
+    an offset behind the previous one is counted from the start."""
 
     def __init__(self, text: str) -> None:
-        data = text.encode("utf-8")
-        self.starts = [0]
-        index = data.find(b"\n")
-        while index >= 0:
-            self.starts.append(index + 1)
-            index = data.find(b"\n", index + 1)
+        # An ASCII text's byte offsets are its character offsets: no encoded copy.
+        ascii_text = text.isascii()
+        self.data: Any = text if ascii_text else text.encode("utf-8")
+        self.newline: Any = "\n" if ascii_text else b"\n"
+        self.offset = 0
+        self.number = 1
 
     def line(self, offset: int) -> int:
-        return bisect.bisect_right(self.starts, offset)
+        if offset < self.offset:
+            return int(self.data.count(self.newline, 0, offset)) + 1
+        self.number += self.data.count(self.newline, self.offset, offset)
+        self.offset = offset
+        return self.number
 
     def last_line(self, end: int) -> int:
         """The line of the last byte of a span ending (exclusively) at ``end``."""
@@ -186,6 +191,8 @@ def _plain(children: list[Node]) -> str:
     """The text a reader sees: markup dropped, code spans and image alt text kept (each
     nested node's text stripped). A loop over a stack, not recursion: emphasis may nest
     deeper than Python's recursion limit."""
+    if len(children) == 1 and children[0].name == "text":  # most code spans and headings
+        return str(children[0].meta.get("content", "")).strip()
     stack: list[tuple[Any, list[str]]] = [(iter(children), [])]
     while True:
         nodes, parts = stack[-1]
