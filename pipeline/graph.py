@@ -107,13 +107,17 @@ def build_graph(config: Config, *, root: str = "", dirty: bool = False,
 
 
 def site_key(site: PageSite) -> tuple[object, ...]:
-    """What of the site the pages depend on. The absolute folders only as each is seen
-    from the other (the pages' links to the sources are relative), so the same tree built
-    into the same layout anywhere else, as on another CI runner or a developer's clone,
-    has the same page stamps and takes its pages from the shared cache. The override
-    templates by their content (:func:`templates_digest`), not by where they are."""
-    return (posixpath.relpath(site.source_root, site.output_root),
-            posixpath.relpath(site.output_root, site.source_root),
+    """What of the site the pages depend on. The absolute folders only as the pages' links
+    to the sources see them: the sources seen from the output, and where the output lies
+    in the sources when it does (a link from ``S/out/d`` to ``S/p`` depends on the names
+    of ``out``; from ``A/x/out/d`` to ``A/src/p`` it is ``../../src/p`` whatever ``x``
+    is). So the same tree built into the same layout anywhere else, as on another CI
+    runner, a developer's clone, or an output in another folder beside the first, has the
+    same page stamps and takes its pages from the shared cache. The override templates by
+    their content (:func:`templates_digest`), not by where they are."""
+    inside = posixpath.relpath(site.output_root, site.source_root)
+    within = "" if inside == ".." or inside.startswith("../") else inside
+    return (posixpath.relpath(site.source_root, site.output_root), within,
             replace(site, source_root="", output_root="", templates=""))
 
 

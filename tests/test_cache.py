@@ -392,3 +392,56 @@ def test_a_poisoned_page_entry_is_rendered_here_with_one_warning(tmp_path: Path)
     warnings = _warnings(result.stderr)
     assert len(warnings) == 1 and "ignored" in warnings[0], result.stderr
     assert contents(snapshot(out)) == plain
+
+
+def test_page_stamps_see_the_output_as_the_pages_links_do() -> None:
+    """Two outputs whose sites share a key give every page the same links to the sources:
+    checked on every pair of folders up to three levels deep (over three names), every
+    page of a few folders and every source of a few. And outputs beside each other
+    (``runs/0/out``, ``runs/1/out``) share their keys."""
+    import itertools
+    from collections import defaultdict
+
+    from pipeline.graph import site_key
+    from pipeline.site import PageSite
+
+    names = ("a", "b", "out")
+    folders = ["/" + "/".join(p) for n in (1, 2, 3) for p in itertools.product(names, repeat=n)]
+    pages = ("f_docs.md", "a/f_docs.md", "out/b/f_docs.md", "b/a/out/f_kw.md")
+    sources = ("f", "a/f", "out/f", "a/b/f", "b/out/a/f")
+    groups: dict[tuple[object, ...], set[tuple[str, ...]]] = defaultdict(set)
+    for source, output in itertools.permutations(folders, 2):
+        site = PageSite(source_root=source, output_root=output, mirror="out", project="p",
+                        roles=(), max_source_bytes=1, max_tests=1, max_related=1)
+        links = tuple(site.source_link(page, path, 1) for page in pages for path in sources)
+        groups[site_key(site)].add(links)
+    assert all(len(links) == 1 for links in groups.values())
+    assert len(groups) < len(folders) * (len(folders) - 1) / 4  # keys are shared widely
+
+    def key(source: str, output: str) -> tuple[object, ...]:
+        return site_key(PageSite(source_root=source, output_root=output, mirror="out",
+                                 project="p", roles=(), max_source_bytes=1, max_tests=1,
+                                 max_related=1))
+
+    assert key("/w/src", "/w/runs/0/out") == key("/w/src", "/w/runs/1/out")
+    assert key("/w/src", "/w/src/x/out") != key("/w/src", "/w/src/y/out")
+
+
+def test_outputs_beside_each_other_take_their_pages_from_the_cache(tmp_path: Path) -> None:
+    """A build into ``runs/1/out`` takes every page that a build into ``runs/0/out`` stored
+    (their links to the sources are alike): nothing extracted, nothing rendered, the bytes
+    of a clean build there."""
+    src, _out = _site(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for run in ("0", "1"):
+        (tmp_path / "runs" / run).mkdir(parents=True)
+    first = build(src, tmp_path / "runs" / "0" / "out", "--cache", str(cache),
+                  "--cache-mode", "readwrite")
+    stored = _page_entries(cache)
+    assert len(stored) == first.counts["cache_pages_stored"]
+    there = tmp_path / "runs" / "1" / "out"
+    taken = build(src, there, "--cache", str(cache))
+    assert taken.counts["extracted"] == 0
+    assert taken.counts["cache_pages_fetched"] == len(stored)
+    assert contents(snapshot(there)) == clean_build_snapshot(src, there)
