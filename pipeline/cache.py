@@ -11,9 +11,10 @@ missing locally before extracting it), ``write`` (store what this build extracte
 The key is the records' own extraction key (content digest, language, extraction code,
 schema: ``actions._key``), so an entry can only stand for the bytes it was made from. A
 file's pages are keyed by the stamp its render task compares (the record's key, its
-links' context, the site with the source and output folders as each is seen from the
-other, the templates' content, the code, the schema: what the pages are made from), so
-they are shared between builds of the same tree in the same layout, wherever it is. An
+links' context, the site with the source folder as the output sees it (``graph.site_key``),
+the templates' content, the code, the schema: what the pages are made from), so they are
+shared between builds of the same tree whose pages link the sources alike, wherever they
+are. An
 entry is data, never code: zstd-compressed JSON, used only when it decodes, echoes the key
 it was fetched under, has this schema and language, and every field has its record's type
 (:func:`decode_as`); anything else is ignored, with one warning. A cache that cannot be
