@@ -66,6 +66,15 @@ class Graph:
         mirror = self.inventory.mirror
         return [f for f in self.inventory.folders() if layout.layer_of(f, mirror) == layer]
 
+    def folder_parts(self, layer: int) -> list[tuple[str, tuple[str, ...]]]:
+        """(part, folders): the layer's folders as its folder tasks render them. The
+        layer's top folder alone, the others together: the subtree keyword index of the top
+        folder lists every symbol of the layer, as the top folders below it do together,
+        so after an edit that moves the index the two largest pages render side by side."""
+        folders = self.layer_folders(layer)
+        parts = [("top", tuple(folders[:1])), ("rest", tuple(folders[1:]))]
+        return [(name, part) for name, part in parts if part]
+
     def layer_chunks(self, layer: int) -> list[str]:
         return [c.name for c in self.chunks if c.layer == layer]
 

@@ -107,12 +107,14 @@ def build_only(graph: Graph, selected: frozenset[str]) -> tuple[Counts, dict[str
                 graph.root, graph.site, chunk.name, chunk.inputs, siblings[chunk.folder],
                 graph.stamp_base, selected, remote_of(graph.config)))
     for layer in range(1, graph.config.depth + 1):
-        if layer in folders_of:
-            runstate.begin_task(graph.root, task_name("folder", str(layer)))
+        for part, folders in graph.folder_parts(layer) if layer in folders_of else ():
+            if folders_of[layer].isdisjoint(folders):
+                continue
+            runstate.begin_task(graph.root, task_name("folder", f"{layer}:{part}"))
             _add(totals, warnings, actions.render_folders(
-                graph.root, graph.site, state.layer_key("folder-pages", layer),
-                tuple(graph.layer_folders(layer)), layer, graph.stamp_base,
-                frozenset(folders_of[layer]), remote_of(graph.config)))
+                graph.root, graph.site, state.part_key(layer, part), folders, layer,
+                graph.stamp_base, frozenset(folders_of[layer]) & set(folders),
+                remote_of(graph.config)))
     runstate.begin_task(graph.root, task_name("keywords"))
     _add(totals, warnings, actions.render_keywords(graph.root, graph.site))
     return totals, warnings

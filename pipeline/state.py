@@ -25,7 +25,7 @@ from pipeline import layout
 from pipeline.graph import Graph
 from pipeline.stateio import load_state_or
 
-Per = Literal["chunk", "folder", "layer", "build"]
+Per = Literal["chunk", "folder", "part", "layer", "build"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("summary", "extract", ("link",), "chunk", "file_dep of link:L (content digest)"),
     Kind("ctx", "link", ("render",), "chunk", "file_dep of render:C (content digest)"),
     Kind("folder", "link", ("folder",), "folder",
-         "file_dep of folder:L; per folder, the manifest's size, mtime and digest"),
+         "file_dep of the folder tasks of its layer; per folder, the manifest's size, mtime and digest"),
     Kind("notes", "link", ("report", "failures"), "layer", "read whole at the end of a run"),
     Kind("links", "link", ("link",), "layer",
          "the memo of the layer's last link: its summaries by digest; the next link patches "
@@ -58,8 +58,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("pages", "render", ("render", "extract"), "chunk",
          "manifest: per input its stamp and its pages' size and mtime; file_dep of the "
          "next layer's extract"),
-    Kind("folder-pages", "folder", ("folder",), "layer",
-         "manifest: per folder its facts and its pages' size and mtime"),
+    Kind("folder-pages", "folder", ("folder",), "part",
+         "manifest: per folder its facts and its pages' size and mtime (one per folder task: "
+         "a part of a layer's folders, graph.folder_parts)"),
     Kind("keyword-pages", "keywords", ("keywords",), "build",
          "manifest: keywords.md's size and mtime"),
 )
@@ -97,18 +98,20 @@ def keys(graph: Graph, kind: str, layer: int | None = None) -> list[str]:
         return [c.name for c in graph.chunks if c.layer in layers]
     if per == "folder":
         return [f for k in layers for f in graph.layer_folders(k)]
+    if per == "part":
+        return [part_key(k, name) for k in layers for name, _folders in graph.folder_parts(k)]
     if per == "layer":
-        return [layer_key(kind, k) for k in layers]
+        return [str(k) for k in layers]
     return [""] if 1 in layers else []
 
 
-def layer_key(kind: str, layer: int) -> str:
-    """The key of a per-layer file (no folder or chunk name starts with a NUL)."""
-    return f"\0folders {layer}" if kind == "folder-pages" else str(layer)
+def part_key(layer: int, part: str) -> str:
+    """The key of a folder task's manifest (no folder or chunk name starts with a NUL)."""
+    return f"\0folders {layer} {part}"
 
 
 def written_by(graph: Graph, writer: str, layer: int | None = None,
-               chunk: str | None = None) -> list[str]:
+               chunk: str | None = None, part: str | None = None) -> list[str]:
     """Paths under OUT of the files a task writes: its doit targets."""
     found: list[str] = []
     for kind in KINDS:
@@ -116,6 +119,9 @@ def written_by(graph: Graph, writer: str, layer: int | None = None,
             continue
         if chunk is not None:
             found += [path(kind.name, chunk)] if kind.per == "chunk" else []
+        elif part is not None and kind.per == "part":
+            assert layer is not None
+            found += [path(kind.name, part_key(layer, part))]
         else:
             found += [path(kind.name, key) for key in keys(graph, kind.name, layer)]
     return [graph.out(p) for p in found]
@@ -208,8 +214,8 @@ def page_checks(graph: Graph) -> Iterator[tuple[str, str, tuple[str, ...]]]:
     for chunk in graph.chunks:
         yield "pages", chunk.name, tuple(i.path for i in chunk.inputs)
     for layer in graph.layers():
-        yield ("folder-pages", layer_key("folder-pages", layer),
-               tuple(graph.layer_folders(layer)))
+        for name, folders in graph.folder_parts(layer):
+            yield "folder-pages", part_key(layer, name), folders
     yield "keyword-pages", "", ("",)
 
 

@@ -1,7 +1,7 @@
 """The doit task graph: what depends on what. ``dodo.py`` only re-exports it.
 
 Granularity: one task per chunk of a folder's inputs (at most ``graph.CHUNK`` files) and
-stage, per layer; one link task and one folder-pages task per layer. Inside a task,
+stage, per layer; one link task and two folder-pages tasks per layer. Inside a task,
 extraction is cached per file by content, and a file's or folder's pages are rendered
 again only when its stamp or its pages changed, so minimality is per file while doit
 sees few tasks (doit's cost of a no-op build grows with the number of tasks).
@@ -244,28 +244,30 @@ def task_render(graph: Graph) -> Iterator[TaskDict]:
 
 
 def task_folder(graph: Graph) -> Iterator[TaskDict]:
-    """``index.md``, ``doc.md`` and ``sub.md`` of every folder, one task per layer (a
-    folder's pages are rendered again only when its facts or its pages changed)."""
+    """``index.md``, ``doc.md`` and ``sub.md`` of every folder, in two tasks per layer
+    (``graph.folder_parts``: the top folder, and the others), which run side by side; a
+    folder's pages are rendered again only when its facts or its pages changed."""
     yield _group("folder", "render folder pages")
     for layer in graph.layers():
-        folders = tuple(graph.layer_folders(layer))
-        key = state.layer_key("folder-pages", layer)
-        yield {
-            "basename": task_name("folder"),
-            "name": str(layer),
-            "actions": [(run_action, [task_name("folder", str(layer)), "render_folders", graph.root,
-                                      graph.site, key, folders, layer, graph.stamp_base, None,
-                                      remote_of(graph.config)])],
-            "file_dep": [graph.out(state.path("folder", f)) for f in folders],
-            "targets": state.written_by(graph, "folder", layer=layer),
-            "uptodate": [stamp_changed({"stamp": graph.stamp_base, "folders": list(folders)}),
-                         light_check(state.intact, graph.root, "folder-pages", key, folders)],
-            "task_dep": [task_name("prune", "pages")],
-            "clean": [(prune.remove_pages, [graph.root, [
-                layout.folder_page(f, n) for f in folders for n in layout.FOLDER_PAGES]
-                + [state.path("folder-pages", key)]])],
-            "verbosity": 0,
-        }
+        for part, folders in graph.folder_parts(layer):
+            key = state.part_key(layer, part)
+            name = f"{layer}:{part}"
+            yield {
+                "basename": task_name("folder"),
+                "name": name,
+                "actions": [(run_action, [task_name("folder", name), "render_folders",
+                                          graph.root, graph.site, key, folders, layer,
+                                          graph.stamp_base, None, remote_of(graph.config)])],
+                "file_dep": [graph.out(state.path("folder", f)) for f in folders],
+                "targets": state.written_by(graph, "folder", layer=layer, part=part),
+                "uptodate": [stamp_changed({"stamp": graph.stamp_base, "folders": list(folders)}),
+                             light_check(state.intact, graph.root, "folder-pages", key, folders)],
+                "task_dep": [task_name("prune", "pages")],
+                "clean": [(prune.remove_pages, [graph.root, [
+                    layout.folder_page(f, n) for f in folders for n in layout.FOLDER_PAGES]
+                    + [state.path("folder-pages", key)]])],
+                "verbosity": 0,
+            }
 
 
 def task_keywords(graph: Graph) -> Iterator[TaskDict]:
