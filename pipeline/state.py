@@ -49,7 +49,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("summary", "extract", ("link",), "chunk", "file_dep of link:L (content digest)"),
     Kind("ctx", "link", ("render",), "chunk", "file_dep of render:C (content digest)"),
     Kind("folder", "link", ("folder",), "folder",
-         "file_dep of the folder tasks of its layer; per folder, the manifest's size, mtime and digest"),
+         "file_dep of the folder tasks of its layer; per folder, the manifest's size, mtime "
+         "and digest"),
     Kind("notes", "link", ("report", "failures"), "layer", "read whole at the end of a run"),
     Kind("links", "link", ("link",), "layer",
          "the memo of the layer's last link: its summaries by digest; the next link patches "

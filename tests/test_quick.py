@@ -442,6 +442,32 @@ def test_an_edit_that_moves_the_symbol_indexes_runs_with_workers(
                                                                     *jobs)
 
 
+def test_each_layers_folder_pages_are_two_tasks_top_and_rest(tree: Path) -> None:
+    """A layer's folder pages are rendered by two tasks that workers run side by side: one
+    for the layer's top folder (whose ``sub.md`` lists every symbol of the layer) and one
+    for the others. Together they write each folder's pages once, and their manifests."""
+    from pipeline import layout, state, tasks
+
+    graph = _graph(tree)
+    declared = [t for t in tasks.task_folder(graph) if t.get("name")]
+    for layer in graph.layers():
+        folders = graph.layer_folders(layer)
+        mine = {t["name"]: t for t in declared if t["name"].startswith(f"{layer}:")}
+        assert sorted(mine) == [f"{layer}:rest", f"{layer}:top"]
+        parts = {name.split(":")[1]: task["actions"][0][1][5] for name, task in mine.items()}
+        assert parts["top"] == (folders[0],) and all(
+            f.startswith(folders[0]) for f in folders)  # the top folder holds the others
+        assert parts["rest"] == tuple(folders[1:])
+        targets = [t for task in mine.values() for t in task["targets"]]
+        assert len(targets) == len(set(targets))
+        assert sorted(targets) == sorted(
+            [graph.out(state.path("folder-pages", state.part_key(layer, p))) for p in parts])
+        pages = [p for task in mine.values() for c in task["clean"] for p in c[1][1]]
+        assert sorted(pages) == sorted(
+            [layout.folder_page(f, n) for f in folders for n in layout.FOLDER_PAGES]
+            + [state.path("folder-pages", state.part_key(layer, p)) for p in parts])
+
+
 def test_a_prepared_extraction_is_taken_not_made_again(monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline import remote
 
