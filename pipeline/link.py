@@ -101,6 +101,23 @@ class Resolver:
             found = self._links[key] = self._link(*key)
         return found
 
+    def links_of(self, importer: str, items: Sequence[Sequence[Any]]) -> list[Resolved]:
+        """:meth:`link` of every item of a markdown file (whose imports are all links),
+        with the lookups made once for the file."""
+        folder = importer.rpartition("/")[0]
+        known, made = self._links, self._link
+        out: list[Resolved] = []
+        for item in items:
+            if item[0] != "link":
+                out.append(("other", ""))
+                continue
+            key = (folder, item[1])
+            found = known.get(key)
+            if found is None:
+                found = known[key] = made(folder, item[1])
+            out.append(found)
+        return out
+
     def _link(self, folder: str, href: str) -> tuple[str, str]:
         mirror, layer = self.mirror, self.layer
         parts = urlsplit(href)
@@ -124,6 +141,8 @@ INCLUDE_KINDS = ("include", "system-include")
 
 def resolve(summary: Summary, resolver: Resolver) -> list[Resolved]:
     """(group, target) for every import of one file, in order."""
+    if summary.language == "markdown":  # links only: a layer of pages holds a million
+        return resolver.links_of(summary.path, summary.imports)
     out: list[Resolved] = []
     for item in summary.imports:
         kind = item[0]
