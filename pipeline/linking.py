@@ -37,6 +37,7 @@ from pipeline.relink import (
     Memo,
     Plan,
     StaleState,
+    absent,
     make_memo,
     memo_from_json,
     memo_to_json,
@@ -149,33 +150,44 @@ def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, 
     """Patch the layer's link for its changed summaries; ``None`` where that cannot be
     done (the caller links the whole layer)."""
     changes: dict[str, tuple[Summary, Summary]] = {}
+    added: set[str] = set()
     chunk_memos = dict(memo.chunks)
+    every: set[str] | None = None  # the memo's paths, when a chunk's paths moved
     for chunk in chunks:
         if memo.chunks[chunk].digest == digests[chunk]:
             continue
         items = _summaries(raw[chunk])
         known = memo.chunks[chunk]
-        if tuple(s.path for s in items) != known.paths:
-            return None  # a file was added, removed or moved between chunks
+        paths = tuple(s.path for s in items)
+        if paths != known.paths:
+            if every is None:
+                every = {path for c in memo.chunks.values() for path in c.paths}
+            new = set(paths) - set(known.paths)
+            if layer < 2 or not set(known.paths) <= set(paths) or not new.isdisjoint(every):
+                return None  # removed, moved between chunks, or added to the sources
+            added |= new
         sums = tuple(map(summary_digest, items))
-        chunk_memos[chunk] = ChunkMemo(digests[chunk], known.paths, sums)
-        changed = [(s, was) for s, now, was in zip(items, sums, known.summaries, strict=True)
-                   if now != was]
+        chunk_memos[chunk] = ChunkMemo(digests[chunk], paths, sums)
+        earlier = dict(zip(known.paths, known.summaries, strict=True))
+        changed = [(s, earlier.get(s.path)) for s, now in zip(items, sums, strict=True)
+                   if now != earlier.get(s.path)]
         if not changed:
             continue
         older = {e["path"]: e for e in load_state_or(out / state.path("superseded", chunk),
                                                      [])}
         for summary, was in changed:
-            before = _earlier(older.get(summary.path), summary, was)
+            before = absent(summary) if was is None else \
+                _earlier(older.get(summary.path), summary, was)
             if before is None:
                 return None
             changes[summary.path] = (before, summary)
-    paths = [path for chunk in chunks for path in memo.chunks[chunk].paths]
+    paths = [path for chunk in chunks for path in chunk_memos[chunk].paths]
     resolver = Resolver(paths, mirror, layer, memo.includes)
-    found = plan(memo, changes, resolver, set(folders))
+    found = plan(memo, changes, resolver, set(folders), frozenset(added))
     if found is None:
         return None
-    written = _patch(out, layer, chunks, memo, found, set(folders), max_source_bytes)
+    now = replace(memo, chunks=chunk_memos)
+    written = _patch(out, layer, chunks, now, found, set(folders), max_source_bytes)
     return written, replace(found.memo, chunks=chunk_memos)
 
 
@@ -204,7 +216,7 @@ def _patch(out: Path, layer: int, chunks: tuple[str, ...], memo: Memo, found: Pl
     for chunk in sorted({chunk_of[path] for path in found.contexts}):
         where = out / state.path("ctx", chunk)
         old = {path: context_from_dict(data) for path, data in load_state(where).items()}
-        new = patch_contexts(old, found)
+        new = patch_contexts(old, found, memo.chunks[chunk].paths)
         counts.update((path, len(new[path].imported_by)) for path in found.importers
                       if path in new)
         written += save_state(where, {**old, **new})

@@ -9,15 +9,24 @@ changed file's summary before and after and from what the last link left (:class
 the ``patch_*`` functions apply it to the state that link wrote. The result equals linking
 the whole layer (``tests/test_relink.py`` compares them on random edits).
 
+A file added to a layer of pages (layer 2 and up) is a change too, from an empty summary:
+every link of a generated page leads to a page that exists, so no page that kept its bytes
+links to the new one, and what it reaches is known from the changed files (the pages that
+now list it changed with it). Its context is made, its row and ``module`` symbol inserted,
+and the file counts of the folders above it raised.
+
 Where the reach is not known from the changed files alone, :func:`plan` returns ``None`` and
 the caller links the whole layer: a file became a test or stopped being one, a C include
 that no other file of the layer holds is added or removed (include roots are inferred from
-the set of them), or a file that takes part in an ``import *`` changes its imports or
-names.
+the set of them), a file that takes part in an ``import *`` changes its imports or names,
+a file is removed or moves between chunks, or a file is added to the layer of sources (an
+import that found nothing may now find it).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import posixpath
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -82,6 +91,8 @@ class Plan:
     folder_imports: dict[str, tuple[set[tuple[str, str]], set[tuple[str, str]]]]
     folders: frozenset[str]  # the folders whose facts may change
     memo: Memo  # after the changes, but for its chunks' digests (the caller's to set)
+    added: frozenset[str] = frozenset()  # files new to the layer (their before is empty)
+    modules: dict[str, str] = dataclasses.field(default_factory=dict)  # added -> module
 
 
 # --------------------------------------------------------------------------- the memo
@@ -162,10 +173,17 @@ def star_imports(summary: Summary, found: Iterable[Resolved]) -> set[tuple[str, 
 
 # --------------------------------------------------------------------------- the plan
 
+def absent(summary: Summary) -> Summary:
+    """The summary a file had before it was added: nothing but its path, type and kind."""
+    return Summary(summary.path, summary.layer, summary.language, summary.type, 0, "",
+                   summary.is_test, False)
+
+
 def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Resolver,
-         folders: Collection[str]) -> Plan | None:
+         folders: Collection[str], added: frozenset[str] = frozenset()) -> Plan | None:
     """What ``changes`` reach (each path's summary before and after; the set of paths is the
-    memo's), or ``None`` when it is not known from them alone."""
+    memo's, and ``added``, whose summaries before are :func:`absent`), or ``None`` when it
+    is not known from them alone."""
     if any(before.is_test != after.is_test or before.path != after.path
            for before, after in changes.values()):
         return None  # a file's tests are listed in every folder above it, and by its imports
@@ -203,6 +221,8 @@ def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Reso
         for target in new_targets - old_targets:
             importers.setdefault(target, (set(), set()))[1].add(path)
         rows_before, rows_after = keyword_rows(before), keyword_rows(after)
+        if path in added:  # every file of a layer is a symbol of the folders above it
+            rows_after.append(KeywordRow(posixpath.basename(path), "module", path))
         if rows_before != rows_after:
             symbols[path] = (rows_before, rows_after)
             touched.update(folder_chain(layout.folder_of(path), folders))
@@ -237,15 +257,20 @@ def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Reso
     return Plan(changes, {path: new for path, (_old, new) in resolved.items()},
                 {t: (frozenset(a), frozenset(b)) for t, (a, b) in importers.items()},
                 frozenset(contexts), symbols, file_imports, folder_imports,
-                frozenset(f for f in touched if f in folders), new_memo)
+                frozenset(f for f in touched if f in folders), new_memo, added,
+                {path: resolver.modules.get(path, "") for path in added})
 
 
 # --------------------------------------------------------------------------- the patches
 
-def patch_contexts(old: Mapping[str, Context], plan: Plan) -> dict[str, Context]:
-    """The new contexts of the files of ``old`` (those of ``plan.contexts`` in one chunk)."""
+def patch_contexts(old: Mapping[str, Context], plan: Plan,
+                   members: Iterable[str] = ()) -> dict[str, Context]:
+    """The new contexts of the files of ``old`` (those of ``plan.contexts`` in one chunk),
+    and of the files of ``members`` (the chunk's) that ``plan`` adds."""
     new: dict[str, Context] = {}
-    for path, ctx in old.items():
+    empty = {path: Context(plan.modules.get(path, "")) for path in members
+             if path in plan.added and path not in old}
+    for path, ctx in (*old.items(), *empty.items()):
         if path not in plan.contexts:
             continue
         lost, won = plan.importers.get(path, (frozenset(), frozenset()))
@@ -298,6 +323,17 @@ def patch_folder(data: dict[str, Any], plan: Plan, counts: Mapping[str, int],
     facts = data["facts"]
     folder = facts["folder"]
     rows = facts["files"]
+    for path in sorted(plan.added):
+        chain = folder_chain(layout.folder_of(path), folders)
+        if folder not in chain:
+            continue
+        facts["files_below"] += 1
+        below = chain[chain.index(folder) - 1] if chain[0] != folder else None
+        for sub in facts["subfolders"]:
+            if sub["path"] == below:
+                sub["files"] += 1
+        if below is None:  # its own file: a row, in path order, made below
+            _insert(rows, {"path": path, "imported_by": 0}, lambda row: row["path"])
     at = {row["path"]: index for index, row in enumerate(rows)}
     for path in sorted(set(plan.changes) | set(counts)):
         if layout.folder_of(path) != folder:

@@ -1,6 +1,6 @@
 """A layer's link patched for the changed summaries (pipeline.relink) equals linking the
-whole layer: pages and link state byte for byte, after any sequence of edits that keep the
-set of files (lines, imports, symbols, docstrings, includes, links, ``import *``)."""
+whole layer: pages and link state byte for byte, after any sequence of edits (lines,
+imports, symbols, docstrings, includes, links, ``import *``) and added files."""
 
 from __future__ import annotations
 
@@ -163,7 +163,32 @@ def test_state_unlike_the_memo_links_the_whole_layer(tree: tuple[Path, Path],
     rebuilt(tree, "pkg/util.py", lambda text: text + "# one more line\n", "links_whole")
 
 
-OPS = st.sampled_from(["grow", "import", "define", "star", "describe"])
+def added(path: str, arg: int) -> tuple[str, str]:
+    """A file added beside ``path``: (its path, its text), which imports or links to it."""
+    folder, _, name = path.rpartition("/")
+    stem, _, ext = name.rpartition(".")
+    new = f"{folder}/added_{arg % 3}.{ext}"
+    if ext == "py":
+        return new, f'"""Added {arg}."""\nimport pkg.core\n\n\ndef made_{arg % 4}():\n    return 1\n'
+    if ext == "md":
+        return new, f"# Added {arg}\n\nSee [{stem}]({name}).\n"
+    return new, f'#include "{name}"\nint made_{arg % 4}(void);\n'
+
+
+def test_a_file_added_links_the_layer_of_pages_in_part(tree: tuple[Path, Path]) -> None:
+    """A file added to the sources: the sources' layer is linked whole (an import that found
+    nothing may now find it), the layer of pages in part, and the output is a clean
+    build's."""
+    src, out = tree
+    make_tree(src, {"pkg/extra.py": '"""Extra."""\nimport pkg.core\n\n\ndef extra():\n'
+                                    '    return 1\n'})
+    result = build(src, out, cwd=out.parent)
+    assert result.counts.get("links_whole") == 1, result.counts
+    assert result.counts.get("links_patched") == 1, result.counts
+    check_equal_to_clean(src, out, out.parent)
+
+
+OPS = st.sampled_from(["grow", "import", "define", "star", "describe", "add"])
 EDITS = st.lists(st.tuples(st.sampled_from(PYTHON + C_FILES + MARKDOWN), OPS,
                            st.integers(0, 20)), min_size=1, max_size=3)
 
@@ -180,6 +205,11 @@ def test_patched_links_equal_whole_links(steps: list[list[tuple[str, str, int]]]
         build(src, out, cwd=root)
         for edits in steps:
             for path, op, arg in edits:
+                if op == "add":
+                    new, text = added(path, arg)
+                    files[new] = text
+                    make_tree(src, {new: text})
+                    continue
                 files[path] = edit(files[path], path, op, arg)
                 make_tree(src, {path: files[path]})
             build(src, out, cwd=root)
