@@ -20,6 +20,7 @@ import orjson
 from pipeline import state
 from pipeline.entries import load_record, summarize
 from pipeline.files import dump_state, read_bytes, sha256
+from pipeline.filetypes import PAGE
 from pipeline.graph import Counts
 from pipeline.link import Resolver, build_links
 from pipeline.records import (
@@ -151,6 +152,7 @@ def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, 
     done (the caller links the whole layer)."""
     changes: dict[str, tuple[Summary, Summary]] = {}
     added: set[str] = set()
+    gone: dict[str, list[str]] = {}  # chunk -> the paths that left it (and the layer)
     chunk_memos = dict(memo.chunks)
     every: set[str] | None = None  # the memo's paths, when a chunk's paths moved
     for chunk in chunks:
@@ -163,15 +165,16 @@ def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, 
             if every is None:
                 every = {path for c in memo.chunks.values() for path in c.paths}
             new = set(paths) - set(known.paths)
-            if layer < 2 or not set(known.paths) <= set(paths) or not new.isdisjoint(every):
-                return None  # removed, moved between chunks, or added to the sources
+            if layer < 2 or not new.isdisjoint(every):
+                return None  # added to the sources, or moved between chunks
             added |= new
+            gone[chunk] = sorted(set(known.paths) - set(paths))
         sums = tuple(map(summary_digest, items))
         chunk_memos[chunk] = ChunkMemo(digests[chunk], paths, sums)
         earlier = dict(zip(known.paths, known.summaries, strict=True))
         changed = [(s, earlier.get(s.path)) for s, now in zip(items, sums, strict=True)
                    if now != earlier.get(s.path)]
-        if not changed:
+        if not changed and not gone.get(chunk):
             continue
         older = {e["path"]: e for e in load_state_or(out / state.path("superseded", chunk),
                                                      [])}
@@ -181,13 +184,20 @@ def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, 
             if before is None:
                 return None
             changes[summary.path] = (before, summary)
-    paths = [path for chunk in chunks for path in chunk_memos[chunk].paths]
-    resolver = Resolver(paths, mirror, layer, memo.includes)
-    found = plan(memo, changes, resolver, set(folders), frozenset(added))
+        for path in gone.get(chunk, ()):  # a page's last entry is kept for one run
+            shape = absent(Summary(path, layer, PAGE.language, PAGE.name, 0, "", False, False))
+            before = _earlier(older.get(path), shape, earlier[path])
+            if before is None:
+                return None
+            changes[path] = (before, shape)
+    layer_paths = [path for chunk in chunks for path in chunk_memos[chunk].paths]
+    resolver = Resolver(layer_paths, mirror, layer, memo.includes)
+    removed = {path: chunk for chunk, paths in gone.items() for path in paths}
+    found = plan(memo, changes, resolver, set(folders), frozenset(added), frozenset(removed))
     if found is None:
         return None
     now = replace(memo, chunks=chunk_memos)
-    written = _patch(out, layer, chunks, now, found, set(folders), max_source_bytes)
+    written = _patch(out, layer, chunks, now, found, set(folders), max_source_bytes, removed)
     return written, replace(found.memo, chunks=chunk_memos)
 
 
@@ -209,8 +219,9 @@ def _earlier(entry: dict[str, Any] | None, now: Summary, digest: str) -> Summary
 
 
 def _patch(out: Path, layer: int, chunks: tuple[str, ...], memo: Memo, found: Plan,
-           folders: set[str], max_source_bytes: int) -> int:
+           folders: set[str], max_source_bytes: int, removed: dict[str, str]) -> int:
     chunk_of = {path: chunk for chunk in chunks for path in memo.chunks[chunk].paths}
+    chunk_of.update(removed)
     written = 0
     counts: dict[str, int] = {}
     for chunk in sorted({chunk_of[path] for path in found.contexts}):
@@ -218,8 +229,9 @@ def _patch(out: Path, layer: int, chunks: tuple[str, ...], memo: Memo, found: Pl
         old = {path: context_from_dict(data) for path, data in load_state(where).items()}
         new = patch_contexts(old, found, memo.chunks[chunk].paths)
         counts.update((path, len(new[path].imported_by)) for path in found.importers
-                      if path in new)
-        written += save_state(where, {**old, **new})
+                      if path in new and path not in removed)
+        written += save_state(where, {path: ctx for path, ctx in {**old, **new}.items()
+                                      if path not in removed})
     for folder in sorted(found.folders):
         where = out / state.path("folder", folder)
         data = patch_folder(load_state(where), found, counts, folders)

@@ -9,18 +9,20 @@ changed file's summary before and after and from what the last link left (:class
 the ``patch_*`` functions apply it to the state that link wrote. The result equals linking
 the whole layer (``tests/test_relink.py`` compares them on random edits).
 
-A file added to a layer of pages (layer 2 and up) is a change too, from an empty summary:
-every link of a generated page leads to a page that exists, so no page that kept its bytes
-links to the new one, and what it reaches is known from the changed files (the pages that
-now list it changed with it). Its context is made, its row and ``module`` symbol inserted,
-and the file counts of the folders above it raised.
+A file added to a layer of pages (layer 2 and up) is a change too, from an empty summary,
+and a file removed from one a change to an empty summary (its last summary is made again
+from the entry its chunk keeps for one run): every link of a generated page leads to a page
+that exists, so no page that kept its bytes links to the new one or linked to the removed
+one, and what either reaches is known from the changed files (the pages that list it
+changed with it). Its context is made or dropped, its row and ``module`` symbol inserted or
+removed, and the file counts of the folders above it raised or lowered.
 
 Where the reach is not known from the changed files alone, :func:`plan` returns ``None`` and
 the caller links the whole layer: a file became a test or stopped being one, a C include
 that no other file of the layer holds is added or removed (include roots are inferred from
 the set of them), a file that takes part in an ``import *`` changes its imports or names,
-a file is removed or moves between chunks, or a file is added to the layer of sources (an
-import that found nothing may now find it).
+a file moves between chunks, or a file is added to or removed from the layer of sources (an
+import that found nothing may now find it, or Python modules their packages).
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class Plan:
     memo: Memo  # after the changes, but for its chunks' digests (the caller's to set)
     added: frozenset[str] = frozenset()  # files new to the layer (their before is empty)
     modules: dict[str, str] = dataclasses.field(default_factory=dict)  # added -> module
+    removed: frozenset[str] = frozenset()  # files that left the layer (their after is empty)
 
 
 # --------------------------------------------------------------------------- the memo
@@ -180,10 +183,11 @@ def absent(summary: Summary) -> Summary:
 
 
 def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Resolver,
-         folders: Collection[str], added: frozenset[str] = frozenset()) -> Plan | None:
+         folders: Collection[str], added: frozenset[str] = frozenset(),
+         removed: frozenset[str] = frozenset()) -> Plan | None:
     """What ``changes`` reach (each path's summary before and after; the set of paths is the
-    memo's, and ``added``, whose summaries before are :func:`absent`), or ``None`` when it
-    is not known from them alone."""
+    memo's, less ``removed``, whose summaries after are :func:`absent`, and ``added``, whose
+    summaries before are), or ``None`` when it is not known from them alone."""
     if any(before.is_test != after.is_test or before.path != after.path
            for before, after in changes.values()):
         return None  # a file's tests are listed in every folder above it, and by its imports
@@ -221,8 +225,11 @@ def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Reso
         for target in new_targets - old_targets:
             importers.setdefault(target, (set(), set()))[1].add(path)
         rows_before, rows_after = keyword_rows(before), keyword_rows(after)
+        module = [KeywordRow(posixpath.basename(path), "module", path)]
         if path in added:  # every file of a layer is a symbol of the folders above it
-            rows_after.append(KeywordRow(posixpath.basename(path), "module", path))
+            rows_after += module
+        if path in removed:
+            rows_before += module
         if rows_before != rows_after:
             symbols[path] = (rows_before, rows_after)
             touched.update(folder_chain(layout.folder_of(path), folders))
@@ -258,7 +265,7 @@ def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Reso
                 {t: (frozenset(a), frozenset(b)) for t, (a, b) in importers.items()},
                 frozenset(contexts), symbols, file_imports, folder_imports,
                 frozenset(f for f in touched if f in folders), new_memo, added,
-                {path: resolver.modules.get(path, "") for path in added})
+                {path: resolver.modules.get(path, "") for path in added}, removed)
 
 
 # --------------------------------------------------------------------------- the patches
@@ -323,20 +330,25 @@ def patch_folder(data: dict[str, Any], plan: Plan, counts: Mapping[str, int],
     facts = data["facts"]
     folder = facts["folder"]
     rows = facts["files"]
-    for path in sorted(plan.added):
+    for path, step in [(p, 1) for p in sorted(plan.added)] + [(p, -1) for p in
+                                                                sorted(plan.removed)]:
         chain = folder_chain(layout.folder_of(path), folders)
         if folder not in chain:
             continue
-        facts["files_below"] += 1
+        facts["files_below"] += step
         below = chain[chain.index(folder) - 1] if chain[0] != folder else None
         for sub in facts["subfolders"]:
             if sub["path"] == below:
-                sub["files"] += 1
-        if below is None:  # its own file: a row, in path order, made below
+                sub["files"] += step
+        if below is not None:
+            continue
+        if step > 0:  # its own file: a row, in path order, made below
             _insert(rows, {"path": path, "imported_by": 0}, lambda row: row["path"])
+        else:
+            del rows[next(i for i, row in enumerate(rows) if row["path"] == path)]
     at = {row["path"]: index for index, row in enumerate(rows)}
     for path in sorted(set(plan.changes) | set(counts)):
-        if layout.folder_of(path) != folder:
+        if layout.folder_of(path) != folder or path in plan.removed:
             continue
         if path not in at:
             raise StaleState(f"{path} is not listed in the facts of {folder!r}")

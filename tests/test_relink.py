@@ -1,6 +1,6 @@
 """A layer's link patched for the changed summaries (pipeline.relink) equals linking the
 whole layer: pages and link state byte for byte, after any sequence of edits (lines,
-imports, symbols, docstrings, includes, links, ``import *``) and added files."""
+imports, symbols, docstrings, includes, links, ``import *``), added and removed files."""
 
 from __future__ import annotations
 
@@ -188,7 +188,19 @@ def test_a_file_added_links_the_layer_of_pages_in_part(tree: tuple[Path, Path]) 
     check_equal_to_clean(src, out, out.parent)
 
 
-OPS = st.sampled_from(["grow", "import", "define", "star", "describe", "add"])
+def test_a_file_removed_links_the_layer_of_pages_in_part(tree: tuple[Path, Path]) -> None:
+    """A file removed from the sources: the layer of pages is linked in part (its pages'
+    last summaries made again from the entries their chunk keeps), and the output is a
+    clean build's."""
+    src, out = tree
+    (src / "pkg/util.py").unlink()
+    result = build(src, out, cwd=out.parent)
+    assert result.counts.get("links_whole") == 1, result.counts
+    assert result.counts.get("links_patched") == 1, result.counts
+    check_equal_to_clean(src, out, out.parent)
+
+
+OPS = st.sampled_from(["grow", "import", "define", "star", "describe", "add", "remove"])
 EDITS = st.lists(st.tuples(st.sampled_from(PYTHON + C_FILES + MARKDOWN), OPS,
                            st.integers(0, 20)), min_size=1, max_size=3)
 
@@ -209,6 +221,11 @@ def test_patched_links_equal_whole_links(steps: list[list[tuple[str, str, int]]]
                     new, text = added(path, arg)
                     files[new] = text
                     make_tree(src, {new: text})
+                    continue
+                if op == "remove":  # a file added before, if any
+                    new, _text = added(path, arg)
+                    if files.pop(new, None) is not None:
+                        (src / new).unlink()
                     continue
                 files[path] = edit(files[path], path, op, arg)
                 make_tree(src, {path: files[path]})
