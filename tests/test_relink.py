@@ -169,7 +169,8 @@ def added(path: str, arg: int) -> tuple[str, str]:
     stem, _, ext = name.rpartition(".")
     new = f"{folder}/added_{arg % 3}.{ext}"
     if ext == "py":
-        return new, f'"""Added {arg}."""\nimport pkg.core\n\n\ndef made_{arg % 4}():\n    return 1\n'
+        return new, (f'"""Added {arg}."""\nimport pkg.core\n\n\ndef made_{arg % 4}():\n'
+                     "    return 1\n")
     if ext == "md":
         return new, f"# Added {arg}\n\nSee [{stem}]({name}).\n"
     return new, f'#include "{name}"\nint made_{arg % 4}(void);\n'
