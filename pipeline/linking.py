@@ -166,7 +166,7 @@ def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, 
                 every = {path for c in memo.chunks.values() for path in c.paths}
             new = set(paths) - set(known.paths)
             if layer < 2 or not new.isdisjoint(every):
-                return None  # added to the sources, or moved between chunks
+                return None  # added to or removed from the sources, or moved between chunks
             added |= new
             gone[chunk] = sorted(set(known.paths) - set(paths))
         sums = tuple(map(summary_digest, items))

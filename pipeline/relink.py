@@ -177,7 +177,8 @@ def star_imports(summary: Summary, found: Iterable[Resolved]) -> set[tuple[str, 
 # --------------------------------------------------------------------------- the plan
 
 def absent(summary: Summary) -> Summary:
-    """The summary a file had before it was added: nothing but its path, type and kind."""
+    """The summary of a file that is not there (before it was added, after it was removed):
+    nothing but its path, type and kind."""
     return Summary(summary.path, summary.layer, summary.language, summary.type, 0, "",
                    summary.is_test, False)
 
@@ -336,16 +337,19 @@ def patch_folder(data: dict[str, Any], plan: Plan, counts: Mapping[str, int],
         if folder not in chain:
             continue
         facts["files_below"] += step
-        below = chain[chain.index(folder) - 1] if chain[0] != folder else None
-        for sub in facts["subfolders"]:
-            if sub["path"] == below:
-                sub["files"] += step
-        if below is not None:
-            continue
-        if step > 0:  # its own file: a row, in path order, made below
+        if chain[0] != folder:  # in a subfolder: its count
+            below = chain[chain.index(folder) - 1]
+            sub = next((sub for sub in facts["subfolders"] if sub["path"] == below), None)
+            if sub is None:
+                raise StaleState(f"{below!r} is not listed in the facts of {folder!r}")
+            sub["files"] += step
+        elif step > 0:  # its own file: a row, in path order, made below
             _insert(rows, {"path": path, "imported_by": 0}, lambda row: row["path"])
         else:
-            del rows[next(i for i, row in enumerate(rows) if row["path"] == path)]
+            listed = next((i for i, row in enumerate(rows) if row["path"] == path), None)
+            if listed is None:
+                raise StaleState(f"{path} is not listed in the facts of {folder!r}")
+            del rows[listed]
     at = {row["path"]: index for index, row in enumerate(rows)}
     for path in sorted(set(plan.changes) | set(counts)):
         if layout.folder_of(path) != folder or path in plan.removed:
