@@ -163,6 +163,30 @@ def test_state_unlike_the_memo_links_the_whole_layer(tree: tuple[Path, Path],
     rebuilt(tree, "pkg/util.py", lambda text: text + "# one more line\n", "links_whole")
 
 
+@pytest.mark.parametrize("damage", ["row gone", "subfolder gone"])
+def test_pages_facts_unlike_the_memo_link_a_removal_whole(tree: tuple[Path, Path],
+                                                          damage: str) -> None:
+    """A page removed whose folder facts do not list its row (or the facts above it its
+    subfolder): that layer is linked whole too, and the output is a clean build's."""
+    from pipeline import state
+    from pipeline.stateio import load_state, save_state
+
+    src, out = tree
+    folder, row = ("out/pkg", "out/pkg/util.py_docs.md") if damage == "row gone" else \
+        ("out", "out/pkg")
+    where = out / state.path("folder", folder)
+    data = load_state(where)
+    key = "files" if damage == "row gone" else "subfolders"
+    kept = [r for r in data["facts"][key] if r["path"] != row]
+    assert len(kept) == len(data["facts"][key]) - 1
+    data["facts"][key] = kept
+    save_state(where, data)
+    (src / "pkg/util.py").unlink()
+    result = build(src, out, cwd=out.parent)
+    assert result.counts.get("links_whole") == 2, result.counts
+    check_equal_to_clean(src, out, out.parent)
+
+
 def added(path: str, arg: int) -> tuple[str, str]:
     """A file added beside ``path``: (its path, its text), which imports or links to it."""
     folder, _, name = path.rpartition("/")
