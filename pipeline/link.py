@@ -91,19 +91,11 @@ class Resolver:
         """(group, target) of a C/C++ include (see :mod:`pipeline.includes`)."""
         return self.includes.resolve(importer, item[0], item[1])
 
-    def link(self, importer: str, item: Sequence[Any]) -> tuple[str, str]:
-        """(group, target) of a markdown link; the pages of a folder share most of their
-        links (bench/README.md, "Measurements behind the code"), so each is resolved once
-        per folder."""
-        key = (importer.rpartition("/")[0], item[1])
-        found = self._links.get(key)
-        if found is None:
-            found = self._links[key] = self._link(*key)
-        return found
-
     def links_of(self, importer: str, items: Sequence[Sequence[Any]]) -> list[Resolved]:
-        """:meth:`link` of every item of a markdown file (whose imports are all links),
-        with the lookups made once for the file."""
+        """(group, target) of each of a file's imports that is a link (``other`` for the
+        rest). The pages of a folder share most of their links (bench/README.md,
+        "Measurements behind the code"), so each is resolved once per folder; and a page
+        holds many, so its folder and the memo are looked up once for all of them."""
         folder = importer.rpartition("/")[0]
         known, made = self._links, self._link
         out: list[Resolved] = []
@@ -137,11 +129,12 @@ class Resolver:
 
 
 INCLUDE_KINDS = ("include", "system-include")
+LINKING = frozenset({"markdown", "rst"})  # languages whose imports are all links
 
 
 def resolve(summary: Summary, resolver: Resolver) -> list[Resolved]:
     """(group, target) for every import of one file, in order."""
-    if summary.language == "markdown":  # links only: a layer of pages holds a million
+    if summary.language in LINKING:  # links only: a layer of pages holds a million
         return resolver.links_of(summary.path, summary.imports)
     out: list[Resolved] = []
     for item in summary.imports:
@@ -151,7 +144,7 @@ def resolve(summary: Summary, resolver: Resolver) -> list[Resolved]:
         elif kind in INCLUDE_KINDS:
             out.append(resolver.include(summary.path, item))
         elif kind == "link":
-            out.append(resolver.link(summary.path, item))
+            out += resolver.links_of(summary.path, (item,))
         else:
             out.append(("other", ""))
     return out

@@ -136,8 +136,9 @@ def test_resolver() -> None:
     assert resolver.python("x.py", ["import", "numpy", [], 0]) == ("third-party", "")
     assert resolver.include("a/b.cpp", ["include", "c10/core/D.h"]) == ("repo", "inc/c10/core/D.h")
     assert resolver.include("a/b.cpp", ["system-include", "vector"]) == ("system", "")
-    assert resolver.link("docs/a.md", ["link", "b.md#x"]) == ("repo", "docs/b.md")
-    assert resolver.link("docs/a.md", ["link", "https://x.org"])[0] == "external"
+    assert resolver.links_of("docs/a.md", [["link", "b.md#x"], ["link", "https://x.org"],
+                                            ["other", "x"]]) == [
+        ("repo", "docs/b.md"), ("external", ""), ("other", "")]
 
 
 def _summary(path: str, imports: tuple[ImportRef, ...] = (),
