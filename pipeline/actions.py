@@ -18,6 +18,7 @@ from pipeline.discover import Input
 from pipeline.entries import load_record, record_of, summarize
 from pipeline.files import decode, dump_state, read_bytes, sha256, write_if_changed
 from pipeline.graph import Counts
+from pipeline.link import keyword_rows
 from pipeline.linking import link_layer as link_layer  # the link task's action
 from pipeline.records import (
     SCHEMA,
@@ -103,9 +104,7 @@ def index_rows_move(root: str, chunk: str, item: Input, code: str) -> bool:
     read = _read(item, code)
     made = {read.key: prepare(read.key, read.data, item.type.language)}
     record, entry = _entry(item, read, {}, made)
-    new = _summary(record, item, entry["text_bytes"])
-    # the rows pipeline.link.keyword_rows makes, less the path they share
-    return [(d.name, d.kind) for d in new.defines] != [(d.name, d.kind) for d in old.defines]
+    return keyword_rows(_summary(record, item, entry["text_bytes"])) != keyword_rows(old)
 
 
 def _kept(out: Path, chunk: str, previous: dict[str, dict[str, Any]],
