@@ -454,7 +454,9 @@ def test_each_layers_folder_pages_are_two_tasks_top_and_rest(tree: Path) -> None
         folders = graph.layer_folders(layer)
         mine = {t["name"]: t for t in declared if t["name"].startswith(f"{layer}:")}
         assert sorted(mine) == [f"{layer}:rest", f"{layer}:top"]
-        parts = {name.split(":")[1]: task["actions"][0][1][5] for name, task in mine.items()}
+        facts = {graph.out(state.path("folder", f)): f for f in folders}
+        parts = {name.split(":")[1]: tuple(facts[d] for d in task["file_dep"])
+                 for name, task in mine.items()}
         assert parts["top"] == (folders[0],) and all(
             f.startswith(folders[0]) for f in folders)  # the top folder holds the others
         assert parts["rest"] == tuple(folders[1:])
