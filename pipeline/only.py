@@ -107,8 +107,8 @@ def build_only(graph: Graph, selected: frozenset[str]) -> tuple[Counts, dict[str
                 graph.root, graph.site, chunk.name, chunk.inputs, siblings[chunk.folder],
                 graph.stamp_base, selected, remote_of(graph.config)))
     for layer in range(1, graph.config.depth + 1):
-        for part, folders in graph.folder_parts(layer) if layer in folders_of else ():
-            if folders_of[layer].isdisjoint(folders):
+        for part, folders in graph.folder_parts(layer):
+            if folders_of.get(layer, set()).isdisjoint(folders):
                 continue
             runstate.begin_task(graph.root, task_name("folder", f"{layer}:{part}"))
             _add(totals, warnings, actions.render_folders(
