@@ -27,7 +27,6 @@ import that found nothing may now find it, or Python modules their packages).
 
 from __future__ import annotations
 
-import dataclasses
 import posixpath
 from bisect import bisect_left
 from collections import Counter
@@ -94,7 +93,6 @@ class Plan:
     folders: frozenset[str]  # the folders whose facts may change
     memo: Memo  # after the changes, but for its chunks' digests (the caller's to set)
     added: frozenset[str] = frozenset()  # files new to the layer (their before is empty)
-    modules: dict[str, str] = dataclasses.field(default_factory=dict)  # added -> module
     removed: frozenset[str] = frozenset()  # files that left the layer (their after is empty)
 
 
@@ -188,7 +186,9 @@ def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Reso
          removed: frozenset[str] = frozenset()) -> Plan | None:
     """What ``changes`` reach (each path's summary before and after; the set of paths is the
     memo's, less ``removed``, whose summaries after are :func:`absent`, and ``added``, whose
-    summaries before are), or ``None`` when it is not known from them alone."""
+    summaries before are), or ``None`` when it is not known from them alone. Files are
+    added or removed in part in the layers of pages only (see the module's doc)."""
+    assert resolver.layer >= 2 or not (added or removed), "adds in the sources link whole"
     if any(before.is_test != after.is_test or before.path != after.path
            for before, after in changes.values()):
         return None  # a file's tests are listed in every folder above it, and by its imports
@@ -266,7 +266,7 @@ def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Reso
                 {t: (frozenset(a), frozenset(b)) for t, (a, b) in importers.items()},
                 frozenset(contexts), symbols, file_imports, folder_imports,
                 frozenset(f for f in touched if f in folders), new_memo, added,
-                {path: resolver.modules.get(path, "") for path in added}, removed)
+                removed)
 
 
 # --------------------------------------------------------------------------- the patches
@@ -276,8 +276,8 @@ def patch_contexts(old: Mapping[str, Context], plan: Plan,
     """The new contexts of the files of ``old`` (those of ``plan.contexts`` in one chunk),
     and of the files of ``members`` (the chunk's) that ``plan`` adds."""
     new: dict[str, Context] = {}
-    empty = {path: Context(plan.modules.get(path, "")) for path in members
-             if path in plan.added and path not in old}
+    # A page is no Python module: files are added in part in the layers of pages only.
+    empty = {path: Context("") for path in members if path in plan.added and path not in old}
     for path, ctx in (*old.items(), *empty.items()):
         if path not in plan.contexts:
             continue
