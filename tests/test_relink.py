@@ -200,25 +200,19 @@ def added(path: str, arg: int) -> tuple[str, str]:
     return new, f'#include "{name}"\nint made_{arg % 4}(void);\n'
 
 
-def test_a_file_added_links_the_layer_of_pages_in_part(tree: tuple[Path, Path]) -> None:
-    """A file added to the sources: the sources' layer is linked whole (an import that found
-    nothing may now find it), the layer of pages in part, and the output is a clean
-    build's."""
-    src, out = tree
-    make_tree(src, {"pkg/extra.py": '"""Extra."""\nimport pkg.core\n\n\ndef extra():\n'
-                                    '    return 1\n'})
-    result = build(src, out, cwd=out.parent)
-    assert result.counts.get("links_whole") == 1, result.counts
-    assert result.counts.get("links_patched") == 1, result.counts
-    check_equal_to_clean(src, out, out.parent)
-
-
-def test_a_file_removed_links_the_layer_of_pages_in_part(tree: tuple[Path, Path]) -> None:
-    """A file removed from the sources: the layer of pages is linked in part (its pages'
-    last summaries made again from the entries their chunk keeps), and the output is a
+@pytest.mark.parametrize("change", ["add", "remove"])
+def test_a_file_added_or_removed_links_the_layer_of_pages_in_part(
+        tree: tuple[Path, Path], change: str) -> None:
+    """A file added to or removed from the sources: the sources' layer is linked whole (an
+    import that found nothing may now find it), the layer of pages in part (a removed
+    page's last summary made again from the entry its chunk keeps), and the output is a
     clean build's."""
     src, out = tree
-    (src / "pkg/util.py").unlink()
+    if change == "add":
+        make_tree(src, {"pkg/extra.py": '"""Extra."""\nimport pkg.core\n\n\ndef extra():\n'
+                                        '    return 1\n'})
+    else:
+        (src / "pkg/util.py").unlink()
     result = build(src, out, cwd=out.parent)
     assert result.counts.get("links_whole") == 1, result.counts
     assert result.counts.get("links_patched") == 1, result.counts
