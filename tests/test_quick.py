@@ -408,12 +408,8 @@ def test_a_record_of_another_shape_is_no_record(tree: Path, shards: Any) -> None
     assert quick.check(config, scan_tree(config)).report is not None
 
 
-@pytest.mark.skipif(not python_extractor_works(), reason="the Python extractor is not there yet")
-def test_an_edit_that_moves_the_symbol_indexes_runs_with_workers(
-        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With ``--jobs 2``, an edit's short chain runs in this process, unless the edited
-    file now defines other names: its folder pages and ``keywords.md`` then run side by
-    side in workers. Either way the output is a clean build's."""
+def _doit_argv(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The arguments of every doit run the builds make from now on."""
     ran: list[list[str]] = []
     original = session.run_doit
 
@@ -422,6 +418,16 @@ def test_an_edit_that_moves_the_symbol_indexes_runs_with_workers(
         return original(namespace, argv)
 
     monkeypatch.setattr(session, "run_doit", recorded)
+    return ran
+
+
+@pytest.mark.skipif(not python_extractor_works(), reason="the Python extractor is not there yet")
+def test_an_edit_that_moves_the_symbol_indexes_runs_with_workers(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``--jobs 2``, an edit's short chain runs in this process, unless the edited
+    file now defines other names: its folder pages and ``keywords.md`` then run side by
+    side in workers. Either way the output is a clean build's."""
+    ran = _doit_argv(monkeypatch)
     jobs = ("--jobs", "2")
     build(tree / "src", tree / "out", *jobs)
     body = BASE_TREE["pkg/b.py"]
@@ -491,11 +497,7 @@ def test_with_a_shared_cache_an_edit_that_moves_the_indexes_stores_its_extractio
         tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The extraction made ahead is the chunk task's, with a shared cache too: stored
     there as any extraction made here, and the build runs with workers."""
-    ran: list[list[str]] = []
-    original = session.run_doit
-    monkeypatch.setattr(session, "run_doit",
-                        lambda namespace, argv: ran.append(list(argv)) or original(namespace,
-                                                                                  argv))
+    ran = _doit_argv(monkeypatch)
     cache = tree / "cache"
     cache.mkdir()
     flags = ("--jobs", "2", "--cache", str(cache), "--cache-mode", "readwrite")
