@@ -92,3 +92,40 @@ def test_folder_facts_round_trip_with_named_rows() -> None:
     assert data["symbols"][0] == {"name": "Circle", "kind": "class", "path": "g/circle.py"}
     assert data["subfolders"] == [{"path": "g/sub", "files": 3}]
     assert folder_facts_from_dict(data) == facts
+
+
+def test_records_pickle_as_their_fields_and_come_back_equal() -> None:
+    """Records cross processes by pickle (a Dask cluster's extractions, the isolated
+    extraction of large files): every kind comes back equal, by its constructor."""
+    import pickle
+
+    from pipeline import records
+    from pipeline.isolate import extract_file
+
+    _facts, extraction = extract_file(
+        b'"""Doc."""\nimport os\nfrom .base import Shape\n\n\nclass C(Shape):\n'
+        b'    """A class."""\n\n    def f(self) -> int:\n        return eval("1")\n', "python")
+    summary = Summary(path="g/c.py", layer=1, language="python", type="Python Source Code",
+                      lines=9, description="C.", is_test=False, has_main=False,
+                      imports=(("from", ".base", ("Shape",), 1),),
+                      defines=(Definition("C", "class"),), top=(Definition("C", "class"),),
+                      notes=(Note("truncated", "cut", 0),))
+    facts = FolderFacts(
+        folder="g", files=(FileRow("g/c.py", "Python Source Code", 9, "C.", False, False, 1,
+                                   (Definition("C", "class"),)),),
+        subfolders=(Subfolder("g/sub", 3),), binaries=(), types=(("Python Source Code", 1),),
+        lines=9, files_below=4, symbols=(KeywordRow("C", "class", "g/c.py"),),
+        tests_below=())
+    values = [extraction, summary, facts, NoteRow("g/c.py", "x", "m", 1),
+              Context(module="g.c", imports=(("repo", "g/base.py"),), imported_by=(),
+                      tested_by=(), reexports=())]
+    assert extraction.symbols and extraction.imports and extraction.findings
+    for value in values:
+        assert pickle.loads(pickle.dumps(value, protocol=5)) == value
+    kinds = {name for name in dir(records) if isinstance(getattr(records, name), type)
+             and issubclass(getattr(records, name), records._Record)
+             and getattr(records, name) is not records._Record}
+    assert kinds >= {"Symbol", "Import", "Finding", "Extraction", "Summary", "FolderFacts"}
+    for name in kinds:  # each pickles through its own constructor, fields in order
+        cls = getattr(records, name)
+        assert cls.__reduce__ is records._Record.__reduce__
