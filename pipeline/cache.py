@@ -102,8 +102,9 @@ class Cached:
 
 @dataclass
 class Outcome:
-    """What a batch of cache calls did: counts (records; ``pages_``: rendered pages), and
-    warnings by topic (one line each)."""
+    """What a chunk's calls outside this process did: counts (the shared cache's records;
+    ``pages_``: its rendered pages; the cluster's extractions), and warnings by topic (one
+    line each)."""
 
     fetched: int = 0
     stored: int = 0
@@ -111,6 +112,7 @@ class Outcome:
     pages_fetched: int = 0
     pages_stored: int = 0
     pages_rejected: int = 0
+    cluster_extracted: int = 0  # extractions a Dask cluster made
     warnings: dict[str, str] | None = None
 
     def counts(self) -> dict[str, Any]:
@@ -118,6 +120,8 @@ class Outcome:
         counts: dict[str, Any] = {f"cache_{name}": getattr(self, name) for name in (
             "fetched", "stored", "rejected", "pages_fetched", "pages_stored",
             "pages_rejected") if getattr(self, name)}
+        if self.cluster_extracted:
+            counts["cluster_extracted"] = self.cluster_extracted
         if self.warnings:
             counts["warnings"] = self.warnings
         return counts

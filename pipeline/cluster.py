@@ -18,6 +18,7 @@ import heapq
 import os
 import socket
 import threading
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -35,6 +36,14 @@ SCHEDULERS = Resting()  # schedulers that failed in this process, tried again af
 BATCHES_PER_WORKER = 2  # Dask tasks per worker for one chunk's files: some balance, few tasks
 MIN_BATCH = 8  # files a batch holds at least (when the chunk has them): tasks stay few
 BATCH_OVERHEAD = 2048  # bytes one more file weighs in a batch besides its own
+# A chunk whose extraction is estimated below this many seconds of one core is extracted
+# here: one trip to the cluster (submit, schedule, run, gather) costs about 11 ms of CPU
+# between the client, the scheduler and a worker, and 14 ms of waiting (bench/README.md).
+SHIP_ABOVE = 0.012
+# Bytes one core extracts per second, by language (the small corpus: Python 1.0 MB/s,
+# C++ headers 4.5 MB/s, the pages of pages 10.6 MB/s); other languages as C++.
+RATES = {"python": 1.0e6, "markdown": 10.0e6, "rst": 10.0e6}
+RATE = 4.5e6
 
 
 def _forget_clients() -> None:
@@ -111,16 +120,17 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
 
     The files go in a few batches of about equal bytes (:func:`batches`), one Dask task
     each: the scheduler spends about a millisecond per task, which one task per file turns
-    into the cluster's bound (see bench/README.md, "Scaling model")."""
-    if SCHEDULERS.resting(address):
+    into the cluster's bound (see bench/README.md, "Scaling model"). A chunk that costs
+    less to extract than its trip to the cluster (:func:`local_seconds`) stays here."""
+    if local_seconds(todo) < SHIP_ABOVE or SCHEDULERS.resting(address):
         return {}
     try:
         client = _client(address)
         groups = batches(todo, min(BATCHES_PER_WORKER * max(1, _workers(client)),
                                    max(1, len(todo) // MIN_BATCH)))
         code = _with_parsers(code)  # what the workers must run to make these keys' records
-        futures = client.map(extract_batch, [[todo[k] for k in keys] for keys in groups],
-                             code=code, key=[_batch_key(keys) for keys in groups])
+        tasks = [Batch(_batch_key(keys), tuple(todo[k] for k in keys)) for keys in groups]
+        futures = client.map(extract_batch, tasks, code=code, key=[t.key for t in tasks])
         client.gather(futures, errors="skip")  # waits for all; each is looked at below
     except Exception as error:  # the cluster went away: extract here, try again later
         SCHEDULERS.failed(address)
@@ -141,7 +151,13 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
                          "extraction code or parser versions; its files are extracted here")
             continue
         made.update(zip(keys, results, strict=True))
+    outcome.cluster_extracted += len(made)
     return made
+
+
+def local_seconds(todo: dict[str, tuple[bytes, str]]) -> float:
+    """About how many seconds of one core extracting ``todo`` takes here."""
+    return sum(len(data) / RATES.get(language, RATE) for data, language in todo.values())
 
 
 def batches(todo: dict[str, tuple[bytes, str]], count: int) -> list[list[str]]:
@@ -167,7 +183,21 @@ def _workers(client: Any) -> int:
         return 2
 
 
-def extract_batch(items: list[tuple[bytes, str]], code: str) -> tuple[str, list[Any]]:
+@dataclass(frozen=True)
+class Batch:
+    """One Dask task's files (bytes, language), named by ``key``: the digest of their
+    record keys, which cover their bytes."""
+
+    key: str
+    items: tuple[tuple[bytes, str], ...]
+
+    def __dask_tokenize__(self) -> str:
+        """What Dask hashes to name the task graph: the key, not the payload (hashing every
+        file's bytes again took 0.2 s of CPU in a small-corpus cold build)."""
+        return self.key
+
+
+def extract_batch(batch: Batch, code: str) -> tuple[str, list[Any]]:
     """On a worker: the worker's extraction-code digest, and each file's (facts,
     extraction) when that digest is ``code`` (else nothing is extracted)."""
     mine = worker_code()
@@ -175,7 +205,7 @@ def extract_batch(items: list[tuple[bytes, str]], code: str) -> tuple[str, list[
         return mine, []
     from pipeline.isolate import extract_file
 
-    return mine, [extract_file(data, language) for data, language in items]
+    return mine, [extract_file(data, language) for data, language in batch.items]
 
 
 @cache

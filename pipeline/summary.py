@@ -22,6 +22,8 @@ def summary_rows(discovered: Mapping[str, int], counts: Mapping[str, int],
     return [
         *discovered.items(),
         ("files extracted", counts.get("extracted", 0)),
+        *([("of them on the cluster", counts["cluster_extracted"])]
+          if counts.get("cluster_extracted") else []),
         *([("records fetched from the shared cache", counts["cache_fetched"])]
           if counts.get("cache_fetched") else []),
         *([("pages fetched from the shared cache", counts["cache_pages_fetched"])]

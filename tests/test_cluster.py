@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -100,7 +101,7 @@ def _tree(count: int) -> dict[str, str]:
 
 def test_cluster_build_equals_serial_build(tmp_path: Path, cluster: Cluster) -> None:
     src, out = tmp_path / "src", tmp_path / "out"
-    make_tree(src, BASE_TREE)
+    make_tree(src, _tree(24))  # folders worth a trip to the cluster, and small ones
     serial = clean_build_snapshot(src, out)
     done = subprocess.run([sys.executable, "-m", "pipeline", "build", str(src), "--output",
                            str(out), "--scheduler", cluster.address, "--jobs", "2"],
@@ -108,6 +109,8 @@ def test_cluster_build_equals_serial_build(tmp_path: Path, cluster: Cluster) -> 
                           env=python_env(), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "warning:" not in done.stderr, done.stderr
+    extracted = re.search(r"files extracted (\d+); of them on the cluster (\d+)", done.stderr)
+    assert extracted and 0 < int(extracted[2]) < int(extracted[1]), done.stderr
     assert contents(snapshot(out)) == serial
 
 
@@ -167,11 +170,12 @@ def test_without_a_scheduler_dask_is_never_imported(tmp_path: Path) -> None:
 
 
 def test_a_worker_with_other_extraction_code_extracts_nothing() -> None:
-    from pipeline.cluster import extract_batch, worker_code
+    from pipeline.cluster import Batch, extract_batch, worker_code
 
     mine = worker_code()
-    assert extract_batch([(b"import os\n", "python")], "other code") == (mine, [])
-    code, results = extract_batch([(b"import os\n", "python"), (b"# T\n", "markdown")], mine)
+    assert extract_batch(Batch("k", ((b"import os\n", "python"),)), "other code") == (mine, [])
+    code, results = extract_batch(
+        Batch("k", ((b"import os\n", "python"), (b"# T\n", "markdown"))), mine)
     assert code == mine and len(results) == 2
     facts, extraction = results[0]
     assert facts["lines"] == 1 and extraction.imports
@@ -212,7 +216,7 @@ def test_a_scheduler_that_failed_rests_then_is_tried_with_a_new_client(
         raise OSError("connection refused")
 
     monkeypatch.setattr(cluster, "_client", client)
-    todo = {"k": (b"x = 1\n", "python")}
+    todo = {"k": (b"x = 1\n" * 10_000, "python")}  # worth a trip to the cluster
     first = cache.Outcome()
     assert cluster.extract_on_cluster("tcp://nowhere:1", todo, "code", first) == {}
     assert "cannot be used" in (first.warnings or {})["cluster"]
@@ -244,3 +248,62 @@ def test_a_forked_worker_process_does_not_use_its_parents_client(
     os.waitpid(pid, 0)
     assert seen == b"0"
     assert "tcp://parent:1" in cluster._CLIENTS  # the parent keeps its own
+
+
+def test_a_chunk_cheaper_than_its_trip_to_the_cluster_is_extracted_here(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few small files cost less CPU to extract than a round trip through the scheduler:
+    they never reach the client; a chunk worth the trip goes, and is counted."""
+    from pipeline import cache, cluster
+
+    mapped: list[int] = []
+
+    class Future:
+        status = "finished"
+
+        def __init__(self, batch: cluster.Batch, code: str) -> None:
+            self.value = cluster.extract_batch(batch, code)
+
+        def result(self) -> object:
+            return self.value
+
+    class Client:
+        def scheduler_info(self) -> dict[str, object]:
+            return {"workers": {"a": {}, "b": {}}}
+
+        def map(self, func: object, tasks: list[cluster.Batch], code: str,
+                key: list[str]) -> list[Future]:
+            mapped.append(len(tasks))
+            assert key == [task.key for task in tasks]
+            return [Future(task, code) for task in tasks]
+
+        def gather(self, futures: object, errors: str) -> None:
+            pass
+
+    monkeypatch.setattr(cluster, "SCHEDULERS", cache.Resting())
+    monkeypatch.setattr(cluster, "_client", lambda address: Client())
+    code = cluster.worker_code().split(" ", 1)[0]
+    small = {f"s{i}": (b"x = 1\n" * 20, "python") for i in range(3)}
+    assert cluster.local_seconds(small) < cluster.SHIP_ABOVE
+    outcome = cache.Outcome()
+    assert cluster.extract_on_cluster("tcp://here:1", small, code, outcome) == {}
+    assert mapped == [] and "cluster_extracted" not in outcome.counts()
+    pages = {f"p{i}": (b"# Title\n\ntext\n" * 300, "markdown") for i in range(3)}
+    assert cluster.local_seconds(pages) < cluster.SHIP_ABOVE  # pages extract fast
+    assert cluster.extract_on_cluster("tcp://here:1", pages, code, outcome) == {}
+    large = {f"l{i}": (b"def f(x):\n    return x + 1\n\n\n" * 200, "python")
+             for i in range(16)}
+    assert cluster.local_seconds(large) > cluster.SHIP_ABOVE
+    made = cluster.extract_on_cluster("tcp://here:1", large, code, outcome)
+    assert sorted(made) == sorted(large) and mapped == [2]  # 16 files: 2 batches of 8
+    assert outcome.counts()["cluster_extracted"] == 16 and not outcome.warnings
+
+
+def test_dask_names_a_batch_by_its_key_not_by_hashing_its_bytes() -> None:
+    from dask.base import tokenize
+
+    from pipeline.cluster import Batch
+
+    one = Batch("k1", ((b"x" * 1_000_000, "python"),))
+    assert tokenize(one) == tokenize(Batch("k1", ((b"y" * 1_000_000, "python"),)))
+    assert tokenize(one) != tokenize(Batch("k2", one.items))
