@@ -89,6 +89,23 @@ def extract_chunk(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
     return {"files": len(inputs), **counts}
 
 
+def extract_ahead(output: str, chunk: str, inputs: tuple[Input, ...], code: str,
+                  neighbours: tuple[str, ...] = ()) -> dict[str, tuple[bytes, str]]:
+    """What :func:`extract_chunk` will ask the shared cache or the cluster for, known
+    before the build runs: a chunk with nothing to reuse (no records or superseded entries
+    of its own or of its neighbours: a cold build, a new folder) lacks every distinct
+    content of its inputs. Empty for any other chunk."""
+    out = Path(output)
+    if any((out / state.path(kind, name)).exists()
+           for name in (chunk, *neighbours) for kind in ("records", "superseded")):
+        return {}
+    missing: dict[str, tuple[bytes, str]] = {}
+    for item in inputs:
+        read = _read(item, code)
+        missing.setdefault(read.key, (read.data, item.type.language))
+    return missing
+
+
 def index_rows_move(root: str, chunk: str, item: Input, code: str) -> bool:
     """Whether the input's bytes as they are now give other symbol index rows than its
     chunk's last summary holds for it (a definition added, removed, renamed or of another

@@ -18,6 +18,7 @@ import heapq
 import os
 import socket
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -30,8 +31,11 @@ if TYPE_CHECKING:
 
 CONNECT_SECONDS = 10
 PROBE_SECONDS = 5
+AHEAD_BYTES = 256 << 20  # sources a build ships ahead of its chunk tasks, at most
 _CLIENTS: dict[str, Any] = {}
 _LOCK = threading.Lock()
+_AHEAD: list[Any] = []  # futures shipped ahead (ship_ahead), held until the build ends
+_INHERITED: list[list[Any]] = []  # a forked child's copies of its parent's, never released
 SCHEDULERS = Resting()  # schedulers that failed in this process, tried again after a rest
 BATCHES_PER_WORKER = 2  # Dask tasks per worker for one chunk's files: some balance, few tasks
 MIN_BATCH = 8  # files a batch holds at least (when the chunk has them): tasks stay few
@@ -49,10 +53,14 @@ RATE = 4.5e6
 def _forget_clients() -> None:
     """In a forked child (doit's worker processes): the parent's clients are not this
     process's (their sockets and event loop stay with the parent). ``watch`` keeps a
-    client from an in-process rebuild when a later rebuild forks workers."""
+    client from an in-process rebuild when a later rebuild forks workers, and a build
+    forks them while it holds the futures it shipped ahead: the child keeps its copies
+    unreleased, since releasing a future talks to the parent's client."""
     global _LOCK
     _CLIENTS.clear()
     _LOCK = threading.Lock()
+    _INHERITED.append(list(_AHEAD))
+    _AHEAD.clear()
 
 
 os.register_at_fork(after_in_child=_forget_clients)
@@ -126,11 +134,8 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
         return {}
     try:
         client = _client(address)
-        groups = batches(todo, min(BATCHES_PER_WORKER * max(1, _workers(client)),
-                                   max(1, len(todo) // MIN_BATCH)))
         code = _with_parsers(code)  # what the workers must run to make these keys' records
-        tasks = [Batch(_batch_key(keys), tuple(todo[k] for k in keys)) for keys in groups]
-        futures = client.map(extract_batch, tasks, code=code, key=[t.key for t in tasks])
+        groups, futures = _submit(client, todo, code)
         client.gather(futures, errors="skip")  # waits for all; each is looked at below
     except Exception as error:  # the cluster went away: extract here, try again later
         SCHEDULERS.failed(address)
@@ -158,6 +163,52 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
 def local_seconds(todo: dict[str, tuple[bytes, str]]) -> float:
     """About how many seconds of one core extracting ``todo`` takes here."""
     return sum(len(data) / RATES.get(language, RATE) for data, language in todo.values())
+
+
+def _submit(client: Any, todo: dict[str, tuple[bytes, str]], code: str,
+            ) -> tuple[list[list[str]], list[Any]]:
+    """The batches of ``todo`` and their futures. The same files and workers give the same
+    batches and task keys, so a chunk task whose files were shipped ahead
+    (:func:`ship_ahead`) waits on the tasks already running, or takes their results."""
+    groups = batches(todo, min(BATCHES_PER_WORKER * max(1, _workers(client)),
+                               max(1, len(todo) // MIN_BATCH)))
+    tasks = [Batch(_batch_key(keys), tuple(todo[k] for k in keys)) for keys in groups]
+    return groups, client.map(extract_batch, tasks, code=code, key=[t.key for t in tasks])
+
+
+def ship_ahead(address: str, chunks: Iterable[dict[str, tuple[bytes, str]]],
+               code: str) -> int:
+    """Submit the extractions of ``chunks`` (each a chunk task's files to extract: key ->
+    (bytes, language)) before the build runs, and hold their futures until
+    :func:`release_ahead`. Each chunk task otherwise ships its files when doit runs it, so
+    only ``--jobs`` chunks are on the cluster at once and the workers wait on the building
+    machine; ahead, the cluster has the whole layer from the start. At most
+    :data:`AHEAD_BYTES` go ahead (the scheduler holds them until they run); a chunk worth
+    less than its trip stays here, as in :func:`extract_on_cluster`. Returns the files
+    shipped. A cluster that fails here is left to the chunk tasks, which say so."""
+    if SCHEDULERS.resting(address):
+        return 0
+    shipped = size = 0
+    try:
+        client = _client(address)
+        code = _with_parsers(code)
+        for todo in chunks:
+            if local_seconds(todo) < SHIP_ABOVE:
+                continue
+            size += sum(len(data) for data, _language in todo.values())
+            if size > AHEAD_BYTES:
+                break
+            _AHEAD.extend(_submit(client, todo, code)[1])
+            shipped += len(todo)
+    except Exception:  # noqa: BLE001 - the chunk tasks try again, and warn
+        return shipped
+    return shipped
+
+
+def release_ahead() -> None:
+    """Let the scheduler forget what :func:`ship_ahead` held (the end of a build: the chunk
+    tasks that wanted those results hold their own futures until they have them)."""
+    _AHEAD.clear()
 
 
 def batches(todo: dict[str, tuple[bytes, str]], count: int) -> list[list[str]]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from buildkit import (
@@ -216,7 +217,7 @@ def test_a_scheduler_that_failed_rests_then_is_tried_with_a_new_client(
         raise OSError("connection refused")
 
     monkeypatch.setattr(cluster, "_client", client)
-    todo = {"k": (b"x = 1\n" * 10_000, "python")}  # worth a trip to the cluster
+    todo = {"k": (_module(400), "python")}  # worth a trip to the cluster
     first = cache.Outcome()
     assert cluster.extract_on_cluster("tcp://nowhere:1", todo, "code", first) == {}
     assert "cannot be used" in (first.warnings or {})["cluster"]
@@ -237,17 +238,72 @@ def test_a_forked_worker_process_does_not_use_its_parents_client(
     from pipeline import cluster
 
     monkeypatch.setitem(cluster._CLIENTS, "tcp://parent:1", object())
+    monkeypatch.setattr(cluster, "_AHEAD", ["a future shipped ahead"])
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report what it sees, and leave without running cleanups
-        os.write(write, b"%d" % len(cluster._CLIENTS))
+        os.write(write, b"%d %d %r" % (len(cluster._CLIENTS), len(cluster._AHEAD),
+                                       cluster._INHERITED[-1]))
         os._exit(0)
     os.close(write)
-    seen = os.read(read, 16)
+    seen = os.read(read, 100)
     os.close(read)
     os.waitpid(pid, 0)
-    assert seen == b"0"
+    # the child neither uses the parent's client nor releases the parent's futures (which
+    # would talk to it): it keeps its copies aside
+    assert seen == b"0 0 ['a future shipped ahead']"
     assert "tcp://parent:1" in cluster._CLIENTS  # the parent keeps its own
+    assert cluster._AHEAD == ["a future shipped ahead"]
+
+
+class _Future:
+    status = "finished"
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def result(self) -> object:
+        return self.value
+
+
+class _Client:
+    """Dask's client as the cluster code uses it, each batch run here once per task key
+    (as the scheduler keeps one task per key, whichever client submits it)."""
+
+    def __init__(self) -> None:
+        self.maps: list[list[str]] = []
+        self.runs: dict[str, object] = {}
+
+    def scheduler_info(self) -> dict[str, object]:
+        return {"workers": {"a": {}, "b": {}}}
+
+    def map(self, func: object, tasks: list[Any], code: str, key: list[str]) -> list[_Future]:
+        from pipeline.cluster import extract_batch
+
+        assert key == [task.key for task in tasks]
+        self.maps.append(key)
+        for task in tasks:
+            self.runs.setdefault(task.key, extract_batch(task, code))
+        return [_Future(self.runs[task.key]) for task in tasks]
+
+    def gather(self, futures: object, errors: str) -> None:
+        pass
+
+
+def _fake_cluster(monkeypatch: pytest.MonkeyPatch) -> _Client:
+    from pipeline import cache, cluster
+
+    client = _Client()
+    monkeypatch.setattr(cluster, "SCHEDULERS", cache.Resting())
+    monkeypatch.setattr(cluster, "_client", lambda address: client)
+    monkeypatch.setattr(cluster, "_AHEAD", [])
+    monkeypatch.setattr(cluster, "unreachable", lambda address: "")
+    return client
+
+
+def _module(functions: int) -> bytes:
+    return "".join(f"def f{i}(x):\n    return x + {i}\n\n\n"
+                   for i in range(functions)).encode()
 
 
 def test_a_chunk_cheaper_than_its_trip_to_the_cluster_is_extracted_here(
@@ -256,47 +312,79 @@ def test_a_chunk_cheaper_than_its_trip_to_the_cluster_is_extracted_here(
     they never reach the client; a chunk worth the trip goes, and is counted."""
     from pipeline import cache, cluster
 
-    mapped: list[int] = []
-
-    class Future:
-        status = "finished"
-
-        def __init__(self, batch: cluster.Batch, code: str) -> None:
-            self.value = cluster.extract_batch(batch, code)
-
-        def result(self) -> object:
-            return self.value
-
-    class Client:
-        def scheduler_info(self) -> dict[str, object]:
-            return {"workers": {"a": {}, "b": {}}}
-
-        def map(self, func: object, tasks: list[cluster.Batch], code: str,
-                key: list[str]) -> list[Future]:
-            mapped.append(len(tasks))
-            assert key == [task.key for task in tasks]
-            return [Future(task, code) for task in tasks]
-
-        def gather(self, futures: object, errors: str) -> None:
-            pass
-
-    monkeypatch.setattr(cluster, "SCHEDULERS", cache.Resting())
-    monkeypatch.setattr(cluster, "_client", lambda address: Client())
+    client = _fake_cluster(monkeypatch)
     code = cluster.worker_code().split(" ", 1)[0]
     small = {f"s{i}": (b"x = 1\n" * 20, "python") for i in range(3)}
     assert cluster.local_seconds(small) < cluster.SHIP_ABOVE
     outcome = cache.Outcome()
     assert cluster.extract_on_cluster("tcp://here:1", small, code, outcome) == {}
-    assert mapped == [] and "cluster_extracted" not in outcome.counts()
+    assert client.maps == [] and "cluster_extracted" not in outcome.counts()
     pages = {f"p{i}": (b"# Title\n\ntext\n" * 300, "markdown") for i in range(3)}
     assert cluster.local_seconds(pages) < cluster.SHIP_ABOVE  # pages extract fast
     assert cluster.extract_on_cluster("tcp://here:1", pages, code, outcome) == {}
-    large = {f"l{i}": (b"def f(x):\n    return x + 1\n\n\n" * 200, "python")
-             for i in range(16)}
+    large = {f"l{i}": (_module(200), "python") for i in range(16)}
     assert cluster.local_seconds(large) > cluster.SHIP_ABOVE
     made = cluster.extract_on_cluster("tcp://here:1", large, code, outcome)
-    assert sorted(made) == sorted(large) and mapped == [2]  # 16 files: 2 batches of 8
+    assert sorted(made) == sorted(large) and [len(m) for m in client.maps] == [2]
     assert outcome.counts()["cluster_extracted"] == 16 and not outcome.warnings
+
+
+def test_a_cold_build_ships_its_sources_ahead_and_its_chunk_tasks_take_those_tasks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before doit runs, the sources' chunks go to the cluster whole (each chunk task alone
+    would keep only ``--jobs`` chunks on it at once); a chunk task then submits the very
+    task keys already there, and nothing is extracted twice. Only what a chunk will lack:
+    none of an output that has records."""
+    from pipeline import actions, cluster, session
+    from pipeline.config import make_config
+    from pipeline.graph import build_graph
+
+    client = _fake_cluster(monkeypatch)
+    tree = {f"big/m{i:02d}.py": _module(120 + i).decode() for i in range(16)}
+    tree |= {"big/same.py": tree["big/m00.py"], "tiny/t.py": "x = 1\n", "doc/a.md": "# A\n"}
+    make_tree(tmp_path / "src", tree)
+    config = make_config({"source": str(tmp_path / "src"), "output": str(tmp_path / "out"),
+                          "scheduler": "tcp://here:1"})
+    graph = build_graph(config, save_cache=False)
+    assert session.ship_ahead(graph)
+    ahead = [key for keys in client.maps for key in keys]
+    assert len(client.maps) == 1 and len(ahead) == 2  # the big folder: 16 contents, 2 tasks
+    assert len(cluster._AHEAD) == 2
+    asked: list[dict[str, tuple[bytes, str]]] = []
+    make = actions.make_extractions
+    monkeypatch.setattr(actions, "make_extractions",
+                        lambda missing, code, remote: asked.append(missing) or make(
+                            missing, code, remote))
+    done = build(tmp_path / "src", tmp_path / "out", "--scheduler", "tcp://here:1")
+    assert done.code == 0 and "warning" not in done.stderr, done.stderr
+    big = [m for m in asked if any(data == _module(120) for data, _ in m.values())]
+    assert len(big) == 1 and len(big[0]) == 16
+    # the build's own ship-ahead, then its chunk task: the same two task keys each time
+    assert client.maps[1:3] == [ahead, ahead]
+    assert all(not set(keys) & set(ahead) for keys in client.maps[3:])  # pages of pages
+    cluster.release_ahead()
+    assert cluster._AHEAD == []
+    client.maps.clear()  # a build of an output with records ships nothing ahead
+    assert not session.ship_ahead(build_graph(config, save_cache=False))
+    assert client.maps == []
+
+
+def test_a_shared_cache_that_is_read_keeps_the_sources_from_going_ahead(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the chunk tasks know what the cache lacked: nothing is shipped ahead of them."""
+    from pipeline import session
+    from pipeline.config import make_config
+    from pipeline.graph import build_graph
+
+    client = _fake_cluster(monkeypatch)
+    make_tree(tmp_path / "src",
+              {f"big/m{i}.py": _module(120 + i).decode() for i in range(10)})
+    (tmp_path / "cache").mkdir()
+    base = {"source": str(tmp_path / "src"), "output": str(tmp_path / "out"),
+            "scheduler": "tcp://here:1", "cache": str(tmp_path / "cache")}
+    for mode, ships in (("read", False), ("readwrite", False), ("write", True)):
+        graph = build_graph(make_config(base | {"cache_mode": mode}), save_cache=False)
+        assert session.ship_ahead(graph) is ships and bool(client.maps) is ships, mode
 
 
 def test_dask_names_a_batch_by_its_key_not_by_hashing_its_bytes() -> None:
