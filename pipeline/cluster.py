@@ -134,8 +134,13 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
         return {}
     try:
         client = _client(address)
+        workers = _workers(client)
+        if not workers:  # its tasks would wait for a worker, and the build with them
+            outcome.warn("cluster-idle", f"scheduler {address} has no workers; files are "
+                         "extracted here")
+            return {}
         code = _with_parsers(code)  # what the workers must run to make these keys' records
-        groups, futures = _submit(client, todo, code)
+        groups, futures = _submit(client, todo, code, workers)
         client.gather(futures, errors="skip")  # waits for all; each is looked at below
     except Exception as error:  # the cluster went away: extract here, try again later
         SCHEDULERS.failed(address)
@@ -165,13 +170,12 @@ def local_seconds(todo: dict[str, tuple[bytes, str]]) -> float:
     return sum(len(data) / RATES.get(language, RATE) for data, language in todo.values())
 
 
-def _submit(client: Any, todo: dict[str, tuple[bytes, str]], code: str,
+def _submit(client: Any, todo: dict[str, tuple[bytes, str]], code: str, workers: int,
             ) -> tuple[list[list[str]], list[Any]]:
     """The batches of ``todo`` and their futures. The same files and workers give the same
     batches and task keys, so a chunk task whose files were shipped ahead
     (:func:`ship_ahead`) waits on the tasks already running, or takes their results."""
-    groups = batches(todo, min(BATCHES_PER_WORKER * max(1, _workers(client)),
-                               max(1, len(todo) // MIN_BATCH)))
+    groups = batches(todo, min(BATCHES_PER_WORKER * workers, max(1, len(todo) // MIN_BATCH)))
     tasks = [Batch(_batch_key(keys), tuple(todo[k] for k in keys)) for keys in groups]
     return groups, client.map(extract_batch, tasks, code=code, key=[t.key for t in tasks])
 
@@ -191,6 +195,9 @@ def ship_ahead(address: str, chunks: Iterable[dict[str, tuple[bytes, str]]],
     shipped = size = 0
     try:
         client = _client(address)
+        workers = _workers(client)
+        if not workers:  # the chunk tasks extract here, and say why
+            return 0
         code = _with_parsers(code)
         for todo in chunks:
             if local_seconds(todo) < SHIP_ABOVE:
@@ -198,7 +205,7 @@ def ship_ahead(address: str, chunks: Iterable[dict[str, tuple[bytes, str]]],
             size += sum(len(data) for data, _language in todo.values())
             if size > AHEAD_BYTES:
                 break
-            _AHEAD.extend(_submit(client, todo, code)[1])
+            _AHEAD.extend(_submit(client, todo, code, workers)[1])
             shipped += len(todo)
     except Exception:  # noqa: BLE001 - the chunk tasks try again, and warn
         return shipped
@@ -228,6 +235,7 @@ def _batch_key(keys: list[str]) -> str:
 
 
 def _workers(client: Any) -> int:
+    """How many workers the scheduler has (asked anew: one round trip)."""
     try:
         return len(client.scheduler_info().get("workers", {}))
     except Exception:  # an old or busy scheduler: batches for two workers

@@ -142,6 +142,30 @@ def test_a_worker_killed_mid_build_has_its_work_redone(tmp_path: Path,
     assert contents(snapshot(out)) == serial
 
 
+def test_a_scheduler_without_workers_does_not_hold_the_build(tmp_path: Path) -> None:
+    """Tasks given to a scheduler that has no worker wait for one; the build extracts here
+    instead, says why once, and writes the same pages."""
+    folder = tmp_path / "cluster"
+    folder.mkdir()
+    scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                      "--scheduler-file", str(folder / "s.json"), log=folder / "scheduler.log")
+    try:
+        address = _wait_for(lambda: json.loads((folder / "s.json").read_text())["address"])
+        src, out = tmp_path / "src", tmp_path / "out"
+        make_tree(src, _tree(24))
+        serial = clean_build_snapshot(src, out)
+        done = subprocess.run([sys.executable, "-m", "pipeline", "build", str(src),
+                               "--output", str(out), "--scheduler", address, "--jobs", "2"],
+                              capture_output=True, text=True, timeout=BUILD_SECONDS,
+                              env=python_env(), cwd=tmp_path)
+    finally:
+        _stop(scheduler)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("has no workers; files are extracted here") == 1, done.stderr
+    assert "of them on the cluster" not in done.stderr
+    assert contents(snapshot(out)) == serial
+
+
 def test_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path) -> None:
     src, out = tmp_path / "src", tmp_path / "out"
     make_tree(src, BASE_TREE)
@@ -273,9 +297,10 @@ class _Client:
     def __init__(self) -> None:
         self.maps: list[list[str]] = []
         self.runs: dict[str, object] = {}
+        self.workers: dict[str, object] = {"a": {}, "b": {}}
 
     def scheduler_info(self) -> dict[str, object]:
-        return {"workers": {"a": {}, "b": {}}}
+        return {"workers": self.workers}
 
     def map(self, func: object, tasks: list[Any], code: str, key: list[str]) -> list[_Future]:
         from pipeline.cluster import extract_batch
@@ -327,6 +352,22 @@ def test_a_chunk_cheaper_than_its_trip_to_the_cluster_is_extracted_here(
     made = cluster.extract_on_cluster("tcp://here:1", large, code, outcome)
     assert sorted(made) == sorted(large) and [len(m) for m in client.maps] == [2]
     assert outcome.counts()["cluster_extracted"] == 16 and not outcome.warnings
+
+
+def test_a_scheduler_without_workers_leaves_the_files_to_this_machine(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tasks submitted to a scheduler with no worker wait for one: the build with them."""
+    from pipeline import cache, cluster
+
+    client = _fake_cluster(monkeypatch)
+    client.workers = {}
+    large = {f"l{i}": (_module(200 + i), "python") for i in range(16)}
+    outcome = cache.Outcome()
+    code = cluster.worker_code().split(" ", 1)[0]
+    assert cluster.extract_on_cluster("tcp://here:1", large, code, outcome) == {}
+    assert "has no workers" in (outcome.warnings or {})["cluster-idle"]
+    assert cluster.ship_ahead("tcp://here:1", [large], code) == 0
+    assert client.maps == [] and cluster._AHEAD == []
 
 
 def test_a_cold_build_ships_its_sources_ahead_and_its_chunk_tasks_take_those_tasks(
