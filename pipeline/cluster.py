@@ -189,21 +189,25 @@ def ship_ahead(address: str, chunks: Iterable[dict[str, tuple[bytes, str]]],
     machine; ahead, the cluster has the whole layer from the start. At most
     :data:`AHEAD_BYTES` go ahead (the scheduler holds them until they run); a chunk worth
     less than its trip stays here, as in :func:`extract_on_cluster`. Returns the files
-    shipped. A cluster that fails here is left to the chunk tasks, which say so."""
+    shipped. A cluster that fails here is left to the chunk tasks, which say so. Dask is
+    imported and the scheduler asked only once a chunk is worth shipping (an incremental
+    build has none)."""
     if SCHEDULERS.resting(address):
         return 0
-    shipped = size = 0
+    shipped = size = workers = 0
+    client: Any = None
     try:
-        client = _client(address)
-        workers = _workers(client)
-        if not workers:  # the chunk tasks extract here, and say why
-            return 0
-        code = _with_parsers(code)
         for todo in chunks:
             if local_seconds(todo) < SHIP_ABOVE:
                 continue
             size += sum(len(data) for data, _language in todo.values())
             if size > AHEAD_BYTES:
+                break
+            if client is None:
+                client = _client(address)
+                workers = _workers(client)
+                code = _with_parsers(code)
+            if not workers:  # the chunk tasks extract here, and say why
                 break
             _AHEAD.extend(_submit(client, todo, code, workers)[1])
             shipped += len(todo)

@@ -298,6 +298,11 @@ class _Client:
         self.maps: list[list[str]] = []
         self.runs: dict[str, object] = {}
         self.workers: dict[str, object] = {"a": {}, "b": {}}
+        self.connects = 0
+
+    def connected(self) -> _Client:
+        self.connects += 1
+        return self
 
     def scheduler_info(self) -> dict[str, object]:
         return {"workers": self.workers}
@@ -320,7 +325,7 @@ def _fake_cluster(monkeypatch: pytest.MonkeyPatch) -> _Client:
 
     client = _Client()
     monkeypatch.setattr(cluster, "SCHEDULERS", cache.Resting())
-    monkeypatch.setattr(cluster, "_client", lambda address: client)
+    monkeypatch.setattr(cluster, "_client", lambda address: client.connected())
     monkeypatch.setattr(cluster, "_AHEAD", [])
     monkeypatch.setattr(cluster, "unreachable", lambda address: "")
     return client
@@ -405,9 +410,10 @@ def test_a_cold_build_ships_its_sources_ahead_and_its_chunk_tasks_take_those_tas
     assert all(not set(keys) & set(ahead) for keys in client.maps[3:])  # pages of pages
     cluster.release_ahead()
     assert cluster._AHEAD == []
-    client.maps.clear()  # a build of an output with records ships nothing ahead
+    client.maps.clear()  # a build of an output with records ships nothing ahead,
+    client.connects = 0  # and does not even connect (nor import Dask)
     assert not session.ship_ahead(build_graph(config, save_cache=False))
-    assert client.maps == []
+    assert client.maps == [] and client.connects == 0
 
 
 def test_a_shared_cache_that_is_read_keeps_the_sources_from_going_ahead(
