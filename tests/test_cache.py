@@ -405,26 +405,23 @@ def test_page_stamps_see_the_output_as_the_pages_links_do() -> None:
     from pipeline.graph import site_key
     from pipeline.site import PageSite
 
+    def site(source: str, output: str) -> PageSite:
+        return PageSite(source_root=source, output_root=output, mirror="out", project="p",
+                        roles=(), max_source_bytes=1, max_tests=1, max_related=1)
+
     names = ("a", "b", "out")
     folders = ["/" + "/".join(p) for n in (1, 2, 3) for p in itertools.product(names, repeat=n)]
     pages = ("f_docs.md", "a/f_docs.md", "out/b/f_docs.md", "b/a/out/f_kw.md")
     sources = ("f", "a/f", "out/f", "a/b/f", "b/out/a/f")
     groups: dict[tuple[object, ...], set[tuple[str, ...]]] = defaultdict(set)
     for source, output in itertools.permutations(folders, 2):
-        site = PageSite(source_root=source, output_root=output, mirror="out", project="p",
-                        roles=(), max_source_bytes=1, max_tests=1, max_related=1)
-        links = tuple(site.source_link(page, path, 1) for page in pages for path in sources)
-        groups[site_key(site)].add(links)
+        made = site(source, output)
+        links = tuple(made.source_link(page, path, 1) for page in pages for path in sources)
+        groups[site_key(made)].add(links)
     assert all(len(links) == 1 for links in groups.values())
     assert len(groups) < len(folders) * (len(folders) - 1) / 4  # keys are shared widely
-
-    def key(source: str, output: str) -> tuple[object, ...]:
-        return site_key(PageSite(source_root=source, output_root=output, mirror="out",
-                                 project="p", roles=(), max_source_bytes=1, max_tests=1,
-                                 max_related=1))
-
-    assert key("/w/src", "/w/runs/0/out") == key("/w/src", "/w/runs/1/out")
-    assert key("/w/src", "/w/src/x/out") != key("/w/src", "/w/src/y/out")
+    assert site_key(site("/w/src", "/w/runs/0/out")) == site_key(site("/w/src", "/w/runs/1/out"))
+    assert site_key(site("/w/src", "/w/src/x/out")) != site_key(site("/w/src", "/w/src/y/out"))
 
 
 def test_outputs_beside_each_other_take_their_pages_from_the_cache(tmp_path: Path) -> None:
