@@ -91,11 +91,13 @@ def build_graph(config: Config, *, root: str = "", dirty: bool = False,
                 save_cache: bool = True, strict: bool = False, scan: Scan | None = None) -> Graph:
     root = root or config.output
     inventory = discover_sources(config, root, save_cache=save_cache, scan=scan)
+    templates = templates_digest(config)
     site = PageSite(
         source_root=config.source, output_root=config.output, mirror=inventory.mirror,
         project=config.project_name, roles=tuple(sorted(config.role_map.items())),
         max_source_bytes=config.max_source_bytes, max_tests=config.max_tests,
         max_related=config.max_related, templates=config.templates,
+        templates_digest=templates,
     )
     chunks: list[Chunk] = []
     producer: dict[str, str] = {}
@@ -110,7 +112,7 @@ def build_graph(config: Config, *, root: str = "", dirty: bool = False,
                     producer[page] = name
     code, extraction_code = code_digest()
     stamp_base = hashlib.sha256(
-        repr((site_key(site), templates_digest(config), code, SCHEMA)).encode()).hexdigest()
+        repr((site_key(site), templates, code, SCHEMA)).encode()).hexdigest()
     return Graph(config, inventory, site, tuple(chunks), producer, stamp_base, code,
                  extraction_code, dirty, root, strict)
 
@@ -127,7 +129,7 @@ def site_key(site: PageSite) -> tuple[object, ...]:
     inside = posixpath.relpath(site.output_root, site.source_root)
     within = "" if inside == ".." or inside.startswith("../") else inside
     return (posixpath.relpath(site.source_root, site.output_root), within,
-            replace(site, source_root="", output_root="", templates=""))
+            replace(site, source_root="", output_root="", templates="", templates_digest=""))
 
 
 def templates_digest(config: Config) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import posixpath
-import re
 from typing import Any
 
 import jinja2
@@ -35,6 +34,10 @@ def environment(extra: str = "") -> jinja2.Environment:
     env.filters["prose"] = md.prose
     env.filters["cell"] = md.cell
     env.filters["prefix_at"] = lambda text: "@" + text
+    env.filters["symbol_lines"] = symbol_lines
+    env.filters["import_lines"] = import_lines
+    env.filters["keyword_lines"] = keyword_lines
+    env.filters["link_lines"] = link_lines
     env.globals["plural"] = md.plural
     return env
 
@@ -46,9 +49,6 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
         return jinja2.FileSystemBytecodeCache()
     except (OSError, RuntimeError):
         return None
-
-
-_BLANK_RUN = re.compile(r"\n{3,}")
 
 
 def finish(text: str) -> str:
@@ -87,7 +87,11 @@ def _next_opening(text: str, pos: int) -> int:
 
 def _tidy(stretch: str) -> str:
     stripped = "\n".join([line.rstrip() for line in stretch.split("\n")])
-    return _BLANK_RUN.sub("\n\n", stripped) if "\n\n\n" in stripped else stripped
+    # Each pass shortens every run of three or more newlines; two passes end nearly all of
+    # them. (A regex ``\n{3,}`` tries a match at every newline of a page: slower.)
+    while "\n\n\n" in stripped:
+        stripped = stripped.replace("\n\n\n", "\n\n")
+    return stripped
 
 
 def _closing_line(text: str, fence: str, search: int) -> tuple[int, int] | None:
@@ -105,7 +109,86 @@ def _closing_line(text: str, fence: str, search: int) -> tuple[int, int] | None:
 
 
 def render_template(site: PageSite, template: str, **values: Any) -> str:
-    return finish(environment(site.templates).get_template(template).render(**values))
+    if site.templates_digest:
+        loaded = _template(site.templates, site.templates_digest, template)
+    else:
+        loaded = environment(site.templates).get_template(template)
+    return finish(loaded.render(**values))
+
+
+@functools.lru_cache(maxsize=64)
+def _template(extra: str, digest: str, name: str) -> jinja2.Template:
+    """A template as loaded for templates of this content (``digest``): jinja's own cache
+    checks the file's mtime on every load, a tenth of rendering a page of pages."""
+    return environment(extra).get_template(name)
+
+
+# --------------------------------------------------------------------------- list filters
+# The long lists of a file page (a page of pages lists every heading and link of its page,
+# a keyword page every name), one row per line: printed here rather than by template loops,
+# which cost a jinja call per field of every row. Each prints what its loop printed;
+# ``symbol_row`` of ``macros.j2`` stays for user templates.
+
+def symbol_row(symbol: Symbol, depth: int) -> str:
+    """One Code Structure row: the signature (or name), its lines, decorators, value and
+    summary (``macros.j2``'s ``symbol_row``)."""
+    parts = ["  " * depth, "- ", md.code(symbol.signature or symbol.name)]
+    if depth == 0 and symbol.signature and symbol.name not in symbol.signature:
+        parts.append(f" ({md.code(symbol.name)})")
+    if symbol.end_line and symbol.end_line != symbol.line:
+        parts.append(f" (lines {symbol.line}–{symbol.end_line})")
+    else:
+        parts.append(f" (line {symbol.line})")
+    if symbol.decorators:
+        parts.append(", decorated " + ", ".join(md.code("@" + d) for d in symbol.decorators))
+    if symbol.value and not symbol.signature:
+        parts.append(" = " + md.code(symbol.value))
+    if symbol.summary:
+        parts.append(": " + md.prose(symbol.summary))
+    return "".join(parts)
+
+
+def symbol_lines(items: list[dict[str, Any]]) -> str:
+    """The rows of one Code Structure group: each symbol, its members indented below it
+    (filter ``symbol_lines``)."""
+    rows: list[str] = []
+    for item in items:
+        rows.append(symbol_row(item["symbol"], 0))
+        rows += [symbol_row(member, depth + 1) for depth, member in item["members"]]
+    return "\n".join(rows)
+
+
+def import_lines(rows: list[dict[str, Any]]) -> str:
+    """The rows of one Import Dependencies group, of :func:`_import_rows` (filter
+    ``import_lines``)."""
+    code = md.code
+    lines: list[str] = []
+    for row in rows:
+        head = (f"[{code(row['target'])}]({row['link']}) ({code(row['module'])})"
+                if row["link"] else code(row["module"]))
+        names = ": " + ", ".join(map(code, row["names"])) if row["names"] else ""
+        guard = ", only under `if TYPE_CHECKING:`" if row["type_checking"] else ""
+        lines.append(f"- {head}{names} ({row['lines']}{guard})")
+    return "\n".join(lines)
+
+
+def keyword_lines(entries: list[tuple[str, str, str]]) -> str:
+    """The rows of one keyword page section: each name, where it is shown, the link
+    (filter ``keyword_lines``)."""
+    code = md.code
+    return "\n".join([f"- **{code(name)}**: [{place}]({link})" for name, place, link in entries])
+
+
+
+def link_lines(rows: list[tuple[str, str]], more: int = 0) -> str:
+    """A list of links to pages, each named by its path as code (the related files, the
+    importers, the testers), and a last row for ``more`` unlisted ones (filter
+    ``link_lines``)."""
+    code = md.code
+    lines = [f"- [{code(name)}]({link})" for name, link in rows]
+    if more:
+        lines.append(f"- … and {more} more: see [the folder index](./index.md)")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- file pages
@@ -214,6 +297,8 @@ def render_file_pages(record: FileRecord, ctx: Context, text: str, site: PageSit
 
 
 def _cut_source(text: str, limit: int) -> tuple[str, str]:
+    if len(text) * 4 <= limit or (len(text) <= limit and text.isascii()):
+        return text, ""  # within the limit whatever its encoding (a UTF-8 character <= 4 bytes)
     data = text.encode("utf-8")
     if len(data) <= limit:
         return text, ""
@@ -375,7 +460,8 @@ def keyword_sections(record: FileRecord, ctx: Context,
         entries = sections.get(title)
         if not entries:
             continue
-        unique = sorted(set(entries), key=lambda e: (e[0].casefold(), e[0], e[1], e[2]))
+        # By (casefolded name, name, place, link), without a key function per entry.
+        unique = [entry for _fold, entry in sorted((e[0].casefold(), e) for e in set(entries))]
         out.append({"title": title, "entries": unique})
     return out
 

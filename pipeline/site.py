@@ -33,6 +33,9 @@ class PageSite:
     max_tests: int
     max_related: int
     templates: str = ""
+    # The templates' contents (graph.templates_digest): a process keeps each template it
+    # loaded under it, rather than asking the file's mtime for every page ("": ask).
+    templates_digest: str = ""
 
     def source_link(self, page: str, path: str, layer: int) -> str:
         """Link from a page to the documented file itself (in S, or a page in O)."""
