@@ -179,7 +179,6 @@ def keyword_lines(entries: list[tuple[str, str, str]]) -> str:
     return "\n".join([f"- **{code(name)}**: [{place}]({link})" for name, place, link in entries])
 
 
-
 def link_lines(rows: list[tuple[str, str]], more: int = 0) -> str:
     """A list of links to pages, each named by its path as code (the related files, the
     importers, the testers), and a last row for ``more`` unlisted ones (filter
