@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import posixpath
+from collections.abc import Callable
 from typing import Any
 
 import jinja2
@@ -16,10 +18,11 @@ from pipeline.site import TEMPLATES, PageSite
 
 
 @functools.lru_cache(maxsize=4)
-def environment(extra: str = "") -> jinja2.Environment:
-    """One cached Environment per process (rebuilding it per page costs more than rendering).
-    Compiled templates are kept in jinja's per-user bytecode cache, keyed by each template's
-    source: compiling them cost every edit's build about 25 ms."""
+def environment(extra: str = "", digest: str = "") -> jinja2.Environment:
+    """One cached Environment per process (rebuilding it per page costs more than rendering)
+    and templates folder (``digest``, the templates' contents, makes another for other
+    contents). Compiled templates are kept in jinja's per-user bytecode cache, keyed by each
+    template's source: compiling them cost every edit's build about 25 ms."""
     paths = [extra, str(TEMPLATES)] if extra else [str(TEMPLATES)]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(paths),
@@ -34,7 +37,9 @@ def environment(extra: str = "") -> jinja2.Environment:
     env.filters["prose"] = md.prose
     env.filters["cell"] = md.cell
     env.filters["prefix_at"] = lambda text: "@" + text
-    env.filters["symbol_lines"] = symbol_lines
+    # A folder that overrides macros.j2 overrides its symbol_row: the rows go through it.
+    own_macros = bool(extra) and os.path.isfile(os.path.join(extra, "macros.j2"))
+    env.filters["symbol_lines"] = _macro_symbol_lines(env) if own_macros else symbol_lines
     env.filters["import_lines"] = import_lines
     env.filters["keyword_lines"] = keyword_lines
     env.filters["link_lines"] = link_lines
@@ -120,7 +125,7 @@ def render_template(site: PageSite, template: str, **values: Any) -> str:
 def _template(extra: str, digest: str, name: str) -> jinja2.Template:
     """A template as loaded for templates of this content (``digest``): jinja's own cache
     checks the file's mtime on every load, a tenth of rendering a page of pages."""
-    return environment(extra).get_template(name)
+    return environment(extra, digest).get_template(name)
 
 
 # --------------------------------------------------------------------------- list filters
@@ -156,6 +161,18 @@ def symbol_lines(items: list[dict[str, Any]]) -> str:
         rows.append(symbol_row(item["symbol"], 0))
         rows += [symbol_row(member, depth + 1) for depth, member in item["members"]]
     return "\n".join(rows)
+
+
+def _macro_symbol_lines(env: jinja2.Environment) -> Callable[[list[dict[str, Any]]], str]:
+    """:func:`symbol_lines` through the ``symbol_row`` macro of a user's ``macros.j2``."""
+    def lines(items: list[dict[str, Any]]) -> str:
+        row = env.get_template("macros.j2").module.symbol_row  # type: ignore[attr-defined]
+        rows: list[str] = []
+        for item in items:
+            rows.append(str(row(item["symbol"], 0)))
+            rows += [str(row(member, depth + 1)) for depth, member in item["members"]]
+        return "\n".join(rows)
+    return lines
 
 
 def import_lines(rows: list[dict[str, Any]]) -> str:

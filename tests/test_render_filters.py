@@ -98,3 +98,28 @@ def test_the_templates_use_the_filters() -> None:
         assert f"| {name}" in docs, name
     assert "| keyword_lines" in kw
     assert isinstance(env, jinja2.Environment)
+
+
+def test_a_users_macros_still_print_the_code_structure(tmp_path: Any) -> None:
+    """A templates folder that overrides ``macros.j2`` (its ``symbol_row``) still decides how
+    the Code Structure rows of a page look."""
+    from pipeline.records import Context, Extraction, FileRecord
+    from pipeline.site import PageSite
+
+    env = render.environment()
+    builtin = env.loader.get_source(env, "macros.j2")[0]  # type: ignore[union-attr]
+    (tmp_path / "macros.j2").write_text(
+        builtin.replace('{{ "  " * depth }}- ', '{{ "  " * depth }}- MINE '), encoding="utf-8")
+    record = FileRecord("pkg/a.py", 1, 40, 5, "utf-8", Extraction(
+        "python", symbols=(Symbol("class", "A", 1, end_line=5, signature="class A"),
+                           Symbol("method", "A.area", 3, end_line=5,
+                                  signature="def area(self)"))))
+    pages = {}
+    for name, folder in (("builtin", ""), ("own", str(tmp_path))):
+        site = PageSite("/s", "/o", "out", "p", (), 1000, 10, 10, templates=folder,
+                        templates_digest=name)
+        pages[name] = render.render_file_pages(record, Context("pkg.a"), "class A: ...\n",
+                                               site, "Python", "python", [],
+                                               is_test=False)[0]
+    assert "- `class A` (lines 1–5)\n  - `def area(self)` (lines 3–5)" in pages["builtin"]
+    assert "- MINE `class A` (lines 1–5)\n  - MINE `def area(self)` (lines 3–5)" in pages["own"]
