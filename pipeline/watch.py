@@ -203,7 +203,7 @@ def _warm(graph: Graph) -> None:
 
     for language in sorted({item.type.language for item in graph.inventory.inputs}):
         extractor_for(language)
-    templates = environment(graph.config.templates)
+    templates = environment(graph.site.templates, graph.site.templates_digest)
     for name in templates.list_templates():
         try:
             templates.get_template(name)
