@@ -50,18 +50,14 @@ def fresh_clone_mtimes(src: Path) -> None:
 
 
 def documented_bytes(src: Path, out: Path) -> int:
-    """Bytes of the sources that have pages (the text files the build documents: what
-    the state describes), found from the output's ``N_docs.md`` pages of the first layer."""
-    total = 0
-    for directory, dirs, files in os.walk(out):
-        if Path(directory) == out:
-            dirs[:] = [d for d in dirs if d not in (".pipeline", out.name)]
-        for name in files:
-            if name.endswith("_docs.md"):
-                source = src / Path(directory).relative_to(out) / name[: -len("_docs.md")]
-                if source.is_file():
-                    total += source.stat().st_size
-    return total
+    """Bytes of the sources the build documents (the text files of the first layer, as the
+    pipeline's discovery finds them): what the state describes."""
+    from pipeline.config import make_config
+    from pipeline.discover import discover_sources
+
+    config = make_config({"source": str(src), "output": str(out)})
+    inventory = discover_sources(config, save_cache=False)
+    return sum(inventory.sizes[item.path] for item in inventory.inputs if item.layer == 1)
 
 
 def footprint(folder: Path) -> tuple[int, int]:
