@@ -130,16 +130,14 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
     each: the scheduler spends about a millisecond per task, which one task per file turns
     into the cluster's bound (see bench/README.md, "Scaling model"). A chunk that costs
     less to extract than its trip to the cluster (:func:`local_seconds`) stays here."""
-    if local_seconds(todo) < SHIP_ABOVE or SCHEDULERS.resting(address):
+    if not _worth_a_trip(todo) or SCHEDULERS.resting(address):
         return {}
     try:
-        client = _client(address)
-        workers = _workers(client)
+        client, workers, code = _connect(address, code)
         if not workers:  # its tasks would wait for a worker, and the build with them
             outcome.warn("cluster-idle", f"scheduler {address} has no workers; files are "
                          "extracted here")
             return {}
-        code = _with_parsers(code)  # what the workers must run to make these keys' records
         groups, futures = _submit(client, todo, code, workers)
         client.gather(futures, errors="skip")  # waits for all; each is looked at below
     except Exception as error:  # the cluster went away: extract here, try again later
@@ -170,6 +168,19 @@ def local_seconds(todo: dict[str, tuple[bytes, str]]) -> float:
     return sum(len(data) / RATES.get(language, RATE) for data, language in todo.values())
 
 
+def _worth_a_trip(todo: dict[str, tuple[bytes, str]]) -> bool:
+    """Does extracting ``todo`` here cost more than its trip to the cluster?"""
+    return local_seconds(todo) >= SHIP_ABOVE
+
+
+def _connect(address: str, code: str) -> tuple[Any, int, str]:
+    """This process's client of ``address``, how many workers it has, and the code the
+    workers must run to make records under this build's keys (``code`` and the parsers'
+    versions)."""
+    client = _client(address)
+    return client, _workers(client), _with_parsers(code)
+
+
 def _submit(client: Any, todo: dict[str, tuple[bytes, str]], code: str, workers: int,
             ) -> tuple[list[list[str]], list[Any]]:
     """The batches of ``todo`` and their futures. The same files and workers give the same
@@ -198,15 +209,13 @@ def ship_ahead(address: str, chunks: Iterable[dict[str, tuple[bytes, str]]],
     client: Any = None
     try:
         for todo in chunks:
-            if local_seconds(todo) < SHIP_ABOVE:
+            if not _worth_a_trip(todo):
                 continue
             size += sum(len(data) for data, _language in todo.values())
             if size > AHEAD_BYTES:
                 break
             if client is None:
-                client = _client(address)
-                workers = _workers(client)
-                code = _with_parsers(code)
+                client, workers, code = _connect(address, code)
             if not workers:  # the chunk tasks extract here, and say why
                 break
             _AHEAD.extend(_submit(client, todo, code, workers)[1])
