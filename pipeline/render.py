@@ -153,25 +153,22 @@ def symbol_row(symbol: Symbol, depth: int) -> str:
     return "".join(parts)
 
 
-def symbol_lines(items: list[dict[str, Any]]) -> str:
+def symbol_lines(items: list[dict[str, Any]],
+                 row: Callable[[Symbol, int], str] = symbol_row) -> str:
     """The rows of one Code Structure group: each symbol, its members indented below it
-    (filter ``symbol_lines``)."""
+    (filter ``symbol_lines``), each printed by ``row``."""
     rows: list[str] = []
     for item in items:
-        rows.append(symbol_row(item["symbol"], 0))
-        rows += [symbol_row(member, depth + 1) for depth, member in item["members"]]
+        rows.append(row(item["symbol"], 0))
+        rows += [row(member, depth + 1) for depth, member in item["members"]]
     return "\n".join(rows)
 
 
 def _macro_symbol_lines(env: jinja2.Environment) -> Callable[[list[dict[str, Any]]], str]:
     """:func:`symbol_lines` through the ``symbol_row`` macro of a user's ``macros.j2``."""
     def lines(items: list[dict[str, Any]]) -> str:
-        row = env.get_template("macros.j2").module.symbol_row  # type: ignore[attr-defined]
-        rows: list[str] = []
-        for item in items:
-            rows.append(str(row(item["symbol"], 0)))
-            rows += [str(row(member, depth + 1)) for depth, member in item["members"]]
-        return "\n".join(rows)
+        macro = env.get_template("macros.j2").module.symbol_row  # type: ignore[attr-defined]
+        return symbol_lines(items, lambda symbol, depth: str(macro(symbol, depth)))
     return lines
 
 
