@@ -81,6 +81,7 @@ class Remote:
     cache: str = ""
     cache_mode: str = "read"
     scheduler: str = ""
+    jobs: int = 1  # chunk tasks that run at once, and so share the cluster's workers
 
     @property
     def reads(self) -> bool:

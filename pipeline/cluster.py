@@ -17,6 +17,7 @@ import hashlib
 import heapq
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ AHEAD_BYTES = 256 << 20  # sources a build ships ahead of its chunk tasks, at mo
 _CLIENTS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 _AHEAD: list[Any] = []  # futures shipped ahead (ship_ahead), held until the build ends
+_AHEAD_KEYS: set[str] = set()  # the record keys they extract (forked workers keep a copy)
 _INHERITED: list[list[Any]] = []  # a forked child's copies of its parent's, never released
 SCHEDULERS = Resting()  # schedulers that failed in this process, tried again after a rest
 BATCHES_PER_WORKER = 2  # Dask tasks per worker for one chunk's files: some balance, few tasks
@@ -44,10 +46,22 @@ BATCH_OVERHEAD = 2048  # bytes one more file weighs in a batch besides its own
 # here: one trip to the cluster (submit, schedule, run, gather) costs about 11 ms of CPU
 # between the client, the scheduler and a worker, and 14 ms of waiting (bench/README.md).
 SHIP_ABOVE = 0.012
+# What a chunk task waits for its trip to the cluster, besides the extraction: the 11 ms of
+# CPU and the 14 ms of waiting above. A chunk task that ships its files waits for them, so
+# it ships them only when the cluster returns them sooner than it would extract them.
+TRIP_SECONDS = 0.025
 # Bytes one core extracts per second, by language (the small corpus: Python 1.0 MB/s,
 # C++ headers 4.5 MB/s, the pages of pages 10.6 MB/s); other languages as C++.
 RATES = {"python": 1.0e6, "markdown": 10.0e6, "rst": 10.0e6}
 RATE = 4.5e6
+# Loading a language's extractor in a process that has not used it yet: libcst defines
+# hundreds of node classes (0.08 s on an idle core, 0.13 s in a busy build); the others
+# load in a few milliseconds.
+LOAD_SECONDS = {"python": 0.1}
+# A process's first use of the cluster: importing distributed (0.19 s) where no process
+# before it did, and the client's handshake with the scheduler.
+IMPORT_COST = 0.19
+CONNECT_COST = 0.03
 
 
 def _forget_clients() -> None:
@@ -122,21 +136,31 @@ def close_clients() -> None:
 
 
 def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: str,
-                       outcome: Outcome) -> Made:
+                       outcome: Outcome, sharing: int = 1) -> Made:
     """Key -> extraction for the keys of ``todo`` (key -> (bytes, language)) the cluster
     made with this build's extraction code; the caller extracts the rest itself.
 
     The files go in a few batches of about equal bytes (:func:`batches`), one Dask task
     each: the scheduler spends about a millisecond per task, which one task per file turns
     into the cluster's bound (see bench/README.md, "Scaling model"). A chunk that costs
-    less to extract than its trip to the cluster (:func:`local_seconds`) stays here."""
+    less to extract than its trip to the cluster (:func:`local_seconds`) stays here, and so
+    does one that the cluster would return later than this process extracts it
+    (:func:`_sooner_there`; ``sharing``: the chunk tasks that use the cluster at once),
+    unless it went ahead (:func:`ship_ahead`): then its results are there or on their
+    way."""
     if not _worth_a_trip(todo) or SCHEDULERS.resting(address):
         return {}
+    ahead = todo.keys() <= _AHEAD_KEYS
+    if not ahead and not _sooner_there(address, todo, _batch_count(todo, len(todo))):
+        return {}  # not even with a worker for each batch
     try:
         client, workers, code = _connect(address, code)
         if not workers:  # its tasks would wait for a worker, and the build with them
             outcome.warn("cluster-idle", f"scheduler {address} has no workers; files are "
                          "extracted here")
+            return {}
+        if not ahead and not _sooner_there(address, todo, min(
+                _batch_count(todo, workers), max(1, workers // max(1, sharing)))):
             return {}
         groups, futures = _submit(client, todo, code, workers)
         client.gather(futures, errors="skip")  # waits for all; each is looked at below
@@ -164,13 +188,39 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
 
 
 def local_seconds(todo: dict[str, tuple[bytes, str]]) -> float:
-    """About how many seconds of one core extracting ``todo`` takes here."""
+    """About how many seconds of one core extracting ``todo`` takes here: the files, and
+    loading the extractors this process has not loaded yet (:data:`LOAD_SECONDS`)."""
+    return _work_seconds(todo) + _load_seconds(todo)
+
+
+def _work_seconds(todo: dict[str, tuple[bytes, str]]) -> float:
     return sum(len(data) / RATES.get(language, RATE) for data, language in todo.values())
 
 
+def _load_seconds(todo: dict[str, tuple[bytes, str]]) -> float:
+    from pipeline.extract import extractor_module
+
+    return sum(LOAD_SECONDS.get(language, 0.0) for language in {lang for _d, lang in
+               todo.values()} if extractor_module(language) not in sys.modules)
+
+
 def _worth_a_trip(todo: dict[str, tuple[bytes, str]]) -> bool:
-    """Does extracting ``todo`` here cost more than its trip to the cluster?"""
+    """Does extracting ``todo`` here cost more CPU than its trip to the cluster?"""
     return local_seconds(todo) >= SHIP_ABOVE
+
+
+def _sooner_there(address: str, todo: dict[str, tuple[bytes, str]], side_by_side: int,
+                  ) -> bool:
+    """Does the cluster return ``todo`` sooner than this process extracts it? There, its
+    batches run on ``side_by_side`` workers at once (those not busy with the other chunk
+    tasks' files), which have loaded the extractors, after a trip (:data:`TRIP_SECONDS`)
+    and, for a process with no client yet, connecting (:data:`IMPORT_COST`,
+    :data:`CONNECT_COST`). With as many workers as chunk tasks, a chunk goes only to spare
+    this process loading libcst; a one-file edit stays here."""
+    there = TRIP_SECONDS + _work_seconds(todo) / max(1, side_by_side)
+    if address not in _CLIENTS:
+        there += CONNECT_COST + (IMPORT_COST if "distributed" not in sys.modules else 0.0)
+    return there < local_seconds(todo)
 
 
 def _connect(address: str, code: str) -> tuple[Any, int, str]:
@@ -182,13 +232,19 @@ def _connect(address: str, code: str) -> tuple[Any, int, str]:
 
 
 def _submit(client: Any, todo: dict[str, tuple[bytes, str]], code: str, workers: int,
-            ) -> tuple[list[list[str]], list[Any]]:
+            priority: int = 0) -> tuple[list[list[str]], list[Any]]:
     """The batches of ``todo`` and their futures. The same files and workers give the same
     batches and task keys, so a chunk task whose files were shipped ahead
-    (:func:`ship_ahead`) waits on the tasks already running, or takes their results."""
-    groups = batches(todo, min(BATCHES_PER_WORKER * workers, max(1, len(todo) // MIN_BATCH)))
+    (:func:`ship_ahead`) waits on the tasks already running, or takes their results. The
+    workers run tasks of a higher ``priority`` first."""
+    groups = batches(todo, _batch_count(todo, workers))
     tasks = [Batch(_batch_key(keys), tuple(todo[k] for k in keys)) for keys in groups]
-    return groups, client.map(extract_batch, tasks, code=code, key=[t.key for t in tasks])
+    return groups, client.map(extract_batch, tasks, code=code, key=[t.key for t in tasks],
+                              priority=priority)
+
+
+def _batch_count(todo: dict[str, tuple[bytes, str]], workers: int) -> int:
+    return min(BATCHES_PER_WORKER * workers, max(1, len(todo) // MIN_BATCH))
 
 
 def ship_ahead(address: str, chunks: Iterable[dict[str, tuple[bytes, str]]],
@@ -198,18 +254,23 @@ def ship_ahead(address: str, chunks: Iterable[dict[str, tuple[bytes, str]]],
     :func:`release_ahead`. Each chunk task otherwise ships its files when doit runs it, so
     only ``--jobs`` chunks are on the cluster at once and the workers wait on the building
     machine; ahead, the cluster has the whole layer from the start. At most
-    :data:`AHEAD_BYTES` go ahead (the scheduler holds them until they run); a chunk worth
-    less than its trip stays here, as in :func:`extract_on_cluster`. Returns the files
-    shipped. A cluster that fails here is left to the chunk tasks, which say so. Dask is
-    imported and the scheduler asked only once a chunk is worth shipping (an incremental
-    build has none)."""
+    :data:`AHEAD_BYTES` go ahead (the scheduler holds them until they run). A chunk whose
+    files take less CPU to extract than its trip stays here, and the extractors such
+    chunks need are loaded here once, while the cluster starts: the chunk tasks run in
+    processes forked from this one, each of which would load them otherwise (libcst:
+    0.1 s), or ship a chunk of one small file to be spared that and wait for it. Returns
+    the files shipped. A cluster that fails here is left to the chunk tasks, which say so.
+    Dask is imported and the scheduler asked only once a chunk is worth shipping (an
+    incremental build has none)."""
     if SCHEDULERS.resting(address):
         return 0
     shipped = size = workers = 0
     client: Any = None
+    staying: set[str] = set()  # the languages of the chunks extracted here
     try:
         for todo in chunks:
-            if not _worth_a_trip(todo):
+            if _work_seconds(todo) < SHIP_ABOVE:
+                staying.update(language for _data, language in todo.values())
                 continue
             size += sum(len(data) for data, _language in todo.values())
             if size > AHEAD_BYTES:
@@ -218,10 +279,19 @@ def ship_ahead(address: str, chunks: Iterable[dict[str, tuple[bytes, str]]],
                 client, workers, code = _connect(address, code)
             if not workers:  # the chunk tasks extract here, and say why
                 break
-            _AHEAD.extend(_submit(client, todo, code, workers)[1])
+            # in the chunks' order, which is doit's: otherwise the scheduler runs the
+            # first batch of every chunk, then the second, ..., and the first chunk tasks
+            # wait for most of the layer before they have their files
+            _AHEAD.extend(_submit(client, todo, code, workers, priority=-len(_AHEAD))[1])
+            _AHEAD_KEYS.update(todo)
             shipped += len(todo)
     except Exception:  # noqa: BLE001 - the chunk tasks try again, and warn
         return shipped
+    if shipped:
+        from pipeline.extract import extractor_for
+
+        for language in sorted(staying):
+            extractor_for(language)
     return shipped
 
 
@@ -229,6 +299,7 @@ def release_ahead() -> None:
     """Let the scheduler forget what :func:`ship_ahead` held (the end of a build: the chunk
     tasks that wanted those results hold their own futures until they have them)."""
     _AHEAD.clear()
+    _AHEAD_KEYS.clear()
 
 
 def batches(todo: dict[str, tuple[bytes, str]], count: int) -> list[list[str]]:

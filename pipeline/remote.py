@@ -51,7 +51,7 @@ def make_extractions(missing: dict[str, tuple[bytes, str]], code: str,
     if todo and remote.scheduler:
         from pipeline.cluster import extract_on_cluster
 
-        fresh.update(extract_on_cluster(remote.scheduler, todo, code, outcome))
+        fresh.update(extract_on_cluster(remote.scheduler, todo, code, outcome, remote.jobs))
     for key, (data, language) in todo.items():
         if key not in fresh:
             fresh[key] = extract_file(data, language)

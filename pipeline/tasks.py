@@ -36,7 +36,7 @@ TaskDict = dict[str, Any]
 def remote_of(config: Config) -> Remote:
     """Where extraction may fetch, store and run (never part of a task's stamp: neither the
     cache nor the cluster changes what is built)."""
-    return Remote(config.cache, config.cache_mode, config.scheduler)
+    return Remote(config.cache, config.cache_mode, config.scheduler, config.jobs)
 
 
 def run_action(task: str, name: str, root: str, *args: Any) -> Any:

@@ -241,7 +241,7 @@ def test_a_scheduler_that_failed_rests_then_is_tried_with_a_new_client(
         raise OSError("connection refused")
 
     monkeypatch.setattr(cluster, "_client", client)
-    todo = {"k": (_module(400), "python")}  # worth a trip to the cluster
+    todo = _heavy()  # worth a trip to the cluster
     first = cache.Outcome()
     assert cluster.extract_on_cluster("tcp://nowhere:1", todo, "code", first) == {}
     assert "cannot be used" in (first.warnings or {})["cluster"]
@@ -307,7 +307,8 @@ class _Client:
     def scheduler_info(self) -> dict[str, object]:
         return {"workers": self.workers}
 
-    def map(self, func: object, tasks: list[Any], code: str, key: list[str]) -> list[_Future]:
+    def map(self, func: object, tasks: list[Any], code: str, key: list[str],
+            priority: int = 0) -> list[_Future]:
         from pipeline.cluster import extract_batch
 
         assert key == [task.key for task in tasks]
@@ -336,6 +337,13 @@ def _module(functions: int) -> bytes:
                    for i in range(functions)).encode()
 
 
+def _heavy(files: int = 32, functions: int = 600) -> dict[str, tuple[bytes, str]]:
+    """Python that two workers return sooner than one process extracts it, even counting
+    the import of ``distributed`` and the client's connection (670 KB: about 0.67 s here,
+    0.58 s there)."""
+    return {f"l{i}": (_module(functions + i), "python") for i in range(files)}
+
+
 def test_a_chunk_cheaper_than_its_trip_to_the_cluster_is_extracted_here(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A few small files cost less CPU to extract than a round trip through the scheduler:
@@ -352,11 +360,53 @@ def test_a_chunk_cheaper_than_its_trip_to_the_cluster_is_extracted_here(
     pages = {f"p{i}": (b"# Title\n\ntext\n" * 300, "markdown") for i in range(3)}
     assert cluster.local_seconds(pages) < cluster.SHIP_ABOVE  # pages extract fast
     assert cluster.extract_on_cluster("tcp://here:1", pages, code, outcome) == {}
-    large = {f"l{i}": (_module(200), "python") for i in range(16)}
+    large = _heavy()
     assert cluster.local_seconds(large) > cluster.SHIP_ABOVE
     made = cluster.extract_on_cluster("tcp://here:1", large, code, outcome)
-    assert sorted(made) == sorted(large) and [len(m) for m in client.maps] == [2]
-    assert outcome.counts()["cluster_extracted"] == 16 and not outcome.warnings
+    assert sorted(made) == sorted(large) and [len(m) for m in client.maps] == [4]
+    assert outcome.counts()["cluster_extracted"] == 32 and not outcome.warnings
+
+
+def test_a_chunk_task_ships_only_what_the_cluster_returns_sooner(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk task waits for what it ships. Pages extract fast: with a worker per chunk
+    task (two of each) a chunk of pages is extracted here; with four workers per chunk task
+    its batches run side by side there, and it goes."""
+    from pipeline import cache, cluster
+
+    client = _fake_cluster(monkeypatch)
+    code = cluster.worker_code().split(" ", 1)[0]
+    pages = {f"p{i}": (b"# Title\n\n" + b"Some text, `code`.\n" * 2500, "markdown")
+             for i in range(32)}  # 1.5 MB: 0.15 s here, by the rate
+    assert cluster.local_seconds(pages) > 0.1
+    outcome = cache.Outcome()
+    assert cluster.extract_on_cluster("tcp://here:1", pages, code, outcome, sharing=2) == {}
+    assert client.maps == []
+    client.workers = {f"w{i}": {} for i in range(8)}
+    made = cluster.extract_on_cluster("tcp://here:1", pages, code, outcome, sharing=2)
+    assert sorted(made) == sorted(pages) and [len(m) for m in client.maps] == [4]
+
+
+def test_loading_libcst_counts_in_what_extracting_here_costs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that has not loaded libcst would load it for one small Python file: the
+    chunk is then worth a trip; a one-file edit still stays here in a process that has no
+    client yet (importing Dask and connecting cost more than libcst)."""
+    from pipeline import cluster
+
+    one = {"k": (b"x = 1\n" * 20, "python")}
+    monkeypatch.setitem(sys.modules, "pipeline.extract.python", sys.modules.get(
+        "pipeline.extract.python") or object())
+    loaded = cluster.local_seconds(one)
+    monkeypatch.delitem(sys.modules, "pipeline.extract.python")
+    assert cluster.local_seconds(one) == pytest.approx(
+        loaded + cluster.LOAD_SECONDS["python"])
+    assert cluster._worth_a_trip(one)
+    monkeypatch.setattr(cluster, "_CLIENTS", {})
+    monkeypatch.delitem(sys.modules, "distributed", raising=False)  # a doit worker's view
+    assert not cluster._sooner_there("tcp://here:1", one, 1)
+    monkeypatch.setitem(cluster._CLIENTS, "tcp://here:1", object())
+    assert cluster._sooner_there("tcp://here:1", one, 1)  # connected: 25 ms < 0.1 s
 
 
 def test_a_scheduler_without_workers_leaves_the_files_to_this_machine(
@@ -366,7 +416,7 @@ def test_a_scheduler_without_workers_leaves_the_files_to_this_machine(
 
     client = _fake_cluster(monkeypatch)
     client.workers = {}
-    large = {f"l{i}": (_module(200 + i), "python") for i in range(16)}
+    large = _heavy()
     outcome = cache.Outcome()
     code = cluster.worker_code().split(" ", 1)[0]
     assert cluster.extract_on_cluster("tcp://here:1", large, code, outcome) == {}
@@ -392,10 +442,13 @@ def test_a_cold_build_ships_its_sources_ahead_and_its_chunk_tasks_take_those_tas
     config = make_config({"source": str(tmp_path / "src"), "output": str(tmp_path / "out"),
                           "scheduler": "tcp://here:1"})
     graph = build_graph(config, save_cache=False)
+    monkeypatch.delitem(sys.modules, "pipeline.extract.python", raising=False)
     assert session.ship_ahead(graph)
     ahead = [key for keys in client.maps for key in keys]
     assert len(client.maps) == 1 and len(ahead) == 2  # the big folder: 16 contents, 2 tasks
     assert len(cluster._AHEAD) == 2
+    # tiny/t.py stays here, and libcst is loaded for it before doit forks its workers
+    assert "pipeline.extract.python" in sys.modules
     asked: list[dict[str, tuple[bytes, str]]] = []
     make = actions.make_extractions
     monkeypatch.setattr(actions, "make_extractions",

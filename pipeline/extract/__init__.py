@@ -33,6 +33,11 @@ _TABLE: dict[str, tuple[str, str]] = {
 }
 
 
+def extractor_module(language: str) -> str:
+    """The module that holds a language's extractor (imported on its first use)."""
+    return _TABLE.get(language, _TABLE["text"])[0]
+
+
 def extractor_for(language: str) -> Extractor:
     """The extraction function of a language (plain text for unknown ones)."""
     module_name, function_name = _TABLE.get(language, _TABLE["text"])
