@@ -179,7 +179,7 @@ def ship_ahead(graph: Graph) -> bool:
     lacked. Only the sources' layer: the pages of the next are not written yet."""
     if not graph.config.scheduler:
         return False
-    from pipeline.tasks import remote_of
+    from pipeline.tasks import extraction_order, remote_of
 
     remote = remote_of(graph.config)
     if remote.reads:
@@ -187,9 +187,10 @@ def ship_ahead(graph: Graph) -> bool:
     from pipeline import cluster
     from pipeline.actions import extract_ahead
 
+    # in doit's order: the workers then finish first what the chunk tasks wait for first
     chunks = (extract_ahead(graph.root, chunk.name, chunk.inputs, graph.extraction_code,
                             chunk.neighbours)
-              for chunk in graph.chunks if chunk.layer == 1 and graph.declared(chunk))
+              for chunk in extraction_order(graph) if chunk.layer == 1)
     return cluster.ship_ahead(remote.scheduler, chunks, graph.extraction_code) > 0
 
 

@@ -129,13 +129,18 @@ def _in_order(graph: Graph, cost: Callable[[Graph, Chunk], int]) -> list[Chunk]:
     return sorted(declared, key=lambda c: (c.layer, -cost(graph, c)))
 
 
+def extraction_order(graph: Graph) -> list[Chunk]:
+    """The declared chunks in the order doit starts their extraction tasks."""
+    return _in_order(graph, _cost)
+
+
 def task_extract(graph: Graph) -> Iterator[TaskDict]:
     """Extraction per chunk: file bytes -> cached per-file extraction -> chunk records.
     The costliest chunks of each layer come first (doit starts tasks in this order, and
     those waiting on the same task in this order too), so that no large one is left to run
     alone at the end while the other worker waits."""
     yield _group("extract", "extract records from every input")
-    for chunk in _in_order(graph, _cost):
+    for chunk in extraction_order(graph):
         if chunk.layer == 1:
             deps = [item.disk for item in chunk.inputs]
         else:

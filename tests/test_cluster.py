@@ -296,6 +296,8 @@ class _Client:
 
     def __init__(self) -> None:
         self.maps: list[list[str]] = []
+        self.priorities: list[int] = []
+        self.tasks: list[Any] = []
         self.runs: dict[str, object] = {}
         self.workers: dict[str, object] = {"a": {}, "b": {}}
         self.connects = 0
@@ -313,6 +315,8 @@ class _Client:
 
         assert key == [task.key for task in tasks]
         self.maps.append(key)
+        self.priorities.append(priority)
+        self.tasks.extend(tasks)
         for task in tasks:
             self.runs.setdefault(task.key, extract_batch(task, code))
         return [_Future(self.runs[task.key]) for task in tasks]
@@ -467,6 +471,35 @@ def test_a_cold_build_ships_its_sources_ahead_and_its_chunk_tasks_take_those_tas
     client.connects = 0  # and does not even connect (nor import Dask)
     assert not session.ship_ahead(build_graph(config, save_cache=False))
     assert client.maps == [] and client.connects == 0
+
+
+def test_the_sources_go_ahead_in_the_order_doit_starts_their_chunk_tasks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The costliest chunk first, and each chunk's batches before the next chunk's: the
+    first chunk tasks doit starts then wait for their own files only, not for a batch of
+    every chunk (the scheduler's order when all come at once)."""
+    from pipeline import session
+    from pipeline.config import make_config
+    from pipeline.graph import build_graph
+    from pipeline.tasks import extraction_order
+
+    client = _fake_cluster(monkeypatch)
+    make_tree(tmp_path / "src",
+              {**{f"a/m{i}.py": _module(60 + i).decode() for i in range(16)},
+               **{f"b/m{i}.py": _module(200 + i).decode() for i in range(16)},
+               **{f"c/m{i}.py": _module(120 + i).decode() for i in range(16)}})
+    config = make_config({"source": str(tmp_path / "src"), "output": str(tmp_path / "out"),
+                          "scheduler": "tcp://here:1"})
+    graph = build_graph(config, save_cache=False)
+    assert [c.name for c in extraction_order(graph) if c.layer == 1] == ["b", "c", "a"]
+    assert session.ship_ahead(graph)
+    def folder(key: str) -> str:  # a: 60-75 functions a file, c: 120-135, b: 200-215
+        data = next(t for t in client.tasks if t.key == key).items[0][0]
+        return "a" if data.count(b"def ") < 100 else "c" if data.count(b"def ") < 200 else "b"
+
+    assert [folder(keys[0]) for keys in client.maps] == ["b", "c", "a"]
+    assert client.priorities == sorted(client.priorities, reverse=True)
+    assert len(set(client.priorities)) == 3
 
 
 def test_a_shared_cache_that_is_read_keeps_the_sources_from_going_ahead(
