@@ -332,6 +332,7 @@ def _fake_cluster(monkeypatch: pytest.MonkeyPatch) -> _Client:
     monkeypatch.setattr(cluster, "SCHEDULERS", cache.Resting())
     monkeypatch.setattr(cluster, "_client", lambda address: client.connected())
     monkeypatch.setattr(cluster, "_AHEAD", [])
+    monkeypatch.setattr(cluster, "_AHEAD_KEYS", set())
     monkeypatch.setattr(cluster, "unreachable", lambda address: "")
     return client
 
@@ -500,6 +501,24 @@ def test_the_sources_go_ahead_in_the_order_doit_starts_their_chunk_tasks(
     assert [folder(keys[0]) for keys in client.maps] == ["b", "c", "a"]
     assert client.priorities == sorted(client.priorities, reverse=True)
     assert len(set(client.priorities)) == 3
+
+
+def test_an_extractor_that_fails_to_load_ahead_is_left_to_its_chunk_task(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the extractors of the chunks that stay is an optimisation: a parser that
+    cannot load does not stop the build here (its chunk task meets it and makes a note)."""
+    from pipeline import cluster, extract
+
+    _fake_cluster(monkeypatch)
+
+    def broken(language: str) -> object:
+        raise ImportError(f"no {language} parser")
+
+    monkeypatch.setattr(extract, "extractor_for", broken)
+    code = cluster.worker_code().split(" ", 1)[0]
+    tiny = {"t": (b"x = 1\n", "python")}
+    assert cluster.ship_ahead("tcp://here:1", [_heavy(16, 120), tiny], code) == 16
+    assert cluster._AHEAD_KEYS == set(_heavy(16, 120))
 
 
 def test_a_shared_cache_that_is_read_keeps_the_sources_from_going_ahead(
