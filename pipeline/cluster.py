@@ -148,10 +148,11 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
     (:func:`_sooner_there`; ``sharing``: the chunk tasks that use the cluster at once),
     unless it went ahead (:func:`ship_ahead`): then its results are there or on their
     way."""
-    if not _worth_a_trip(todo) or SCHEDULERS.resting(address):
+    work, here = _work_seconds(todo), local_seconds(todo)
+    if here < SHIP_ABOVE or SCHEDULERS.resting(address):
         return {}
     ahead = todo.keys() <= _AHEAD_KEYS
-    if not ahead and not _sooner_there(address, todo, _batch_count(todo, len(todo))):
+    if not ahead and not _sooner_there(address, work, here, _batch_count(todo, len(todo))):
         return {}  # not even with a worker for each batch
     try:
         client, workers, code = _connect(address, code)
@@ -159,7 +160,7 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
             outcome.warn("cluster-idle", f"scheduler {address} has no workers; files are "
                          "extracted here")
             return {}
-        if not ahead and not _sooner_there(address, todo, min(
+        if not ahead and not _sooner_there(address, work, here, min(
                 _batch_count(todo, workers), max(1, workers // max(1, sharing)))):
             return {}
         groups, futures = _submit(client, todo, code, workers)
@@ -204,23 +205,18 @@ def _load_seconds(todo: dict[str, tuple[bytes, str]]) -> float:
                todo.values()} if extractor_module(language) not in sys.modules)
 
 
-def _worth_a_trip(todo: dict[str, tuple[bytes, str]]) -> bool:
-    """Does extracting ``todo`` here cost more CPU than its trip to the cluster?"""
-    return local_seconds(todo) >= SHIP_ABOVE
-
-
-def _sooner_there(address: str, todo: dict[str, tuple[bytes, str]], side_by_side: int,
-                  ) -> bool:
-    """Does the cluster return ``todo`` sooner than this process extracts it? There, its
-    batches run on ``side_by_side`` workers at once (those not busy with the other chunk
-    tasks' files), which have loaded the extractors, after a trip (:data:`TRIP_SECONDS`)
-    and, for a process with no client yet, connecting (:data:`IMPORT_COST`,
-    :data:`CONNECT_COST`). With as many workers as chunk tasks, a chunk goes only to spare
-    this process loading libcst; a one-file edit stays here."""
-    there = TRIP_SECONDS + _work_seconds(todo) / max(1, side_by_side)
+def _sooner_there(address: str, work: float, here: float, side_by_side: int) -> bool:
+    """Does the cluster return a chunk sooner than this process extracts it (``here``
+    seconds, :func:`local_seconds`)? There, its files' ``work`` (:func:`_work_seconds`) is
+    done by ``side_by_side`` workers at once (those not busy with the other chunk tasks'
+    files), which have loaded the extractors, after a trip (:data:`TRIP_SECONDS`) and, for
+    a process with no client yet, connecting (:data:`IMPORT_COST`, :data:`CONNECT_COST`).
+    With as many workers as chunk tasks, a chunk goes only to spare this process loading
+    libcst; a one-file edit stays here."""
+    there = TRIP_SECONDS + work / max(1, side_by_side)
     if address not in _CLIENTS:
         there += CONNECT_COST + (IMPORT_COST if "distributed" not in sys.modules else 0.0)
-    return there < local_seconds(todo)
+    return there < here
 
 
 def _connect(address: str, code: str) -> tuple[Any, int, str]:

@@ -406,12 +406,13 @@ def test_loading_libcst_counts_in_what_extracting_here_costs(
     monkeypatch.delitem(sys.modules, "pipeline.extract.python")
     assert cluster.local_seconds(one) == pytest.approx(
         loaded + cluster.LOAD_SECONDS["python"])
-    assert cluster._worth_a_trip(one)
+    here, work = cluster.local_seconds(one), cluster._work_seconds(one)
+    assert here >= cluster.SHIP_ABOVE  # worth a trip
     monkeypatch.setattr(cluster, "_CLIENTS", {})
     monkeypatch.delitem(sys.modules, "distributed", raising=False)  # a doit worker's view
-    assert not cluster._sooner_there("tcp://here:1", one, 1)
+    assert not cluster._sooner_there("tcp://here:1", work, here, 1)
     monkeypatch.setitem(cluster._CLIENTS, "tcp://here:1", object())
-    assert cluster._sooner_there("tcp://here:1", one, 1)  # connected: 25 ms < 0.1 s
+    assert cluster._sooner_there("tcp://here:1", work, here, 1)  # connected: 25 ms < 0.1 s
 
 
 def test_a_scheduler_without_workers_leaves_the_files_to_this_machine(
