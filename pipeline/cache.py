@@ -42,6 +42,8 @@ from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hin
 
 import orjson
 
+from pipeline.files import read_bytes
+
 MODES = ("read", "write", "readwrite", "off")
 MAX_ENTRY = 256 << 20  # bytes of one decompressed entry: more is not a record
 THREADS = 16  # reads and writes of a folder cache at once (an NFS mount has latency)
@@ -148,9 +150,8 @@ class FolderStore:
 
     def get_many(self, names: list[str]) -> dict[str, bytes]:
         def read(name: str) -> bytes | None:
-            try:
-                with open(self._path(name), "rb") as handle:
-                    return handle.read(MAX_ENTRY + 1)
+            try:  # sized by the file: ``read(MAX_ENTRY + 1)`` allocated 256 MB a file
+                return read_bytes(self._path(name), MAX_ENTRY)
             except FileNotFoundError:
                 return None
         found = _pooled(read, names)
@@ -213,14 +214,21 @@ _POOL: tuple[int, ThreadPoolExecutor] | None = None
 
 def _pooled(function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
     """``function`` over ``items`` on one pool per process (a pool per call started up to
-    16 threads per chunk: a third of a warm-cache cold build's fetch time). A worker
-    process forked from one that had a pool makes its own: threads do not survive a fork."""
+    16 threads per chunk: a third of a warm-cache cold build's fetch time), the items dealt
+    out to at most :data:`THREADS` tasks that each take theirs in turn (a task per item
+    cost more than reading a cached file). A worker process forked from one that had a
+    pool makes its own: threads do not survive a fork."""
     global _POOL
     if len(items) <= 1:
         return [function(item) for item in items]
     if _POOL is None or _POOL[0] != os.getpid():
         _POOL = (os.getpid(), ThreadPoolExecutor(THREADS, thread_name_prefix="cache"))
-    return list(_POOL[1].map(function, items))
+    count = min(THREADS, len(items))
+    results: list[Any] = [None] * len(items)
+    done = _POOL[1].map(lambda i: [function(item) for item in items[i::count]], range(count))
+    for first, group in enumerate(done):
+        results[first::count] = group
+    return results
 
 
 def close_pool() -> None:

@@ -43,16 +43,24 @@ def load_json(path: str | os.PathLike[str]) -> Any:
     return orjson.loads(read_bytes(path))
 
 
-def read_bytes(path: str | os.PathLike[str]) -> bytes:
+def read_bytes(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
     """A whole file, with the fewest system calls (no buffered file object: ``open``
-    adds an ioctl and seeks per file, and builds read every page and state file)."""
+    adds an ioctl and seeks per file, and builds read every page and state file). With
+    ``limit``, at most ``limit + 1`` bytes: more than ``limit`` says the file is over it,
+    and a file that is not what its size says (``/dev/zero`` behind a link) stops there."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         wanted = os.fstat(fd).st_size + 1  # one byte more: the read that finds the end
+        left = -1 if limit is None else limit + 1
         chunks: list[bytes] = []
-        while chunk := os.read(fd, max(wanted, 1 << 16)):
+        while left:
+            step = max(wanted, 1 << 16)
+            chunk = os.read(fd, step if left < 0 else min(step, left))
+            if not chunk:
+                break
             chunks.append(chunk)
             wanted -= len(chunk)
+            left -= len(chunk) if left > 0 else 0
         return b"".join(chunks)
     finally:
         os.close(fd)

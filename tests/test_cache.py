@@ -127,6 +127,29 @@ def test_poisoned_entry_is_ignored_with_one_warning(tmp_path: Path, poison: str)
     assert contents(snapshot(out)) == plain
 
 
+def test_a_folder_cache_reads_each_entry_whole_and_no_more_than_its_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries come back under their own names, however the reads are dealt out to the
+    threads; one over the limit is cut one byte past it (the decoder then refuses it), and
+    one that never ends (``/dev/zero`` behind a link) stops there too."""
+    from pipeline import cache
+
+    monkeypatch.setattr(cache, "MAX_ENTRY", 100)
+    store = cache.FolderStore(str(tmp_path))
+    names = [f"{i:02x}{i:062x}.json.zst" for i in range(40)]
+    store.put_many({name: b"%d" % i * (i % 3 + 1) for i, name in enumerate(names)})
+    big, endless = "ff" + "1" * 62 + ".json.zst", "ff" + "2" * 62 + ".json.zst"
+    (tmp_path / "ff").mkdir()
+    (tmp_path / "ff" / big).write_bytes(b"x" * 500)
+    (tmp_path / "ff" / endless).symlink_to("/dev/zero")
+    missing = "ee" + "3" * 62 + ".json.zst"
+    got = store.get_many([*names, big, endless, missing])
+    assert {n: got[n] for n in names} == {n: b"%d" % i * (i % 3 + 1)
+                                          for i, n in enumerate(names)}
+    assert got[big] == b"x" * 101 and got[endless] == b"\0" * 101
+    assert missing not in got and len(got) == len(names) + 2
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
