@@ -46,9 +46,11 @@ def load_json(path: str | os.PathLike[str]) -> Any:
 def read_bytes(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
     """A whole file, with the fewest system calls (no buffered file object: ``open``
     adds an ioctl and seeks per file, and builds read every page and state file). With
-    ``limit``, at most ``limit + 1`` bytes: more than ``limit`` says the file is over it,
-    and a file that is not what its size says (``/dev/zero`` behind a link) stops there."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    ``limit`` (a file from outside the build, such as a cache entry), at most ``limit + 1``
+    bytes: more than ``limit`` says the file is over it, and a file that is not what its
+    size says (``/dev/zero`` behind a link) stops there; and the file is opened without
+    waiting, so that a FIFO put in its place reads as empty instead of holding the build."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (0 if limit is None else os.O_NONBLOCK))
     try:
         wanted = os.fstat(fd).st_size + 1  # one byte more: the read that finds the end
         left = -1 if limit is None else limit + 1

@@ -3,6 +3,7 @@ write-back, poisoned entries, an unreachable store, clean == incremental with a 
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import socket
@@ -148,6 +149,26 @@ def test_a_folder_cache_reads_each_entry_whole_and_no_more_than_its_limit(
                                           for i, n in enumerate(names)}
     assert got[big] == b"x" * 101 and got[endless] == b"\0" * 101
     assert missing not in got and len(got) == len(names) + 2
+
+
+def test_a_fifo_in_a_folder_cache_does_not_hold_the_build(tmp_path: Path) -> None:
+    """An entry replaced by a FIFO with no writer: opening it to read would wait for one
+    forever. It reads as empty (the decoder refuses it), and the other entries come back."""
+    import threading
+
+    from pipeline import cache
+
+    store = cache.FolderStore(str(tmp_path))
+    name, fifo = "aa" + "0" * 62 + ".json.zst", "bb" + "0" * 62 + ".json.zst"
+    store.put_many({name: b"entry"})
+    (tmp_path / "bb").mkdir()
+    os.mkfifo(tmp_path / "bb" / fifo)
+    got: list[dict[str, bytes]] = []
+    reader = threading.Thread(target=lambda: got.append(store.get_many([name, fifo])),
+                              daemon=True)
+    reader.start()
+    reader.join(10)
+    assert got == [{name: b"entry", fifo: b""}]
 
 
 def _closed_port() -> int:
