@@ -154,6 +154,8 @@ class FolderStore:
                 return read_bytes(self._path(name), MAX_ENTRY)
             except FileNotFoundError:
                 return None
+            except IsADirectoryError:  # an entry no put makes: refused as any other
+                return b""
         found = _pooled(read, names)
         return {name: data for name, data in zip(names, found, strict=True) if data is not None}
 

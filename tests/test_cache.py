@@ -99,7 +99,8 @@ def test_cache_mode_must_be_known(tmp_path: Path) -> None:
     assert result.code == 2 and "cache_mode" in result.stderr
 
 
-@pytest.mark.parametrize("poison", ["garbage", "other key", "wrong types", "not compressed"])
+@pytest.mark.parametrize("poison", ["garbage", "other key", "wrong types", "not compressed",
+                                    "fifo", "folder"])
 def test_poisoned_entry_is_ignored_with_one_warning(tmp_path: Path, poison: str) -> None:
     src, out, cache, plain = _filled(tmp_path)
     entries = _entries(cache)
@@ -116,6 +117,10 @@ def test_poisoned_entry_is_ignored_with_one_warning(tmp_path: Path, poison: str)
                     "encoding": "utf-8",
                     "extraction": {"language": "python", "symbols": [{"kind": 1}]}}
             blob = pack(orjson.dumps(data))
+        elif poison in ("fifo", "folder"):  # a FIFO would hold the build if read as a file
+            victim.unlink()
+            os.mkfifo(victim) if poison == "fifo" else victim.mkdir()
+            continue
         else:
             blob = orjson.dumps(data)
         victim.write_bytes(blob)
@@ -151,24 +156,26 @@ def test_a_folder_cache_reads_each_entry_whole_and_no_more_than_its_limit(
     assert missing not in got and len(got) == len(names) + 2
 
 
-def test_a_fifo_in_a_folder_cache_does_not_hold_the_build(tmp_path: Path) -> None:
-    """An entry replaced by a FIFO with no writer: opening it to read would wait for one
-    forever. It reads as empty (the decoder refuses it), and the other entries come back."""
+def test_a_fifo_or_a_folder_in_a_folder_cache_is_one_refused_entry(tmp_path: Path) -> None:
+    """An entry replaced by a FIFO with no writer (opening it to read would wait for one
+    forever) or by a folder reads as empty, which the decoder refuses; the other entries
+    come back, and the cache stays in use."""
     import threading
 
     from pipeline import cache
 
     store = cache.FolderStore(str(tmp_path))
-    name, fifo = "aa" + "0" * 62 + ".json.zst", "bb" + "0" * 62 + ".json.zst"
+    name, fifo, folder = ("aa" + "0" * 62 + ".json.zst", "bb" + "0" * 62 + ".json.zst",
+                          "bb" + "1" * 62 + ".json.zst")
     store.put_many({name: b"entry"})
-    (tmp_path / "bb").mkdir()
+    (tmp_path / "bb" / folder).mkdir(parents=True)
     os.mkfifo(tmp_path / "bb" / fifo)
     got: list[dict[str, bytes]] = []
-    reader = threading.Thread(target=lambda: got.append(store.get_many([name, fifo])),
+    reader = threading.Thread(target=lambda: got.append(store.get_many([name, fifo, folder])),
                               daemon=True)
     reader.start()
     reader.join(10)
-    assert got == [{name: b"entry", fifo: b""}]
+    assert got == [{name: b"entry", fifo: b"", folder: b""}]
 
 
 def _closed_port() -> int:
