@@ -148,7 +148,8 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
     (:func:`_sooner_there`; ``sharing``: the chunk tasks that use the cluster at once),
     unless it went ahead (:func:`ship_ahead`): then its results are there or on their
     way."""
-    work, here = _work_seconds(todo), local_seconds(todo)
+    work = _work_seconds(todo)
+    here = work + _load_seconds(todo)  # local_seconds, the files weighed once
     if here < SHIP_ABOVE or SCHEDULERS.resting(address):
         return {}
     ahead = todo.keys() <= _AHEAD_KEYS

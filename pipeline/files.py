@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,16 +54,12 @@ def read_bytes(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (0 if limit is None else os.O_NONBLOCK))
     try:
         wanted = os.fstat(fd).st_size + 1  # one byte more: the read that finds the end
-        left = -1 if limit is None else limit + 1
+        left = sys.maxsize if limit is None else limit + 1
         chunks: list[bytes] = []
-        while left:
-            step = max(wanted, 1 << 16)
-            chunk = os.read(fd, step if left < 0 else min(step, left))
-            if not chunk:
-                break
+        while left > 0 and (chunk := os.read(fd, min(max(wanted, 1 << 16), left))):
             chunks.append(chunk)
             wanted -= len(chunk)
-            left -= len(chunk) if left > 0 else 0
+            left -= len(chunk)
         return b"".join(chunks)
     finally:
         os.close(fd)

@@ -100,7 +100,7 @@ def test_cache_mode_must_be_known(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("poison", ["garbage", "other key", "wrong types", "not compressed",
-                                    "fifo", "folder"])
+                                    "folder"])
 def test_poisoned_entry_is_ignored_with_one_warning(tmp_path: Path, poison: str) -> None:
     src, out, cache, plain = _filled(tmp_path)
     entries = _entries(cache)
@@ -117,9 +117,9 @@ def test_poisoned_entry_is_ignored_with_one_warning(tmp_path: Path, poison: str)
                     "encoding": "utf-8",
                     "extraction": {"language": "python", "symbols": [{"kind": 1}]}}
             blob = pack(orjson.dumps(data))
-        elif poison in ("fifo", "folder"):  # a FIFO would hold the build if read as a file
+        elif poison == "folder":  # a FIFO: the next test, where a regression cannot hang
             victim.unlink()
-            os.mkfifo(victim) if poison == "fifo" else victim.mkdir()
+            victim.mkdir()
             continue
         else:
             blob = orjson.dumps(data)

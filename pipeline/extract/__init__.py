@@ -33,14 +33,19 @@ _TABLE: dict[str, tuple[str, str]] = {
 }
 
 
+def _entry(language: str) -> tuple[str, str]:
+    """A language's extractor: its module and function (plain text's for unknown ones)."""
+    return _TABLE.get(language, _TABLE["text"])
+
+
 def extractor_module(language: str) -> str:
     """The module that holds a language's extractor (imported on its first use)."""
-    return _TABLE.get(language, _TABLE["text"])[0]
+    return _entry(language)[0]
 
 
 def extractor_for(language: str) -> Extractor:
     """The extraction function of a language (plain text for unknown ones)."""
-    module_name, function_name = _TABLE.get(language, _TABLE["text"])
+    module_name, function_name = _entry(language)
     function: Extractor = getattr(importlib.import_module(module_name), function_name)
     return function
 
