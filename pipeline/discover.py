@@ -49,6 +49,7 @@ class Inventory:
     inputs: tuple[Input, ...]
     binaries: tuple[tuple[str, int], ...] = ()  # (path, size) of binary files, layer 1
     skipped_links: tuple[str, ...] = ()
+    special: tuple[str, ...] = ()  # FIFOs, sockets and devices: no content to document
     chunks: dict[str, tuple[Input, ...]] = field(default_factory=dict)  # folder -> inputs
     sizes: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # layer 1
     folder_list: tuple[str, ...] = field(default=(), compare=False, repr=False)  # derived
@@ -73,6 +74,7 @@ class Scan:
     files: dict[str, list[int]]  # path -> [size, mtime_ns, ctime_ns, inode], in walk order
     links: tuple[str, ...]  # symlinks met (never followed)
     taken: int  # the file-time clock before the walk (filestate.settled_at)
+    special: tuple[str, ...] = ()  # FIFOs, sockets and devices met (never opened)
 
 
 def scan_tree(config: Config) -> Scan:
@@ -81,9 +83,10 @@ def scan_tree(config: Config) -> Scan:
     taken = filestate.now_ns()
     files: dict[str, list[int]] = {}
     links: list[str] = []
+    special: list[str] = []
     _walk(Path(config.source), "", config, _exclude_spec(config.exclude),
-          Path(config.output), files, links)
-    return Scan(files, tuple(links), taken)
+          Path(config.output), files, (links, special))
+    return Scan(files, tuple(links), taken, tuple(special))
 
 
 def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
@@ -109,10 +112,11 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
         key = info[:2]
         cached = cache.get(path)
         if cached is not None and cached[:2] == key:
-            binary = bool(cached[2])
+            binary: bool | None = bool(cached[2])
         else:
             binary = sniff(f"{base}/{path}", info)
-        new_cache[path] = key + [int(binary)]
+        if binary is not None:  # an unreadable file is sniffed again next run
+            new_cache[path] = key + [int(binary)]
         if binary:
             binaries.append((path, info[0]))
         else:
@@ -149,8 +153,9 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
         inputs=tuple(inputs),
         binaries=tuple(binaries),
         skipped_links=scan.links,
+        special=scan.special,
         chunks={folder: tuple(items) for folder, items in sorted(chunks.items())},
-        sizes={path: new_cache[path][0] for path in texts},
+        sizes={path: scan.files[path][0] for path in texts},
     )
 
 
@@ -177,8 +182,10 @@ def _walk(
     spec: Any,
     output: Path,
     files: dict[str, list[int]],
-    links: list[str],
+    passed: tuple[list[str], list[str]],
 ) -> None:
+    """Stat ``directory`` and below into ``files``; ``passed`` gathers the symlinks and the
+    special files (FIFOs, sockets, devices: opening a FIFO would wait for a writer)."""
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
@@ -190,14 +197,18 @@ def _walk(
         except OSError:
             continue
         if stat.S_ISLNK(info.st_mode):
-            links.append(path)  # never followed: loops and links out of the tree are common
+            passed[0].append(path)  # never followed: loops and links out of the tree are common
             continue
         if stat.S_ISDIR(info.st_mode):
             if _skip_dir(entry.name, path, config, spec) or Path(entry.path) == output:
                 continue
-            _walk(Path(entry.path), path, config, spec, output, files, links)
-        elif stat.S_ISREG(info.st_mode) and not spec.match_file(path):
+            _walk(Path(entry.path), path, config, spec, output, files, passed)
+        elif spec.match_file(path):
+            continue
+        elif stat.S_ISREG(info.st_mode):
             files[path] = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+        else:
+            passed[1].append(path)
 
 
 class _NoExcludes:
@@ -223,13 +234,20 @@ def _skip_dir(name: str, path: str, config: Config, spec: Any) -> bool:
     return bool(spec.match_file(path + "/"))
 
 
-def sniff(path: str, info: list[int]) -> bool:
+def sniff(path: str, info: list[int]) -> bool | None:
     """Binary or text; a text file is read to its end and its digest handed to the build's
-    file checker, which would otherwise read it again (one read per touched file)."""
+    file checker, which would otherwise read it again (one read per touched file).
+
+    None for a file that cannot be read (no permission, an I/O error): it is documented as
+    text, so its page says why it has no content (an ``unreadable`` note, a failed file),
+    rather than listed as a binary file. A file gone since the walk counts as binary, as it
+    has no content to document either."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+    except FileNotFoundError:
         return True
+    except OSError:
+        return None
     try:
         head = os.read(fd, SNIFF_BYTES)
         if looks_binary(head):
@@ -238,7 +256,7 @@ def sniff(path: str, info: list[int]) -> bool:
         while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)
     except OSError:
-        return True
+        return None
     finally:
         os.close(fd)
     filestate.remember_digest(path, info, digest.hexdigest())

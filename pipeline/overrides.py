@@ -82,12 +82,22 @@ CHANGED = (-1.0, -1, "")
 _BUILD_STATE = "/.pipeline/"
 
 
+# The digest of a file that cannot be read: no file's bytes have it, so the file's task runs
+# again once it can be read (a chmod changes the change time, which sends it to this check).
+UNREADABLE = "unreadable"
+
+
 def _digest(path: str, info: os.stat_result) -> str:
     known = filestate.known_digest(path, info)
     if known is not None:
         return known
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, filestate.HASH).hexdigest()
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, filestate.HASH).hexdigest()
+    except FileNotFoundError:  # gone: doit's own missing-dependency handling
+        raise
+    except OSError:
+        return UNREADABLE
 
 
 def file_state(info: os.stat_result, digest: str) -> list[Any]:

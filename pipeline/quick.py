@@ -198,7 +198,8 @@ def check(config: Config, scan: Scan, *, plan_edits: bool = True,
     if not same_sources and scan.files.keys() != saved["sources"].keys():
         return Verdict(key=key)
     directory = f"{root}/{layout.STATE}"
-    if list(scan.links) != saved["links"] or not runstate.is_sealed(root) \
+    if list(scan.links) != saved["links"] or list(scan.special) != saved.get("special") \
+            or not runstate.is_sealed(root) \
             or os.path.lexists(f"{directory}/{JOURNAL}"):
         return Verdict(key=key)
 
@@ -388,6 +389,7 @@ def _make(graph: Graph, scan: Scan, report: Record, previous: Record,
     if shards is None or folders is None:
         return None
     return {"key": key, "sources": scan.files, "links": list(scan.links),
+            "special": list(scan.special),
             "binaries": [path for path, _ in graph.inventory.binaries],
             "tests": sorted(_tests(graph)),
             "state": stats, "folders": folders, "shards": shards, "report": report}

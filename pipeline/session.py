@@ -98,6 +98,7 @@ def discovered(graph: Graph) -> dict[str, int]:
         counts[f"pages of pages documented{suffix}"] = layers.get(layer, 0)
     counts["binary files skipped"] = len(graph.inventory.binaries)
     counts["symlinks not followed"] = len(graph.inventory.skipped_links)
+    counts["special files skipped"] = len(graph.inventory.special)
     return counts
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from buildkit import (
@@ -337,3 +338,65 @@ def test_corrupt_dependency_database_is_reported_and_rebuilt(tmp_path: Path) -> 
 
 def test_foreign_state_version_is_reported_and_rebuilt(tmp_path: Path) -> None:
     _damaged_state_case(tmp_path, "version")
+
+
+def test_fifos_and_sockets_are_counted_never_opened(tmp_path: Path) -> None:
+    """A FIFO is never opened (that would wait for a writer) and a socket has no bytes: both
+    are counted in the summary, get no page, and adding one makes a no-op build look again."""
+    import socket
+
+    make_tree(tmp_path / "src", {"a.py": "x = 1\n"})
+    os.mkfifo(tmp_path / "src" / "pipe.py")
+    result = build(tmp_path / "src", tmp_path / "out")
+    assert result.code == 0, result.stderr
+    assert _summary(result)["special files skipped"] == 1
+    assert _summary(result)["binary files skipped"] == 0
+    pages = contents(snapshot(tmp_path / "out"))
+    assert "a.py_docs.md" in pages and not [p for p in pages if "pipe.py" in p]
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tmp_path / "src" / "s.sock"))
+        again = build(tmp_path / "src", tmp_path / "out")
+    assert _summary(again)["special files skipped"] == 2
+
+
+def _summary(result: BuildResult) -> dict[str, int]:
+    """The build's summary line as {label: count}."""
+    line = next(line for line in result.stderr.splitlines() if line.startswith("summary: "))
+    pairs = (part.rsplit(" ", 1) for part in line.removeprefix("summary: ").split("; "))
+    return {label: int(value.replace(",", "")) for label, value in pairs if value[0].isdigit()}
+
+
+def test_an_unreadable_file_gets_its_page_and_a_note(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that cannot be read (no permission: the build may run as a user that does not
+    own every file) is documented with an ``unreadable`` note and fails the build, rather
+    than listed as a binary file; once readable, it is read without any edit of its bytes."""
+    make_tree(tmp_path / "src", {"a.py": "x = 1\n", "secret.py": "def hidden():\n    pass\n"})
+    secret = str(tmp_path / "src" / "secret.py")
+    real_open, real_builtin_open = os.open, open
+
+    def refusing_open(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.fspath(path) == secret:
+            raise PermissionError(13, "Permission denied", secret)
+        return real_open(path, *args, **kwargs)
+
+    def refusing_builtin_open(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(path, int) and os.fspath(path) == secret:
+            raise PermissionError(13, "Permission denied", secret)
+        return real_builtin_open(path, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "open", refusing_open)
+        patched.setattr("builtins.open", refusing_builtin_open)
+        refused = build(tmp_path / "src", tmp_path / "out")
+    assert refused.code == 1, refused.stderr
+    assert _summary(refused)["binary files skipped"] == 0
+    assert _summary(refused)["files with failures"] == 1
+    page = (tmp_path / "out" / "secret.py_docs.md").read_text()
+    assert "could not be read: Permission denied" in page
+    assert "hidden" not in page
+    os.chmod(secret, 0o644)  # what making it readable does: a new change time, same bytes
+    readable = build(tmp_path / "src", tmp_path / "out")
+    assert readable.code == 0, readable.stderr
+    assert "could not be read" not in (tmp_path / "out" / "secret.py_docs.md").read_text()
+    assert "hidden" in (tmp_path / "out" / "secret.py_docs.md").read_text()
