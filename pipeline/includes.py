@@ -25,7 +25,7 @@ class IncludeSearch:
     def __init__(self, paths: Iterable[str], includes: Iterable[str]) -> None:
         self.paths = frozenset(paths)
         self._by_suffix: dict[str, list[str]] | None = None
-        self._targets = sorted({posixpath.normpath(t) for t in includes if not t.startswith("/")})
+        self._includes = tuple(includes)  # normalised when the roots are first needed
         self._roots: dict[str, int] | None = None
         self._found: dict[tuple[str, str, str], tuple[str, str]] = {}
 
@@ -36,7 +36,8 @@ class IncludeSearch:
         """Include root -> how many distinct includes of the tree are found under it."""
         if self._roots is None:
             found: Counter[str] = Counter()
-            for target in self._targets:
+            targets = {posixpath.normpath(t) for t in self._includes if not t.startswith("/")}
+            for target in sorted(targets):
                 if "/" not in target or target.startswith("../"):
                     continue  # a bare name says nothing about where the roots are
                 for path in self._suffixes().get(target, ()):

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from pipeline import layout
 from pipeline.includes import IncludeSearch
-from pipeline.pyimports import PythonModules, module_index
+from pipeline.pyimports import PY_SUFFIXES, PythonModules, module_index
 from pipeline.records import (
     Context,
     FileRow,
@@ -74,8 +74,9 @@ class Resolver:
 
     @functools.cached_property
     def python_modules(self) -> PythonModules:
-        """The tree's Python modules, indexed when first needed (not for a layer of pages)."""
-        return PythonModules(sorted(self.paths))
+        """The tree's Python modules, indexed when first needed (not for a layer of pages)
+        from its Python files alone: nothing else takes part in import resolution."""
+        return PythonModules(sorted(p for p in self.paths if p.endswith(PY_SUFFIXES)))
 
     @functools.cached_property
     def modules(self) -> dict[str, str]:

@@ -76,15 +76,16 @@ def unpack(data: bytes, limit: int = MAX_BYTES) -> bytes:
     return data
 
 
-def save_state(path: str | os.PathLike[str], data: Any) -> bool:
-    """Write ``data`` as stable JSON, compressed when the name ends with ``.zst``, only
-    when it changed (see :func:`pipeline.files.write_if_changed`)."""
-    return save_encoded(path, dump_state(data))
+def save_state(path: str | os.PathLike[str], data: Any, level: int = LEVEL) -> bool:
+    """Write ``data`` as stable JSON, compressed (at ``level``) when the name ends with
+    ``.zst``, only when it changed (see :func:`pipeline.files.write_if_changed`)."""
+    return save_encoded(path, dump_state(data), level)
 
 
-def save_encoded(path: str | os.PathLike[str], encoded: bytes) -> bool:
+def save_encoded(path: str | os.PathLike[str], encoded: bytes, level: int = LEVEL) -> bool:
     """Like :func:`save_state`, for JSON already encoded."""
-    return write_if_changed(path, pack(encoded) if str(path).endswith(".zst") else encoded)
+    return write_if_changed(path, pack(encoded, level) if str(path).endswith(".zst")
+                            else encoded)
 
 
 def save_state_kept(path: str | os.PathLike[str], data: Any) -> bool:
