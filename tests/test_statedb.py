@@ -89,3 +89,49 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
         handle.write(b'["+", "u", {"deps:"')  # killed while writing
     again = StateDB(str(path), JSONCodec())
     assert again.in_("t") and not again.in_("u")
+
+
+# --------------------------------------------------------------------------- the snapshot
+
+def _snapshot(path: Path) -> bytes:
+    from pipeline.stateio import unpack
+
+    return unpack(path.read_bytes())
+
+
+def test_the_snapshot_is_a_line_per_task_and_unread_records_keep_their_bytes(
+        tmp_path: Path) -> None:
+    """Records doit never asks for are written back as they were read, not parsed and
+    encoded again (an edit's build asks for a few of thousands)."""
+    path = tmp_path / "doit.json"
+    path.write_bytes(b'"kept"\t{"b":1,"a":[2.5,3]}\n"used"\t{"deps:":["x"]}\n')
+    db = StateDB(str(path), JSONCodec())
+    assert db.get("used", "deps:") == ["x"]
+    db.set("used", "deps:", ["y"])
+    db.set("new", "deps:", [])
+    db.dump()
+    assert _snapshot(path) == (b'"kept"\t{"b":1,"a":[2.5,3]}\n'  # as read: keys unsorted
+                               b'"new"\t{"deps:":[]}\n'
+                               b'"used"\t{"deps:":["y"]}\n')
+    assert StateDB(str(path), JSONCodec()).get("kept", "a") == [2.5, 3]
+
+
+def test_a_damaged_record_is_only_its_own_task_forgotten(tmp_path: Path) -> None:
+    path = tmp_path / "doit.json"
+    path.write_bytes(b'"a"\t{"deps:":["x"]}\n"b"\t{"deps:":["trunc\n"c"\t[1]\n')
+    db = StateDB(str(path), JSONCodec())
+    assert db.get("a", "deps:") == ["x"]
+    assert not db.in_("b") and db.get("b", "deps:") is None  # not JSON: runs again
+    assert not db.in_("c")  # JSON, but no record
+    db.dump()
+    assert _snapshot(path) == b'"a"\t{"deps:":["x"]}\n'
+
+
+def test_a_snapshot_written_as_one_json_object_is_read_and_rewritten_as_lines(
+        tmp_path: Path) -> None:
+    path = tmp_path / "doit.json"
+    path.write_bytes(b'{"t": {"deps:": ["a"]}, "u": {"deps:": []}}')
+    db = StateDB(str(path), JSONCodec())
+    assert db.get("t", "deps:") == ["a"] and db.in_("u")
+    db.dump()
+    assert _snapshot(path) == b'"t"\t{"deps:":["a"]}\n"u"\t{"deps:":[]}\n'
