@@ -14,9 +14,10 @@ from __future__ import annotations
 import gc
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pipeline import runstate, state
@@ -74,13 +75,31 @@ def doit_namespace(graph: Graph, reporter: type[Reporter],
 
 
 def run_doit(namespace: dict[str, Any], argv: list[str]) -> int:
+    import doit.plugin
     from doit.doit_cmd import DoitMain
 
     from pipeline import runner
     from pipeline.overrides import GraphLoader
 
     runner.install()
+    doit.plugin.entry_points_impl = _doit_entry_points
     return int(DoitMain(GraphLoader(namespace), config_filenames=()).run(argv))
+
+
+@cache
+def _doit_entry_points() -> Callable[..., Any]:
+    """doit's plugin lookup (``doit.plugin.entry_points_impl``, its seam for this), from one
+    reading of the installed distributions' entry points: doit asks for four groups, and
+    each ``importlib.metadata.entry_points(group=...)`` reads them all again (17 ms in all
+    with 121 distributions installed, against 6 ms once)."""
+    from importlib.metadata import entry_points
+
+    every = entry_points()
+
+    def select(group: str) -> Any:
+        return every.select(group=group)
+
+    return select
 
 
 def run_argv(config: Config) -> list[str]:
