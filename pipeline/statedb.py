@@ -179,6 +179,8 @@ class StateDB:
         """A task's record, parsed on first use (one that does not parse, or is no JSON
         object, is dropped: the task runs again)."""
         entry = self._db.get(task_id)
+        if entry is None or isinstance(entry, dict):
+            return entry
         if isinstance(entry, bytes):
             try:
                 entry = orjson.loads(entry)
@@ -186,10 +188,9 @@ class StateDB:
                 entry = None
             if isinstance(entry, dict):
                 self._db[task_id] = entry
-            else:
-                del self._db[task_id]
-                entry = None
-        return entry
+                return entry
+        del self._db[task_id]
+        return None
 
     def set(self, task_id: str, dependency: str, value: Any) -> None:
         entry = self._record(task_id)

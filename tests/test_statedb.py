@@ -130,8 +130,9 @@ def test_a_damaged_record_is_only_its_own_task_forgotten(tmp_path: Path) -> None
 def test_a_snapshot_written_as_one_json_object_is_read_and_rewritten_as_lines(
         tmp_path: Path) -> None:
     path = tmp_path / "doit.json"
-    path.write_bytes(b'{"t": {"deps:": ["a"]}, "u": {"deps:": []}}')
+    path.write_bytes(b'{"t": {"deps:": ["a"]}, "u": {"deps:": []}, "v": 5}')
     db = StateDB(str(path), JSONCodec())
     assert db.get("t", "deps:") == ["a"] and db.in_("u")
+    assert not db.in_("v") and db.get("v", "deps:") is None  # no record: runs again
     db.dump()
     assert _snapshot(path) == b'"t"\t{"deps:":["a"]}\n"u"\t{"deps:":[]}\n'
