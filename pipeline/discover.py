@@ -85,7 +85,7 @@ def scan_tree(config: Config) -> Scan:
     links: list[str] = []
     special: list[str] = []
     _walk(Path(config.source), "", config, _exclude_spec(config.exclude),
-          Path(config.output), files, (links, special))
+          Path(config.output), files, links, special)
     return Scan(files, tuple(links), taken, tuple(special))
 
 
@@ -182,10 +182,12 @@ def _walk(
     spec: Any,
     output: Path,
     files: dict[str, list[int]],
-    passed: tuple[list[str], list[str]],
+    links: list[str],
+    special: list[str],
 ) -> None:
-    """Stat ``directory`` and below into ``files``; ``passed`` gathers the symlinks and the
-    special files (FIFOs, sockets, devices: opening a FIFO would wait for a writer)."""
+    """Stat ``directory`` and below into ``files``, the symlinks met into ``links`` and the
+    special files (FIFOs, sockets, devices: opening a FIFO would wait for a writer) into
+    ``special``."""
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
@@ -197,18 +199,18 @@ def _walk(
         except OSError:
             continue
         if stat.S_ISLNK(info.st_mode):
-            passed[0].append(path)  # never followed: loops and links out of the tree are common
+            links.append(path)  # never followed: loops and links out of the tree are common
             continue
         if stat.S_ISDIR(info.st_mode):
             if _skip_dir(entry.name, path, config, spec) or Path(entry.path) == output:
                 continue
-            _walk(Path(entry.path), path, config, spec, output, files, passed)
+            _walk(Path(entry.path), path, config, spec, output, files, links, special)
         elif spec.match_file(path):
             continue
         elif stat.S_ISREG(info.st_mode):
             files[path] = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
         else:
-            passed[1].append(path)
+            special.append(path)
 
 
 class _NoExcludes:

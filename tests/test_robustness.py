@@ -391,6 +391,9 @@ def test_an_unreadable_file_gets_its_page_and_a_note(tmp_path: Path,
         patched.setattr(os, "open", refusing_open)
         patched.setattr("builtins.open", refusing_builtin_open)
         refused = build(tmp_path / "src", tmp_path / "out")
+        before = snapshot(tmp_path / "out")
+        still = build(tmp_path / "src", tmp_path / "out")  # still unreadable: a no-op
+        assert still.code == 1 and snapshot(tmp_path / "out") == before
     assert refused.code == 1, refused.stderr
     assert _summary(refused)["binary files skipped"] == 0
     assert _summary(refused)["files with failures"] == 1
