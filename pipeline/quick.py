@@ -273,13 +273,19 @@ def _same_pages(root: str, grouped: Mapping[str, Mapping[str, list[int]]]) -> bo
 
 
 def trusted(graph: Graph, verdict: Verdict) -> bool:
+    """Only the bytes or stats of sources moved and the outputs are as recorded (the check
+    of them, under way beside the build, is waited for): they can be trusted as the check
+    found them (:func:`pipeline.state.trust_outputs`)."""
+    return plannable(graph, verdict) and verdict.outputs_intact()
+
+
+def plannable(graph: Graph, verdict: Verdict) -> bool:
     """Only the bytes or stats of sources moved (``verdict.intact``) and discovery told text
     from binary as when the record was taken (an edit can turn one into the other, which
-    changes the pages a build expects): the outputs can be trusted as the check found them
-    (:func:`pipeline.state.trust_outputs`)."""
+    changes the pages a build expects): an edit's focus can be planned, and becomes the
+    build's when the outputs' check, not waited for here, finds them as recorded."""
     saved = verdict.saved or {}
-    return verdict.outputs_intact() \
-        and [p for p, _ in graph.inventory.binaries] == saved.get("binaries")
+    return verdict.intact and [p for p, _ in graph.inventory.binaries] == saved.get("binaries")
 
 
 def _moved(verdict: Verdict, scan: Scan) -> set[str]:

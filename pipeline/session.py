@@ -150,12 +150,19 @@ def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = Fals
 
     counts = discovered(graph)
     argv = ["run", *options] if options else run_argv(graph.config)
-    trusted = quick.trusted(graph, verdict)
+    # An edit is planned while the outputs are still being checked (quick.Deferred): its
+    # focus, and the edited files extracted (moves_indexes), which the tasks then take.
+    serial, focus = False, None
+    if quick.plannable(graph, verdict):
+        focus = quick.focus(graph, verdict, scan)
+        # a few tasks in a chain: worker processes would only wait
+        serial = len(focus) <= SERIAL_FOCUS and not (
+            moves_indexes(graph, verdict, scan) and len(argv) > 1)
+    trusted = focus is not None and verdict.outputs_intact()
     if trusted:
-        graph = replace(graph, focus=quick.focus(graph, verdict, scan))
-        if len(graph.focus or ()) <= SERIAL_FOCUS and not (
-                len(argv) > 1 and moves_indexes(graph, verdict, scan)):
-            argv = ["run"]  # a few tasks in a chain: worker processes would only wait
+        graph = replace(graph, focus=focus)
+        if serial:
+            argv = ["run"]
     reporter = reporter_for(graph.root, graph.config.depth, counts, strict, stream,
                             deferred=trusted)
     state.trust_outputs(graph.root, trusted)
@@ -220,8 +227,9 @@ def moves_indexes(graph: Graph, verdict: Verdict, scan: Scan) -> bool:
     index, which wait only on the link: with workers they run side by side (a definition
     added to a torch module: about 1 s of 4.5). Each edited file is extracted here to
     know, and its task takes that extraction (:func:`pipeline.actions.index_rows_move`)
-    rather than fetch it or ship it to a cluster. Not for more than :data:`PREVIEWED`
-    files."""
+    rather than fetch it or ship it to a cluster; a build that finds the outputs moved
+    runs the whole graph, whose task takes it as well (the extraction is the file's,
+    whatever the outputs hold). Not for more than :data:`PREVIEWED` files."""
     from pipeline.actions import index_rows_move
     from pipeline.quick import edited
 

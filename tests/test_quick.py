@@ -448,6 +448,46 @@ def test_an_edit_that_moves_the_symbol_indexes_runs_with_workers(
                                                                     *jobs)
 
 
+@pytest.mark.skipif(not python_extractor_works(), reason="the Python extractor is not there yet")
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("outputs_moved", [False, True])
+def test_an_edit_is_extracted_while_the_outputs_are_checked(
+        tree: Path, monkeypatch: pytest.MonkeyPatch, jobs: str, outputs_moved: bool) -> None:
+    """The edited file is extracted before the build waits for the outputs' check (which
+    runs in a forked child meanwhile), with one worker or more; its task takes that
+    extraction, also when the check finds a page moved and the whole graph runs."""
+    from pipeline import remote
+
+    events: list[str] = []
+    extract, result = remote.extract_file, quick.Deferred.result
+
+    def extracted(data: bytes, language: str) -> Any:
+        if language == "python":  # the pages of the next layers are extracted too
+            events.append("extracted")
+        return extract(data, language)
+
+    monkeypatch.setattr(remote, "extract_file", extracted)
+    monkeypatch.setattr(quick.Deferred, "result",
+                        lambda self: (events.append("outputs answered"), result(self))[1])
+    build(tree / "src", tree / "out", "--jobs", jobs)  # the record under these options
+    if outputs_moved:
+        page = tree / "out" / "pkg" / "b.py_docs.md"
+        page.write_bytes(page.read_bytes() + b"hand-edited\n")
+    body = BASE_TREE["pkg/b.py"]
+    make_tree(tree / "src", {"pkg/b.py": body.replace("return 2", "return 3")})
+    events.clear()
+    built = build(tree / "src", tree / "out", "--jobs", jobs)
+    assert events[:2] == ["extracted", "outputs answered"], events
+    assert events.count("extracted") == 1, events  # not again by its task
+    assert not remote._PREPARED
+    if outputs_moved:
+        assert b"hand-edited" not in (tree / "out" / "pkg" / "b.py_docs.md").read_bytes()
+    else:
+        assert built.counts["extracted"] == 2, built.counts  # b.py and its docs page
+    assert contents(snapshot(tree / "out")) == clean_build_snapshot(
+        tree / "src", tree / "out", "--jobs", jobs)
+
+
 def test_each_layers_folder_pages_are_two_tasks_top_and_rest(tree: Path) -> None:
     """A layer's folder pages are rendered by two tasks that workers run side by side: one
     for the layer's top folder (whose ``sub.md`` lists every symbol of the layer) and one
