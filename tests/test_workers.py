@@ -13,7 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from buildkit import build, clean_build_snapshot, contents, make_tree, python_env, snapshot
+from buildkit import (
+    BASE_TREE,
+    build,
+    clean_build_snapshot,
+    contents,
+    make_tree,
+    python_env,
+    snapshot,
+)
 from doit.reporter import ZeroReporter
 
 from pipeline.cli import run_doit
@@ -185,3 +193,20 @@ def test_tasks_waiting_on_one_task_start_in_the_order_of_the_task_list(tmp_path:
     # the two workers may swap near neighbours; a set's order moves them anywhere
     assert all(abs(started.index(name) - at) <= 3 for at, name in enumerate(names)), \
         " ".join(started)
+
+
+def test_the_last_layers_folder_pages_start_before_its_pages_are_rendered(
+        tmp_path: Path) -> None:
+    """Once the last layer's link is done, its folder pages come before its pages: the task
+    of the layer's other folders is its longest (torch: 1.5 s), and after the many small
+    render tasks it ran alone at the end of a cold build while the other worker waited.
+    (The pages of an earlier layer come first: the next layer's extraction waits on them.)
+    A one-process build runs the tasks in the order doit takes them."""
+    make_tree(tmp_path / "src", BASE_TREE)
+    result = build(tmp_path / "src", tmp_path / "out", "--jobs", "1")
+    ran = [line.split(":", 3)[1:3] for line in result.stderr.splitlines()
+           if line.startswith(("docs:render:", "docs:folder:"))]
+    folders = [at for at, (stage, name) in enumerate(ran) if stage == "folder" and name == "2"]
+    renders = [at for at, (stage, name) in enumerate(ran)
+               if stage == "render" and name.startswith("out/")]
+    assert folders and renders and max(folders) < min(renders), ran
