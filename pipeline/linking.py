@@ -11,6 +11,8 @@ whole layer next time.
 from __future__ import annotations
 
 import os
+import posixpath
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,9 +22,10 @@ import orjson
 from pipeline import state
 from pipeline.entries import load_record, summarize
 from pipeline.files import dump_state, read_bytes, sha256
-from pipeline.filetypes import PAGE
+from pipeline.filetypes import PAGE, file_type
 from pipeline.graph import Counts
-from pipeline.link import Resolver, build_links
+from pipeline.link import Resolver, build_links, resolve
+from pipeline.pyimports import INIT_NAMES
 from pipeline.records import (
     SCHEMA,
     Note,
@@ -62,6 +65,11 @@ from pipeline.stateio import (
 # digests, which no level compresses: level 1 writes torch's 2.2 MB in 2.6 ms against
 # 10-13 ms at the state files' level, the same size within 1 %.
 MEMO_LEVEL = 1
+# Folder facts and the symbol index that a patch rewrites are written at level 1 too: those of
+# the top folders list every symbol of the layer (torch: 25 MB of JSON each), 20 ms at level 1
+# against 70 ms at the state files' level, for a fifth more bytes (1.8 against 1.5 MB). A
+# whole link compares their content, not their bytes, and keeps them.
+PATCH_LEVEL = 1
 
 
 def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
@@ -73,8 +81,9 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
     changed (see the module's doc)."""
     out = Path(output)
     memo_path = out / state.path("links", str(layer))
+    # the extras (other layers' file counts) only go into folders' facts: kept in the memo
     setting = sha256(dump_state([layer, chunks, folders, [list(b) for b in binaries], mirror,
-                                 extras, max_source_bytes, code, SCHEMA]))
+                                 max_source_bytes, code, SCHEMA]))
     memo = memo_from_json(load_state_or(memo_path, None))
     memo_path.unlink(missing_ok=True)
     base = f"{output}/"  # plain joins: a layer has a summary file per chunk, thousands
@@ -85,7 +94,7 @@ def link_layer(output: str, layer: int, chunks: tuple[str, ...], folders: tuple[
             and _complete(out, layer, chunks, folders):
         try:
             done = _relink(out, layer, chunks, folders, mirror, max_source_bytes, memo,
-                           raw, digests)
+                           raw, digests, extras)
         except (StaleState, KeyError, TypeError, ValueError):  # state not as the memo says
             done = None
     how = "links_patched"
@@ -147,15 +156,16 @@ def _link_whole(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[s
         written += save_state(out / state.path("global", ""), data)
     resolved = {path: ctx.imports for path, ctx in links.contexts.items()}
     memo = make_memo(setting, {chunk: (digests[chunk], items)
-                               for chunk, items in by_chunk.items()}, resolved, links, known)
+                               for chunk, items in by_chunk.items()}, resolved, links, known,
+                     extras)
     return written, memo
 
 
 def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, ...],
             mirror: str, max_source_bytes: int, memo: Memo, raw: dict[str, bytes],
-            digests: dict[str, str]) -> tuple[int, Memo] | None:
-    """Patch the layer's link for its changed summaries; ``None`` where that cannot be
-    done (the caller links the whole layer)."""
+            digests: dict[str, str], extras: dict[str, Any]) -> tuple[int, Memo] | None:
+    """Patch the layer's link for its changed summaries (and the folders' ``extras``);
+    ``None`` where that cannot be done (the caller links the whole layer)."""
     changes: dict[str, tuple[Summary, Summary]] = {}
     added: set[str] = set()
     gone: dict[str, list[str]] = {}  # chunk -> the paths that left it (and the layer)
@@ -171,8 +181,8 @@ def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, 
             if every is None:
                 every = {path for c in memo.chunks.values() for path in c.paths}
             new = set(paths) - set(known.paths)
-            if layer < 2 or not new.isdisjoint(every):
-                return None  # added to or removed from the sources, or moved between chunks
+            if not new.isdisjoint(every):
+                return None  # moved between chunks
             added |= new
             gone[chunk] = sorted(set(known.paths) - set(paths))
         sums = tuple(map(summary_digest, items))
@@ -190,21 +200,102 @@ def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, 
             if before is None:
                 return None
             changes[summary.path] = (before, summary)
-        for path in gone.get(chunk, ()):  # a page's last entry is kept for one run
-            shape = absent(Summary(path, layer, PAGE.language, PAGE.name, 0, "", False, False))
-            before = _earlier(older.get(path), shape, earlier[path])
-            if before is None:
+        for path in gone.get(chunk, ()):  # a file's last entry is kept for one run
+            went = _gone(older.get(path), path, layer, earlier[path])
+            if went is None:
                 return None
-            changes[path] = (before, shape)
+            changes[path] = went
     layer_paths = [path for chunk in chunks for path in chunk_memos[chunk].paths]
     resolver = Resolver(layer_paths, mirror, layer, memo.includes)
     removed = {path: chunk for chunk, paths in gone.items() for path in paths}
-    found = plan(memo, changes, resolver, set(folders), frozenset(added), frozenset(removed))
+    earlier_resolver = None
+    if layer == 1 and (added or removed):  # imports of other files may find them, or not
+        earlier_resolver = Resolver([path for c in memo.chunks.values() for path in c.paths],
+                                    mirror, layer, memo.includes)
+        anew = resolved_anew(earlier_resolver, resolver, added | removed.keys(),
+                             {chunk: raw[chunk] for chunk in chunks}, changes.keys(),
+                             memo.includes.keys())
+        if anew is None:
+            return None
+        changes.update((s.path, (s, s)) for s in anew)
+    found = plan(memo, changes, resolver, set(folders), frozenset(added), frozenset(removed),
+                 earlier_resolver)
     if found is None:
         return None
     now = replace(memo, chunks=chunk_memos)
-    written = _patch(out, layer, chunks, now, found, set(folders), max_source_bytes, removed)
-    return written, replace(found.memo, chunks=chunk_memos)
+    moved = {folder: extras.get(folder, {}) for folder in sorted(set(memo.extras) | set(extras))
+             if memo.extras.get(folder, {}) != extras.get(folder, {})}
+    written = _patch(out, layer, chunks, now, found, set(folders), max_source_bytes, removed,
+                     moved, resolver.modules if layer == 1 else {})
+    return written, replace(found.memo, chunks=chunk_memos, extras=extras)
+
+
+def _gone(entry: dict[str, Any] | None, path: str, layer: int,
+          digest: str) -> tuple[Summary, Summary] | None:
+    """(before, after) of a file that left the layer: its summary when link last read it,
+    made again from the entry its chunk keeps for one run (None when that cannot be
+    done), and :func:`absent`. A source may have been a test file: whichever summary has
+    the memo's digest is the one."""
+    kind = PAGE if layer >= 2 else file_type(posixpath.basename(path))
+    for is_test in (False, True) if layer == 1 else (False,):
+        shape = absent(Summary(path, layer, kind.language, kind.name, 0, "", is_test, False))
+        before = _earlier(entry, shape, digest)
+        if before is not None:
+            return before, shape
+    return None
+
+
+def resolved_anew(earlier: Resolver, resolver: Resolver, moved: Collection[str],
+                  raw: Mapping[str, bytes], changed: Collection[str],
+                  includes: Collection[str]) -> list[Summary] | None:
+    """The summaries of the sources, other than ``changed``, whose imports, includes or
+    links resolve otherwise now that the files of ``moved`` were added or removed
+    (``earlier`` resolves among the files before, ``resolver`` among those after); None
+    when that is not known without linking the whole layer: an ``__init__`` added or
+    removed (the module names of a package), another file's module name moved, a new
+    top-level package, or an include root that may move (the include roots are inferred
+    from the files an include finds: ``includes``, the layer's include targets).
+
+    An import, include or link that can reach a file names it: a Python import its module
+    name (whose last part is the file's stem), an include or a link its file name. So only
+    the chunks whose summaries hold a moved file's stem are read (``raw``: chunk -> its
+    summary file's bytes), with those holding a ``%`` (a link may escape a character of a
+    name), and their files resolved both ways."""
+    stems: set[bytes] = set()
+    python = earlier.python_modules, resolver.python_modules
+    for path in moved:
+        base = posixpath.basename(path)
+        stem = base.split(".", 1)[0]
+        if base in INIT_NAMES or not stem or orjson.dumps(stem)[1:-1] != stem.encode():
+            return None  # a package's modules, or a stem its JSON form does not hold
+        stems.add(stem.encode())
+        for modules in python:
+            name = modules.module_name(path)
+            if "." in name and name.split(".", 1)[0] not in (python[0].tops & python[1].tops):
+                return None  # the tree's top-level packages moved
+    if (python[0].tops ^ python[1].tops) - {stem.decode() for stem in stems}:
+        return None  # a top-level module other than a moved file's
+    before, after = python[0].index, python[1].index
+    if any(after.get(path) != where for path, where in before.items() if path not in moved):
+        return None  # a folder became a package, or stopped being one
+    targets = {posixpath.normpath(t) for t in includes}
+    for path in moved:
+        parts = path.split("/")
+        if any("/".join(parts[start:]) in targets for start in range(len(parts) - 1)):
+            return None  # an include of a path below a folder finds it: a root may move
+    found: list[Summary] = []
+    for data in raw.values():
+        text = unpack(data)
+        named = any(stem in text for stem in stems)
+        if not named and b"%" not in text:
+            continue
+        for summary in (summary_from_dict(s) for s in orjson.loads(text)):
+            if summary.path in changed or summary.path in moved or not named and not any(
+                    item[0] == "link" and "%" in item[1] for item in summary.imports):
+                continue
+            if resolve(summary, earlier) != resolve(summary, resolver):
+                found.append(summary)
+    return found
 
 
 def _summaries(data: bytes) -> list[Summary]:
@@ -225,7 +316,10 @@ def _earlier(entry: dict[str, Any] | None, now: Summary, digest: str) -> Summary
 
 
 def _patch(out: Path, layer: int, chunks: tuple[str, ...], memo: Memo, found: Plan,
-           folders: set[str], max_source_bytes: int, removed: dict[str, str]) -> int:
+           folders: set[str], max_source_bytes: int, removed: dict[str, str],
+           extras: dict[str, Any], modules: Mapping[str, str]) -> int:
+    """Write what ``found`` changes in the layer's link state, with the folders' new
+    ``extras`` (those that changed) and the module names of added Python files."""
     chunk_of = {path: chunk for chunk in chunks for path in memo.chunks[chunk].paths}
     chunk_of.update(removed)
     written = 0
@@ -233,25 +327,34 @@ def _patch(out: Path, layer: int, chunks: tuple[str, ...], memo: Memo, found: Pl
     for chunk in sorted({chunk_of[path] for path in found.contexts}):
         where = out / state.path("ctx", chunk)
         old = {path: context_from_dict(data) for path, data in load_state(where).items()}
-        new = patch_contexts(old, found, memo.chunks[chunk].paths)
+        new = patch_contexts(old, found, memo.chunks[chunk].paths, modules)
         counts.update((path, len(new[path].imported_by)) for path in found.importers
                       if path in new and path not in removed)
         written += save_state(where, {path: ctx for path, ctx in {**old, **new}.items()
                                       if path not in removed})
-    for folder in sorted(found.folders):
+    for folder in sorted(found.folders | (extras.keys() & folders)):
         where = out / state.path("folder", folder)
-        data = patch_folder(load_state(where), found, counts, folders)
-        written += save_encoded(where, orjson.dumps(data) + b"\n")
+        data = load_state(where)
+        if folder in found.folders:
+            data = patch_folder(data, found, counts, folders)
+        if folder in extras:  # in the form a whole link writes it: keys sorted
+            data["extras"] = orjson.loads(dump_state(extras[folder]))
+        written += save_encoded(where, orjson.dumps(data) + b"\n", PATCH_LEVEL)
     where = out / state.path("notes", str(layer))
     made = {path: note_rows(after, max_source_bytes)
             for path, (_before, after) in found.changes.items()}
     rows = patch_notes(note_rows_from_list(load_state(where)), made, note_order)
     written += save_state(where, rows)
-    if layer == 1 and found.symbols:
+    if layer == 1 and (found.symbols or found.added or found.removed):
         where = out / state.path("global", "")
         data = load_state(where)
-        patch_symbols(data["keywords"], found, found.symbols)
-        written += save_encoded(where, orjson.dumps(data) + b"\n")
+        # the global index lists defined symbols only, no ``module`` row per file
+        defined = replace(found, symbols={path: ([r for r in before if r.kind != "module"],
+                                                 [r for r in after if r.kind != "module"])
+                                          for path, (before, after) in found.symbols.items()})
+        patch_symbols(data["keywords"], defined, found.symbols)
+        data["files"] += len(found.added) - len(found.removed)
+        written += save_encoded(where, orjson.dumps(data) + b"\n", PATCH_LEVEL)
     return written
 
 

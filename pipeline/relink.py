@@ -9,20 +9,24 @@ changed file's summary before and after and from what the last link left (:class
 the ``patch_*`` functions apply it to the state that link wrote. The result equals linking
 the whole layer (``tests/test_relink.py`` compares them on random edits).
 
-A file added to a layer of pages (layer 2 and up) is a change too, from an empty summary,
-and a file removed from one a change to an empty summary (its last summary is made again
-from the entry its chunk keeps for one run): every link of a generated page leads to a page
-that exists, so no page that kept its bytes links to the new one or linked to the removed
-one, and what either reaches is known from the changed files (the pages that list it
-changed with it). Its context is made or dropped, its row and ``module`` symbol inserted or
-removed, and the file counts of the folders above it raised or lowered.
+A file added to a layer is a change too, from an empty summary, and a file removed from one
+a change to an empty summary (its last summary is made again from the entry its chunk keeps
+for one run). Its context is made or dropped, its row and ``module`` symbol inserted or
+removed, its test listed or not by the folders above it, and their file counts raised or
+lowered. In a layer of pages every link of a generated page leads to a page that exists, so
+no page that kept its bytes links to the new one or linked to the removed one: the pages
+that list it changed with it. In the layer of sources an import, include or link of another
+file may find the new file, or have found the removed one: those files are changes too,
+with the same summary before and after and their imports resolved among the files before
+and after (:func:`pipeline.linking.resolved_anew`, which finds them).
 
 Where the reach is not known from the changed files alone, :func:`plan` returns ``None`` and
 the caller links the whole layer: a file became a test or stopped being one, a C include
 that no other file of the layer holds is added or removed (include roots are inferred from
-the set of them), a file that takes part in an ``import *`` changes its imports or names,
-a file moves between chunks, or a file is added to or removed from the layer of sources (an
-import that found nothing may now find it, or Python modules their packages).
+the set of them), a file that takes part in an ``import *`` changes its imports or names, or
+what one finds moves, a file moves between chunks, or among the sources an ``__init__`` is
+added or removed, a Python file's module name moves, a new top-level package comes or goes,
+or a file comes or goes where an include root may follow it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import posixpath
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -51,7 +55,7 @@ from pipeline.link import (
 )
 from pipeline.records import Context, KeywordRow, NoteRow, Resolved, Summary, to_dict
 
-MEMO_VERSION = 2  # 2: digests by files.sha256, as every content digest
+MEMO_VERSION = 3  # 2: digests by files.sha256, as every content digest; 3: extras kept
 
 
 class StaleState(Exception):
@@ -72,11 +76,14 @@ class Memo:
     """What a layer's link leaves for the next one: its inputs by digest, and the counts
     that the facts it wrote keep only as sets."""
 
-    setting: str  # digest of everything else link was given (folders, extras, code, ...)
+    setting: str  # digest of everything else link was given (folders, code, ...) but extras
     chunks: dict[str, ChunkMemo]
     includes: dict[str, int]  # include target -> how many files include it
     pairs: dict[str, dict[tuple[str, str], int]]  # folder -> chart edge -> imports behind it
     stars: frozenset[tuple[str, str]]  # (importer, imported file) of every ``import *``
+    # folder -> the facts of other layers its facts carry (the layers' file counts: a file
+    # added to or removed from the sources moves them)
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +112,13 @@ def summary_digest(summary: Summary) -> str:
 
 def make_memo(setting: str, chunks: Mapping[str, tuple[str, list[Summary]]],
               resolved: Mapping[str, tuple[Resolved, ...]], links: Links,
-              known: Mapping[str, ChunkMemo] | None = None) -> Memo:
+              known: Mapping[str, ChunkMemo] | None = None,
+              extras: Mapping[str, Any] | None = None) -> Memo:
     """The memo of a whole link: ``chunks`` maps each chunk to its summary file's digest and
     its summaries, ``resolved`` each path to its resolved imports, ``links`` is what the
     link made of them (its include and chart-edge counts). The chunks of ``known`` (the
-    last memo's) whose summary files are unchanged keep their summaries' digests."""
+    last memo's) whose summary files are unchanged keep their summaries' digests; ``extras``
+    are the folders' facts of other layers that link was given."""
     known = known or {}
     stars: set[tuple[str, str]] = set()
     for _digest, summaries in chunks.values():
@@ -120,7 +129,7 @@ def make_memo(setting: str, chunks: Mapping[str, tuple[str, list[Summary]]],
                  for name, (digest, summaries) in chunks.items()},
                 dict(links.includes),
                 {folder: {(a, b): n for a, b, n in rows} for folder, rows in links.pairs.items()},
-                frozenset(stars))
+                frozenset(stars), dict(extras or {}))
 
 
 def _chunk_memo(digest: str, summaries: list[Summary], known: ChunkMemo | None) -> ChunkMemo:
@@ -140,6 +149,7 @@ def memo_to_json(memo: Memo) -> dict[str, Any]:
         "pairs": {folder: sorted([a, b, n] for (a, b), n in counts.items())
                   for folder, counts in memo.pairs.items()},
         "stars": sorted(memo.stars),
+        "extras": memo.extras,
     }
 
 
@@ -154,9 +164,12 @@ def memo_from_json(data: Any) -> Memo | None:
             return None
         pairs = {folder: {(a, b): int(n) for a, b, n in rows}
                  for folder, rows in data["pairs"].items()}
+        extras = data["extras"]
+        if not isinstance(extras, dict):
+            return None
         return Memo(str(data["setting"]), chunks, {str(k): int(v) for k, v in
                                                    data["includes"].items()},
-                    pairs, frozenset((a, b) for a, b in data["stars"]))
+                    pairs, frozenset((a, b) for a, b in data["stars"]), extras)
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -183,12 +196,15 @@ def absent(summary: Summary) -> Summary:
 
 def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Resolver,
          folders: Collection[str], added: frozenset[str] = frozenset(),
-         removed: frozenset[str] = frozenset()) -> Plan | None:
+         removed: frozenset[str] = frozenset(), earlier: Resolver | None = None,
+         ) -> Plan | None:
     """What ``changes`` reach (each path's summary before and after; the set of paths is the
     memo's, less ``removed``, whose summaries after are :func:`absent`, and ``added``, whose
-    summaries before are), or ``None`` when it is not known from them alone. Files are
-    added or removed in part in the layers of pages only (see the module's doc)."""
-    assert resolver.layer >= 2 or not (added or removed), "adds in the sources link whole"
+    summaries before are), or ``None`` when it is not known from them alone. ``earlier``:
+    the resolver of the layer's files before ``added`` and ``removed`` (``resolver``, of
+    the files after, when None), which resolves the imports before; a file of the sources
+    whose imports resolve anew because files came or went is a change with the same
+    summary before and after (see :func:`pipeline.linking.resolved_anew`)."""
     if any(before.is_test != after.is_test or before.path != after.path
            for before, after in changes.values()):
         return None  # a file's tests are listed in every folder above it, and by its imports
@@ -199,15 +215,16 @@ def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Reso
     includes = +includes  # drop the targets no file includes any more
     if includes.keys() != memo.includes.keys():
         return None  # the include roots may move: every include may resolve anew
-    resolved = {path: (tuple(resolve(before, resolver)), tuple(resolve(after, resolver)))
+    before_resolver = earlier or resolver
+    resolved = {path: (tuple(resolve(before, before_resolver)), tuple(resolve(after, resolver)))
                 for path, (before, after) in changes.items()}
     stars = set(memo.stars)
     for path, (before, after) in changes.items():
         old, new = resolved[path]
         lost, won = star_imports(before, old), star_imports(after, new)
         involved = lost or won or any(target == path for _source, target in memo.stars)
-        if involved and (before.imports, before.defines, before.exports) != \
-                (after.imports, after.defines, after.exports):
+        if lost != won or (involved and (before.imports, before.defines, before.exports) != \
+                (after.imports, after.defines, after.exports)):
             return None  # names taken in by ``import *`` may change anywhere above it
         stars = (stars - lost) | won
     importers: dict[str, tuple[set[str], set[str]]] = {}
@@ -271,13 +288,15 @@ def plan(memo: Memo, changes: dict[str, tuple[Summary, Summary]], resolver: Reso
 
 # --------------------------------------------------------------------------- the patches
 
-def patch_contexts(old: Mapping[str, Context], plan: Plan,
-                   members: Iterable[str] = ()) -> dict[str, Context]:
+def patch_contexts(old: Mapping[str, Context], plan: Plan, members: Iterable[str] = (),
+                   modules: Mapping[str, str] | None = None) -> dict[str, Context]:
     """The new contexts of the files of ``old`` (those of ``plan.contexts`` in one chunk),
-    and of the files of ``members`` (the chunk's) that ``plan`` adds."""
+    and of the files of ``members`` (the chunk's) that ``plan`` adds, a Python file with
+    its module name from ``modules``."""
     new: dict[str, Context] = {}
-    # A page is no Python module: files are added in part in the layers of pages only.
-    empty = {path: Context("") for path in members if path in plan.added and path not in old}
+    modules = modules or {}
+    empty = {path: Context(modules.get(path, "")) for path in members
+             if path in plan.added and path not in old}
     for path, ctx in (*old.items(), *empty.items()):
         if path not in plan.contexts:
             continue
@@ -337,6 +356,8 @@ def patch_folder(data: dict[str, Any], plan: Plan, counts: Mapping[str, int],
         if folder not in chain:
             continue
         facts["files_below"] += step
+        if plan.changes[path][1 if step > 0 else 0].is_test:  # a test file of the sources
+            _swap(facts["tests_below"], [path] if step < 0 else [], [path] if step > 0 else [])
         if chain[0] != folder:  # in a subfolder: its count
             below = chain[chain.index(folder) - 1]
             sub = next((sub for sub in facts["subfolders"] if sub["path"] == below), None)
@@ -368,11 +389,11 @@ def patch_folder(data: dict[str, Any], plan: Plan, counts: Mapping[str, int],
     patch_symbols(facts["symbols"], plan, [path for path in sorted(plan.symbols)
                                            if folder in folder_chain(layout.folder_of(path),
                                                                      folders)])
-    for field, changes in (("file_imports", plan.file_imports),
-                           ("folder_imports", plan.folder_imports)):
+    for name, changes in (("file_imports", plan.file_imports),
+                          ("folder_imports", plan.folder_imports)):
         if folder in changes:
             lost, won = changes[folder]
-            _swap(facts[field], [list(e) for e in sorted(lost)], [list(e) for e in sorted(won)])
+            _swap(facts[name], [list(e) for e in sorted(lost)], [list(e) for e in sorted(won)])
     return data
 
 

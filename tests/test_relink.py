@@ -35,9 +35,14 @@ TREE = {
 PYTHON = sorted(p for p in TREE if p.endswith(".py"))
 C_FILES = ["include/lib/a.h", "include/lib/b.h", "src/local.h", "src/main.cpp"]
 MARKDOWN = ["docs/guide.md", "docs/more.md"]
-MODULES = ["pkg", "pkg.core", "pkg.util", "pkg.sub.deep", "os", "json"]
-HEADERS = ["<lib/a.h>", "<lib/b.h>", '"local.h"', "<vector>", "<lib/new.h>"]
-LINKS = ["guide.md", "more.md", "../pkg/util.py", "missing.md", "../src/main.cpp"]
+# Each list names files the edits add and remove (``added``) too: an import of one may find
+# it, then no more.
+MODULES = ["pkg", "pkg.core", "pkg.util", "pkg.sub.deep", "os", "json", "pkg.added_0",
+           "pkg.sub.added_1", "pkg.added_2.x"]
+HEADERS = ["<lib/a.h>", "<lib/b.h>", '"local.h"', "<vector>", "<lib/new.h>", '"added_1.h"',
+           "<lib/added_2.h>"]
+LINKS = ["guide.md", "more.md", "../pkg/util.py", "missing.md", "../src/main.cpp",
+         "added_0.md", "added%5F1.md", "../pkg/added_2.py"]
 
 
 def edit(text: str, path: str, op: str, arg: int) -> str:
@@ -52,6 +57,8 @@ def edit(text: str, path: str, op: str, arg: int) -> str:
             return text + f"\n\ndef added_{arg % 4}():\n    return {arg}\n"
         if op == "star":
             return text + f"from {MODULES[arg % 4]} import *\n"
+        if op == "relative":
+            return text + f"from . import added_{arg % 3}\n"
         if op == "describe":
             return f'"""Described anew, version {arg}."""\n' + text.split("\n", 1)[1]
         return text
@@ -167,7 +174,8 @@ def test_state_unlike_the_memo_links_the_whole_layer(tree: tuple[Path, Path],
 def test_pages_facts_unlike_the_memo_link_a_removal_whole(tree: tuple[Path, Path],
                                                           damage: str) -> None:
     """A page removed whose folder facts do not list its row (or the facts above it its
-    subfolder): that layer is linked whole too, and the output is a clean build's."""
+    subfolder): that layer is linked whole (the sources' layer in part), and the output is
+    a clean build's."""
     from pipeline import state
     from pipeline.stateio import load_state, save_state
 
@@ -183,7 +191,8 @@ def test_pages_facts_unlike_the_memo_link_a_removal_whole(tree: tuple[Path, Path
     save_state(where, data)
     (src / "pkg/util.py").unlink()
     result = build(src, out, cwd=out.parent)
-    assert result.counts.get("links_whole") == 2, result.counts
+    assert result.counts.get("links_whole") == 1, result.counts
+    assert result.counts.get("links_patched") == 1, result.counts
     check_equal_to_clean(src, out, out.parent)
 
 
@@ -200,26 +209,91 @@ def added(path: str, arg: int) -> tuple[str, str]:
     return new, f'#include "{name}"\nint made_{arg % 4}(void);\n'
 
 
-@pytest.mark.parametrize("change", ["add", "remove"])
-def test_a_file_added_or_removed_links_the_layer_of_pages_in_part(
+@pytest.mark.parametrize("change", ["add", "remove", "add a test", "remove a test"])
+def test_a_file_added_or_removed_links_every_layer_in_part(
         tree: tuple[Path, Path], change: str) -> None:
-    """A file added to or removed from the sources: the sources' layer is linked whole (an
-    import that found nothing may now find it), the layer of pages in part (a removed
-    page's last summary made again from the entry its chunk keeps), and the output is a
-    clean build's."""
+    """A file added to or removed from the sources: each layer is linked in part (the
+    imports that may find the file, or found it, resolved again; a removed file's last
+    summary made again from the entry its chunk keeps), and the output is a clean
+    build's. ``pkg/sub/deep.py`` imports ``util`` from ``pkg``: the module once there is
+    removed, the package after."""
     src, out = tree
     if change == "add":
         make_tree(src, {"pkg/extra.py": '"""Extra."""\nimport pkg.core\n\n\ndef extra():\n'
                                         '    return 1\n'})
-    else:
+    elif change == "add a test":
+        make_tree(src, {"tests/test_util.py": '"""Tests of util."""\nimport pkg.util\n'})
+    elif change == "remove":
         (src / "pkg/util.py").unlink()
+    else:  # one of the two tests of the folder
+        make_tree(src, {"tests/test_util.py": '"""Tests of util."""\nimport pkg.util\n'})
+        build(src, out, cwd=out.parent)
+        (src / "tests/test_util.py").unlink()
     result = build(src, out, cwd=out.parent)
-    assert result.counts.get("links_whole") == 1, result.counts
-    assert result.counts.get("links_patched") == 1, result.counts
+    assert "links_whole" not in result.counts, result.counts
+    assert result.counts.get("links_patched") == 2, result.counts
     check_equal_to_clean(src, out, out.parent)
 
 
-OPS = st.sampled_from(["grow", "import", "define", "star", "describe", "add", "remove"])
+@pytest.mark.parametrize(("importer", "line", "new"), [
+    ("pkg/util.py", "import pkg.added_0\n", "pkg/added_0.py"),  # found nowhere, then here
+    ("pkg/sub/deep.py", "from pkg import added_0\n", "pkg/added_0.py"),  # the package, then
+    ("pkg/sub/deep.py", "from . import added_1\n", "pkg/sub/added_1.py"),
+    ("tests/test_core.py", "import pkg.added_0\n", "pkg/added_0.py"),  # a test: tested_by
+    ("docs/more.md", "\n[new](added_0.md)\n", "docs/added_0.md"),
+    ("docs/more.md", "\n[new](added%5F1.md)\n", "docs/added_1.md"),  # an escaped name
+    ("src/main.cpp", '#include "added_1.h"\n', "src/added_1.h"),
+], ids=["import", "from package", "relative", "test", "link", "escaped link", "include"])
+def test_imports_that_find_a_file_added_or_removed_are_linked_in_part(
+        tree: tuple[Path, Path], importer: str, line: str, new: str) -> None:
+    """A file that an import, link or include of another file finds once it is added, and
+    no more once it is removed: that other file's context (and the new file's importers,
+    its folder's chart) is patched in, and the output is a clean build's each time."""
+    src, out = tree
+    text = (src / importer).read_text()
+    make_tree(src, {importer: line + text if importer.endswith(".cpp") else text + line})
+    build(src, out, cwd=out.parent)
+    for step in ("add", "remove"):
+        if step == "add":
+            make_tree(src, {new: "# Added\n\nText.\n" if new.endswith(".md")
+                            else "int added(void);\n" if new.endswith(".h")
+                            else '"""Added."""\n\n\ndef made():\n    return 1\n'})
+        else:
+            (src / new).unlink()
+        result = build(src, out, cwd=out.parent)
+        assert "links_whole" not in result.counts, (step, result.counts)
+        check_equal_to_clean(src, out, out.parent)
+        ctx = link_state(out)
+        found = [name for name, data in ctx.items()
+                 if name.startswith("ctx/") and f'"repo","{new}"'.encode() in data]
+        assert bool(found) == (step == "add"), (step, found)
+
+
+@pytest.mark.parametrize(("path", "text"), [
+    ("pkg/__init__.py", None),  # the package's modules would be named otherwise
+    ("include/lib/c.h", "#pragma once\n"),  # found by ``<lib/...>``: a root may move
+    ("toolkit/helpers.py", '"""A new top-level package."""\n'),  # a new top-level name
+], ids=["package init", "include root", "top-level package"])
+def test_a_file_whose_reach_is_not_known_links_the_sources_whole(
+        tree: tuple[Path, Path], path: str, text: str | None) -> None:
+    """Files whose coming or going may move what every other file's imports find link
+    the sources' layer whole; the output is a clean build's."""
+    src, out = tree
+    if text is None:
+        (src / path).unlink()
+    else:
+        if path.startswith("include/"):  # an include of the tree names it
+            make_tree(src, {"src/main.cpp": "#include <lib/c.h>\n"
+                            + (src / "src/main.cpp").read_text()})
+            build(src, out, cwd=out.parent)
+        make_tree(src, {path: text})
+    result = build(src, out, cwd=out.parent)
+    assert result.counts.get("links_whole", 0) >= 1, result.counts
+    check_equal_to_clean(src, out, out.parent)
+
+
+OPS = st.sampled_from(["grow", "import", "define", "star", "describe", "relative", "add",
+                       "remove"])
 EDITS = st.lists(st.tuples(st.sampled_from(PYTHON + C_FILES + MARKDOWN), OPS,
                            st.integers(0, 20)), min_size=1, max_size=3)
 
