@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from buildkit import STATE, build, contents, describe_bytes_difference, make_tree, snapshot
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.stateio import unpack
@@ -301,6 +301,14 @@ EDITS = st.lists(st.tuples(st.sampled_from(PYTHON + C_FILES + MARKDOWN), OPS,
 @settings(max_examples=10, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(EDITS, min_size=1, max_size=3))
+# an import, link or include that finds a file once it is added (a later step), then not
+@example(steps=[[("pkg/util.py", "import", 6)], [("pkg/core.py", "add", 0)],
+                [("pkg/core.py", "remove", 0)]])
+@example(steps=[[("pkg/sub/deep.py", "relative", 1), ("docs/more.md", "import", 5)],
+                [("pkg/sub/deep.py", "add", 1), ("docs/guide.md", "add", 0)],
+                [("pkg/sub/deep.py", "remove", 1), ("docs/guide.md", "remove", 0)]])
+@example(steps=[[("src/main.cpp", "import", 5)], [("src/local.h", "add", 1)],
+                [("src/local.h", "remove", 1)]])
 def test_patched_links_equal_whole_links(steps: list[list[tuple[str, str, int]]]) -> None:
     root = Path(tempfile.mkdtemp(prefix="pipeline-relink-"))
     try:
