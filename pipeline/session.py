@@ -60,7 +60,7 @@ def doit_namespace(graph: Graph, reporter: type[Reporter],
     verdict from the reporter's summary instead, so a failing tree's no-op build starts no
     worker process just to fail."""
     from pipeline.overrides import RefreshingHashChecker
-    from pipeline.tasks import NAMESPACE, RUN_ORDER, task_creators, task_name
+    from pipeline.tasks import NAMESPACE, STAGES, task_creators, task_name
 
     namespace: dict[str, Any] = dict(task_creators(graph))
     namespace["DOIT_CONFIG"] = {
@@ -69,7 +69,7 @@ def doit_namespace(graph: Graph, reporter: type[Reporter],
         "check_file_uptodate": RefreshingHashChecker,
         "reporter": reporter,
         "default_tasks": [NAMESPACE] if verdict_task
-        else [task_name(stage) for stage in RUN_ORDER if stage != "failures"],
+        else [task_name(stage) for stage in STAGES if stage != "failures"],
     }
     return namespace
 

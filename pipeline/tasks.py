@@ -29,13 +29,12 @@ from pipeline.schema import SCHEMA
 # ``docs`` runs them all, so that they live beside a project's own tasks in one dodo.py
 # (``task_render``, ``doit render``, ``doit lint`` stay the project's).
 NAMESPACE = "docs"
-STAGES = ("extract", "link", "render", "folder", "keywords", "prune", "seal", "failures")
-# The order doit walks the stages in (the ``docs`` task's dependencies): it decides which of
-# the tasks that wait on a layer's link start first once it is done. The folder pages
-# first: their task for the layer's other folders is the layer's longest, and started
-# after the layer's many small render tasks it ran alone at the end while the other
-# worker waited.
-RUN_ORDER = ("extract", "link", "folder", "keywords", "render", "prune", "seal", "failures")
+# The stages in the order doit walks them (the ``docs`` task's dependencies), which decides
+# which of the tasks waiting on a layer's link start first once it is done: the folder pages
+# before the pages, since the task for the layer's other folders is the layer's longest, and
+# started after the layer's many small render tasks it ran alone at the end while the other
+# worker waited. (The progress bars are shown in this order too.)
+STAGES = ("extract", "link", "folder", "keywords", "render", "prune", "seal", "failures")
 TaskDict = dict[str, Any]
 
 
@@ -367,7 +366,7 @@ def task_docs(graph: Graph) -> Iterator[TaskDict]:
     for generator in GENERATORS:
         yield from generator(graph)
     yield {"basename": NAMESPACE, "actions": None, "doc": task_docs.__doc__,
-           "task_dep": [task_name(stage) for stage in RUN_ORDER], "uptodate": [True]}
+           "task_dep": [task_name(stage) for stage in STAGES], "uptodate": [True]}
 
 
 def task_creators(graph: Graph) -> dict[str, Callable[[], Iterator[TaskDict]]]:
