@@ -209,9 +209,8 @@ def _relink(out: Path, layer: int, chunks: tuple[str, ...], folders: tuple[str, 
     resolver = Resolver(layer_paths, mirror, layer, memo.includes)
     removed = {path: chunk for chunk, paths in gone.items() for path in paths}
     earlier_resolver = None
-    if layer == 1 and (added or removed):  # imports of other files may find them, or not
-        earlier_resolver = Resolver([path for c in memo.chunks.values() for path in c.paths],
-                                    mirror, layer, memo.includes)
+    if layer == 1 and every is not None:  # files came or went: imports may find them, or not
+        earlier_resolver = Resolver(sorted(every), mirror, layer, memo.includes)
         anew = resolved_anew(earlier_resolver, resolver, added | removed.keys(),
                              {chunk: raw[chunk] for chunk in chunks}, changes.keys(),
                              memo.includes.keys())
@@ -261,24 +260,20 @@ def resolved_anew(earlier: Resolver, resolver: Resolver, moved: Collection[str],
     the chunks whose summaries hold a moved file's stem are read (``raw``: chunk -> its
     summary file's bytes), with those holding a ``%`` (a link may escape a character of a
     name), and their files resolved both ways."""
-    stems: set[bytes] = set()
-    python = earlier.python_modules, resolver.python_modules
+    stems: set[str] = set()
     for path in moved:
         base = posixpath.basename(path)
         stem = base.split(".", 1)[0]
         if base in INIT_NAMES or not stem or orjson.dumps(stem)[1:-1] != stem.encode():
             return None  # a package's modules, or a stem its JSON form does not hold
-        stems.add(stem.encode())
-        for modules in python:
-            name = modules.module_name(path)
-            if "." in name and name.split(".", 1)[0] not in (python[0].tops & python[1].tops):
-                return None  # the tree's top-level packages moved
-    if (python[0].tops ^ python[1].tops) - {stem.decode() for stem in stems}:
-        return None  # a top-level module other than a moved file's
-    before, after = python[0].index, python[1].index
-    if any(after.get(path) != where for path, where in before.items() if path not in moved):
+        stems.add(stem)
+    before, after = earlier.python_modules, resolver.python_modules
+    if (before.tops ^ after.tops) - stems:
+        return None  # a top-level name came or went that no moved file's imports name
+    if any(after.index.get(path) != where for path, where in before.index.items()
+           if path not in moved):
         return None  # a folder became a package, or stopped being one
-    targets = {posixpath.normpath(t) for t in includes}
+    targets = set(includes)  # normalised as :func:`pipeline.link.include_targets` makes them
     for path in moved:
         parts = path.split("/")
         if any("/".join(parts[start:]) in targets for start in range(len(parts) - 1)):
@@ -286,7 +281,7 @@ def resolved_anew(earlier: Resolver, resolver: Resolver, moved: Collection[str],
     found: list[Summary] = []
     for data in raw.values():
         text = unpack(data)
-        named = any(stem in text for stem in stems)
+        named = any(stem.encode() in text for stem in stems)
         if not named and b"%" not in text:
             continue
         for summary in (summary_from_dict(s) for s in orjson.loads(text)):
@@ -348,11 +343,7 @@ def _patch(out: Path, layer: int, chunks: tuple[str, ...], memo: Memo, found: Pl
     if layer == 1 and (found.symbols or found.added or found.removed):
         where = out / state.path("global", "")
         data = load_state(where)
-        # the global index lists defined symbols only, no ``module`` row per file
-        defined = replace(found, symbols={path: ([r for r in before if r.kind != "module"],
-                                                 [r for r in after if r.kind != "module"])
-                                          for path, (before, after) in found.symbols.items()})
-        patch_symbols(data["keywords"], defined, found.symbols)
+        patch_symbols(data["keywords"], found, found.symbols, modules=False)
         data["files"] += len(found.added) - len(found.removed)
         written += save_encoded(where, orjson.dumps(data) + b"\n", PATCH_LEVEL)
     return written

@@ -336,11 +336,15 @@ def _swap(rows: list[Any], lost: Iterable[Any], won: Iterable[Any],
         _insert(rows, row, key)
 
 
-def patch_symbols(rows: list[dict[str, Any]], plan: Plan, paths: Iterable[str]) -> None:
-    """Swap the symbol rows (JSON form, in symbol order) of ``paths`` in place."""
+def patch_symbols(rows: list[dict[str, Any]], plan: Plan, paths: Iterable[str],
+                  modules: bool = True) -> None:
+    """Swap the symbol rows (JSON form, in symbol order) of ``paths`` in place; without
+    ``modules``, not the ``module`` row of a file added or removed (the folders' indexes
+    list every file, the global index only what files define)."""
     for path in paths:
         before, after = plan.symbols.get(path, ([], []))
-        _swap(rows, (to_dict(r) for r in before), (to_dict(r) for r in after), _symbol_key)
+        _swap(rows, (to_dict(r) for r in before if modules or r.kind != "module"),
+              (to_dict(r) for r in after if modules or r.kind != "module"), _symbol_key)
 
 
 def patch_folder(data: dict[str, Any], plan: Plan, counts: Mapping[str, int],
