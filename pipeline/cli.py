@@ -87,13 +87,19 @@ def load_config(flags: dict[str, Any]) -> Config:
 
 
 def _lock(config: Config) -> None:
+    _probe_scheduler(config)
+    runstate.acquire_lock(config.output)
+
+
+def _probe_scheduler(config: Config) -> None:
+    """Exit 2 with one line when the configured scheduler does not answer (before any
+    build, check or watch uses it: Dask's client would wait for it without end)."""
     if config.scheduler:
         from pipeline.cluster import unreachable
 
         problem = unreachable(config.scheduler)
         if problem:
             raise ConfigError("scheduler", f"{config.scheduler} is unreachable: {problem}")
-    runstate.acquire_lock(config.output)
 
 
 def _prepare_state(config: Config) -> bool:
@@ -161,6 +167,7 @@ def command_check(config: Config, full: bool) -> int:
     from pipeline.check import check_output, report
     from pipeline.report import reporter_for
 
+    _probe_scheduler(config)
     if (Path(config.output) / layout.STATE).is_dir():
         runstate.acquire_lock(config.output)  # no build or check of it runs meanwhile
 
@@ -176,6 +183,7 @@ def command_watch(config: Config) -> int:
     """Build, then build again on every change of the source tree (see :mod:`pipeline.watch`)."""
     from pipeline.watch import watch
 
+    _probe_scheduler(config)
     return watch(config)
 
 

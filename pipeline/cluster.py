@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 CONNECT_SECONDS = 10
 PROBE_SECONDS = 5
+HANDSHAKE_BYTES = 1 << 20  # a scheduler's handshake message is a few hundred bytes
 AHEAD_BYTES = 256 << 20  # sources a build ships ahead of its chunk tasks, at most
 _CLIENTS: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -81,9 +82,17 @@ os.register_at_fork(after_in_child=_forget_clients)
 
 
 def unreachable(address: str) -> str:
-    """Why no scheduler answers at ``address`` ("" when a TCP connection opens, or when
-    the address is not TCP and so cannot be probed without Dask): a cheap check that the
-    CLI makes before building, without importing Dask."""
+    """Why no scheduler answers at ``address`` ("" when one does, or when the address is
+    neither TCP nor TLS and so cannot be probed without Dask): a cheap check that the CLI
+    makes before building, without importing Dask.
+
+    An open port is not enough: Dask's client waits for the scheduler's handshake without
+    a timeout, so a client of a port that accepts connections and says nothing (the
+    dashboard's HTTP port, 8787 beside the scheduler's 8786) waits forever (upstream
+    dask/distributed#8071). A scheduler writes its handshake as soon as it accepts a
+    connection, so over plain TCP the probe waits for its first message's length
+    (:func:`_handshake_problem`). Over TLS the server waits for the TLS handshake first:
+    only the connection is probed."""
     import importlib.util
 
     if importlib.util.find_spec("distributed") is None:
@@ -98,10 +107,31 @@ def unreachable(address: str) -> str:
     if not host or not port:
         return "expected tcp://HOST:PORT"
     try:
-        with socket.create_connection((host, port), timeout=PROBE_SECONDS):
-            return ""
+        with socket.create_connection((host, port), timeout=PROBE_SECONDS) as connection:
+            return _handshake_problem(connection) if parts.scheme == "tcp" else ""
     except OSError as error:
         return error.strerror or str(error)
+
+
+def _handshake_problem(connection: socket.socket) -> str:
+    """"" when the first bytes the peer sends are the length of a Dask message (8 bytes,
+    the byte order of the scheduler's machine) of a plausible handshake's size; else why
+    not. (The probe closes the connection then; the scheduler logs that a connection
+    closed before its handshake completed.)"""
+    prefix = b""
+    try:
+        while len(prefix) < 8:
+            received = connection.recv(8 - len(prefix))
+            if not received:
+                return "the connection was closed without a Dask handshake"
+            prefix += received
+    except TimeoutError:
+        return (f"a connection opens but no Dask scheduler answers within {PROBE_SECONDS} s "
+                "(a dashboard's or another service's port?)")
+    size = min(int.from_bytes(prefix, "little"), int.from_bytes(prefix, "big"))
+    if not 0 < size <= HANDSHAKE_BYTES:
+        return "the service there does not speak Dask's protocol"
+    return ""
 
 
 def _client(address: str) -> Any:

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -178,6 +179,58 @@ def test_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "scheduler" in lines[0] and "unreachable" in lines[0], lines
     assert not (out / STATE / "records").exists()
+
+
+# ``python -m pipeline`` with the scheduler probe's wait cut short, so a command that
+# still hangs in Dask's client (no timeout there: dask/distributed#8071) fails the test
+# by its timeout instead of holding the suite for 5 s a command.
+_SHORT_PROBE = ("import sys, pipeline.cluster as c; c.PROBE_SECONDS = 0.3; "
+                "from pipeline.cli import main; sys.exit(main())")
+
+
+@pytest.mark.parametrize("command", ["build", "check", "watch"])
+def test_a_port_that_never_answers_as_a_scheduler_exits_2_with_one_line(
+        tmp_path: Path, command: str) -> None:
+    """A port that accepts connections and stays silent, as a dashboard's HTTP port does
+    (8787, beside the scheduler's 8786): Dask's client would wait for its handshake
+    forever; every command that takes ``--scheduler`` says so in one line and exits 2."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, BASE_TREE)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes connections into the backlog: none is read
+        port = silent.getsockname()[1]
+        done = subprocess.run([sys.executable, "-c", _SHORT_PROBE, command, str(src),
+                               "--output", str(out), "--scheduler", f"127.0.0.1:{port}"],
+                              capture_output=True, text=True, env=python_env(), cwd=tmp_path,
+                              timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unreachable" in lines[0], lines
+    assert "no Dask scheduler answers within 0.3 s" in lines[0], lines
+    assert not (out / STATE / "records").exists()
+
+
+def test_a_service_that_speaks_another_protocol_is_no_scheduler() -> None:
+    """A server that greets first, but not with a Dask message (an SSH banner), and one
+    that closes at once."""
+    from pipeline import cluster
+
+    for greeting in (b"SSH-2.0-OpenSSH_9.6\r\n", b""):
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            address = f"127.0.0.1:{server.getsockname()[1]}"
+            answer: list[str] = []
+            probe = threading.Thread(target=lambda a=address, found=answer: found.append(
+                cluster.unreachable(a)))
+            probe.start()
+            peer, _ = server.accept()
+            peer.sendall(greeting)
+            peer.close()
+            probe.join(timeout=30)
+        expected = "does not speak Dask's protocol" if greeting else "closed without"
+        assert answer and expected in answer[0], answer
 
 
 def test_without_a_scheduler_dask_is_never_imported(tmp_path: Path) -> None:
