@@ -141,10 +141,26 @@ def _client(address: str) -> Any:
         if client is None:
             from distributed import Client
 
+            _quiet_dask_logs()
             client = Client(  # type: ignore[no-untyped-call]
                 address, timeout=CONNECT_SECONDS, set_as_default=False)
             _CLIENTS[address] = client
         return client
+
+
+def _quiet_dask_logs() -> None:
+    """Only critical records from Dask's loggers in a building process: a scheduler lost
+    mid-build made its client log five errors with tracebacks (about 70 lines, through the
+    progress display) while it tried to reconnect, where the build says it once, in the
+    warning of :func:`extract_on_cluster`. Dask sets levels of its own on some loggers
+    (``distributed.client``), so each one made so far is set, and the root of the tree for
+    those made later."""
+    import logging
+
+    names = [name for name in logging.root.manager.loggerDict
+             if name.startswith(("distributed.", "tornado"))]
+    for name in ("distributed", *names):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _drop_client(address: str) -> None:
@@ -195,7 +211,7 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
                 _batch_count(todo, workers), max(1, workers // max(1, sharing)))):
             return {}
         groups, futures = _submit(client, todo, code, workers)
-        client.gather(futures, errors="skip")  # waits for all; each is looked at below
+        answers = _answers(client, futures)
     except Exception as error:  # the cluster went away: extract here, try again later
         SCHEDULERS.failed(address)
         _drop_client(address)
@@ -203,13 +219,12 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
                      "files are extracted here")
         return {}
     made: Made = {}
-    for keys, future in zip(groups, futures, strict=True):
-        if future.status != "finished":
-            problem = future.exception() if future.status == "error" else future.status
+    for keys, (finished, answer) in zip(groups, answers, strict=True):
+        if not finished:
             outcome.warn("cluster-failed", f"scheduler {address}: an extraction failed "
-                         f"on the cluster ({_said(problem)}); extracted here")
+                         f"on the cluster ({_said(answer)}); extracted here")
             continue
-        worker_code, results = future.result()
+        worker_code, results = answer
         if worker_code != code:
             outcome.warn("cluster-code", f"scheduler {address}: a worker runs other "
                          "extraction code or parser versions; its files are extracted here")
@@ -217,6 +232,19 @@ def extract_on_cluster(address: str, todo: dict[str, tuple[bytes, str]], code: s
         made.update(zip(keys, results, strict=True))
     outcome.cluster_extracted += len(made)
     return made
+
+
+def _answers(client: Any, futures: list[Any]) -> list[tuple[bool, Any]]:
+    """Each future's (True, result), or (False, why it failed), once all are done: the
+    results in one gather, every exchange with the scheduler made here (a caller that
+    asked a future for its result after a gather fetched it from the workers a second
+    time, and a scheduler lost in between raised out of the chunk task). Gathered as a
+    dict: Dask leaves a failed future's place empty (None, never a batch's result) where a
+    list would close up."""
+    gathered = client.gather(dict(enumerate(futures)), errors="skip")
+    return [(True, gathered[index]) if gathered.get(index) is not None else
+            (False, future.exception() if future.status == "error" else future.status)
+            for index, future in enumerate(futures)]
 
 
 def local_seconds(todo: dict[str, tuple[bytes, str]]) -> float:

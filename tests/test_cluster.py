@@ -40,6 +40,7 @@ BUILD_SECONDS = 180
 @dataclass
 class Cluster:
     address: str
+    scheduler: subprocess.Popen[bytes]
     workers: list[subprocess.Popen[bytes]]
 
 
@@ -73,7 +74,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                                  "--no-dashboard", "--name", name, log=folder / f"{name}.log"))
         _wait_for(lambda: all("Registered to" in (folder / f"{n}.log").read_text()
                               for n in ("w1", "w2")) or None)
-        yield Cluster(address, started[1:])
+        yield Cluster(address, started[0], started[1:])
     finally:
         for process in started:
             _stop(process)
@@ -140,6 +141,44 @@ def test_a_worker_killed_mid_build_has_its_work_redone(tmp_path: Path,
             build_process.kill()
             build_process.wait()
     assert build_process.returncode == 0, err
+    assert contents(snapshot(out)) == serial
+
+
+def test_a_scheduler_killed_mid_build_leaves_the_files_here(tmp_path: Path,
+                                                             cluster: Cluster) -> None:
+    """The chunk tasks extract here what the cluster did not return, say so in a warning
+    line, and the build succeeds with a serial build's pages; nothing of Dask's own
+    logging (its client's failed reconnects, with tracebacks) reaches the output. The
+    client's reconnect wait is cut to 2 s (10 s in a build)."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, _tree(120))
+    serial = clean_build_snapshot(src, out, "--depth", "1")
+    short_wait = ("import sys, pipeline.cluster as c; c.CONNECT_SECONDS = 2; "
+                  "from pipeline.cli import main; sys.exit(main())")
+    build_process = subprocess.Popen(
+        [sys.executable, "-c", short_wait, "build", str(src), "--output", str(out),
+         "--depth", "1", "--jobs", "2", "--scheduler", cluster.address],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=python_env(),
+        cwd=tmp_path)
+    try:
+        records = out / STATE / "records"
+        deadline = time.monotonic() + BUILD_SECONDS
+        while not (records.is_dir() and any(records.iterdir())):  # the first chunk is in
+            assert build_process.poll() is None, build_process.communicate()
+            assert time.monotonic() < deadline, "no chunk was extracted"
+            time.sleep(0.05)
+        assert build_process.poll() is None, "the build ended before the scheduler was killed"
+        _stop(cluster.scheduler)
+        _out, err = build_process.communicate(timeout=BUILD_SECONDS)
+    finally:
+        if build_process.poll() is None:
+            build_process.kill()
+            build_process.wait()
+    assert build_process.returncode == 0, err
+    assert "Traceback" not in err and "distributed." not in err, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert warnings and all("cannot be used" in line and "extracted here" in line
+                            for line in warnings), err
     assert contents(snapshot(out)) == serial
 
 
@@ -339,9 +378,6 @@ class _Future:
     def __init__(self, value: object) -> None:
         self.value = value
 
-    def result(self) -> object:
-        return self.value
-
 
 class _Client:
     """Dask's client as the cluster code uses it, each batch run here once per task key
@@ -374,8 +410,11 @@ class _Client:
             self.runs.setdefault(task.key, extract_batch(task, code))
         return [_Future(self.runs[task.key]) for task in tasks]
 
-    def gather(self, futures: object, errors: str) -> None:
-        pass
+    def gather(self, futures: dict[int, _Future], errors: str) -> dict[int, object]:
+        """Dask's gather of a dict with ``errors="skip"``: a failed future's value is None."""
+        assert errors == "skip"
+        return {index: future.value if future.status == "finished" else None
+                for index, future in futures.items()}
 
 
 def _fake_cluster(monkeypatch: pytest.MonkeyPatch) -> _Client:
@@ -407,9 +446,11 @@ def test_a_chunk_cheaper_than_its_trip_to_the_cluster_is_extracted_here(
     """A few small files cost less CPU to extract than a round trip through the scheduler:
     they never reach the client; a chunk worth the trip goes, and is counted."""
     from pipeline import cache, cluster
+    from pipeline.extract import extractor_for
 
     client = _fake_cluster(monkeypatch)
     code = cluster.worker_code().split(" ", 1)[0]
+    extractor_for("python")  # loaded, as in a build's process (else its load is counted)
     small = {f"s{i}": (b"x = 1\n" * 20, "python") for i in range(3)}
     assert cluster.local_seconds(small) < cluster.SHIP_ABOVE
     outcome = cache.Outcome()
