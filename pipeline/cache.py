@@ -31,6 +31,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,9 +49,14 @@ MODES = ("read", "write", "readwrite", "off")
 MAX_ENTRY = 256 << 20  # bytes of one decompressed entry: more is not a record
 THREADS = 16  # reads and writes of a folder cache at once (an NFS mount has latency)
 S3_OPTIONS: dict[str, Any] = {  # fail in seconds, not minutes, when the store is away
-    "config_kwargs": {"connect_timeout": 5, "read_timeout": 30,
+    "config_kwargs": {"connect_timeout": 5, "read_timeout": 10,
                       "retries": {"max_attempts": 2, "mode": "standard"}},
 }
+# s3fs's own tries of a request (5 by default), each with botocore's attempts above: an
+# endpoint that accepts connections and never answers held a request 5 x 2 x 30 s
+S3_TRIES = 2
+PROBE_SECONDS = 10.0  # a store's answer to a build's probe, at most (Probe)
+PROBE_NAME = "00" * 32  # the name of an entry no build writes (entry names are digests)
 _SERIAL = itertools.count()
 RETRY_AFTER = 60.0  # seconds a service that failed is left alone before it is tried again
 
@@ -185,9 +191,11 @@ class FsspecStore:
     def __init__(self, url: str) -> None:
         import fsspec  # only where a cache URL is used
 
-        options = S3_OPTIONS if url.startswith(("s3://", "s3a://")) else {}
-        self.fs, self.prefix = fsspec.url_to_fs(url, **options)
+        s3 = url.startswith(("s3://", "s3a://"))
+        self.fs, self.prefix = fsspec.url_to_fs(url, **(S3_OPTIONS if s3 else {}))
         self.prefix = self.prefix.rstrip("/")
+        if s3:
+            self.fs.retries = S3_TRIES  # a class attribute of s3fs, no constructor option
 
     def _path(self, name: str) -> str:
         return f"{self.prefix}/{name[:2]}/{name}"
@@ -244,11 +252,62 @@ def close_pool() -> None:
 
 @cache
 def open_store(url: str) -> FolderStore | FsspecStore:
-    """The store a cache URL names (once per process). Raises on a misconfiguration: an
-    unknown protocol, a missing package, a folder that is not there."""
+    """The store a cache URL names (once per process: a forked child opens its own, as
+    fsspec's asynchronous filesystems are bound to the process that made them). Raises on
+    a misconfiguration: an unknown protocol, a missing package, a folder that is not
+    there."""
     if "://" not in url or url.startswith("file://"):
         return FolderStore(url.removeprefix("file://"))
     return FsspecStore(url)
+
+
+os.register_at_fork(after_in_child=open_store.cache_clear)
+
+
+class Probe:
+    """A build's question to its cache before any task uses it: one entry no build writes
+    is asked for (a miss is an answer), in a thread, so the build starts meanwhile. An
+    unreachable store fails each request only after its timeouts and retries (an
+    endpoint behind a firewall that drops packets, or one that accepts connections and
+    never answers: minutes), and every worker process meets it again after each rest;
+    a build whose cache did not answer in :data:`PROBE_SECONDS` runs without it instead
+    (:func:`pipeline.session.run_build`). Once a store answered, this process does not
+    ask again (``watch``'s later builds)."""
+
+    answered: set[str] = set()
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.started = time.monotonic()
+        self.outcome: list[str] = []
+        self.thread: threading.Thread | None = None
+        if url not in self.answered:
+            self.thread = threading.Thread(target=self._ask, name="cache-probe", daemon=True)
+            self.thread.start()
+
+    def _ask(self) -> None:
+        try:
+            open_store(self.url).get_many([PROBE_NAME])
+        except Exception as error:  # noqa: BLE001 - whatever it is, the cache is not used
+            self.outcome.append(_reason(error))
+        else:
+            self.answered.add(self.url)
+            self.outcome.append("")
+
+    def problem(self) -> str:
+        """"" when the store answered; else why the build does without it (the thread of a
+        store that has not answered is left to end on its own)."""
+        if self.thread is not None:
+            self.thread.join(max(0.0, self.started + PROBE_SECONDS - time.monotonic()))
+        if self.thread is None or self.outcome[:1] == [""]:
+            return ""
+        return self.outcome[0] if self.outcome else f"no answer in {PROBE_SECONDS:g} s"
+
+
+def unusable(url: str, problem: str) -> str:
+    """The one warning line of a cache that cannot be used."""
+    return (f"cache {url} cannot be used ({problem}); records are extracted and pages "
+            "rendered here")
 
 
 # --------------------------------------------------------------------------- entries
@@ -492,8 +551,7 @@ def _put(remote: Remote, items: dict[str, bytes], outcome: Outcome) -> int:
 
 def _give_up(remote: Remote, error: BaseException, outcome: Outcome) -> None:
     CACHES.failed(remote.cache)
-    outcome.warn("cache-unusable", f"cache {remote.cache} cannot be used "
-                 f"({_reason(error)}); records are extracted and pages rendered here")
+    outcome.warn("cache-unusable", unusable(remote.cache, _reason(error)))
 
 
 def _reason(error: BaseException) -> str:

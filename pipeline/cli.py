@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -26,6 +27,7 @@ from pipeline.session import (
     collector_paused,
     discovered,
     doit_namespace,
+    probe_cache,
     record_run,
     run_build,
     run_doit,
@@ -171,7 +173,19 @@ def command_check(config: Config, full: bool) -> int:
     if (Path(config.output) / layout.STATE).is_dir():
         runstate.acquire_lock(config.output)  # no build or check of it runs meanwhile
 
+    said: list[str] = []
+
     def run(graph: Graph) -> None:
+        # the cache asked only when pages are rendered (not on an up-to-date output)
+        probe = probe_cache(graph.config)
+        problem = probe.problem() if probe is not None else ""
+        if problem:
+            from pipeline.cache import unusable
+
+            graph = replace(graph, config=replace(graph.config, cache_mode="off"))
+            if not said:
+                said.append(unusable(graph.config.cache, problem))
+                print(f"warning: {said[0]}", file=sys.stderr)
         with open(os.devnull, "w", encoding="utf-8") as quiet:
             reporter = reporter_for(graph.root, config.depth, {}, stream=quiet)
             run_doit(doit_namespace(graph, reporter), ["run"])

@@ -62,6 +62,7 @@ class Reporter:
     # called with the reporter once the run is complete (doit saved its database first)
     finished: Callable[[Reporter], None] | None = None
     carried: dict[str, int] = {}  # counts of an earlier run of the same build
+    early_warnings: dict[str, str] = {}  # warnings of the build itself or an earlier run
     carried_time = 0.0
 
     def __init__(self, outstream: TextIO, options: dict[str, Any]) -> None:
@@ -74,7 +75,9 @@ class Reporter:
         self.totals: Counter[str] = Counter()
         self.failures: list[str] = []
         self.errors: list[str] = []
-        self.warnings: dict[str, str] = {}  # topic -> one line (the shared cache, the cluster)
+        # topic -> one line (the shared cache, the cluster): the build's own, an earlier
+        # run's, then the tasks'
+        self.warnings: dict[str, str] = dict(self.early_warnings)
         self.progress: Any = None  # rich's Progress, on a terminal
         self.bars: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
@@ -217,11 +220,14 @@ class Reporter:
 def reporter_for(root: str, depth: int, discovered: dict[str, int], strict: bool = False,
                  stream: TextIO | None = None, *, deferred: bool = False,
                  carried: Reporter | None = None,
-                 finished: Callable[[Reporter], None] | None = None) -> type[Reporter]:
+                 finished: Callable[[Reporter], None] | None = None,
+                 warnings: dict[str, str] | None = None) -> type[Reporter]:
     """A Reporter class bound to one build (doit instantiates it itself); ``carried``: the
-    reporter of an earlier run of the same build, whose counts and time this one adds;
-    ``finished``: called with the reporter when the run is complete."""
+    reporter of an earlier run of the same build, whose counts, warnings and time this one
+    adds; ``finished``: called with the reporter when the run is complete; ``warnings``:
+    the build's own (topic -> line), printed with the tasks'."""
     return type("BuildReporter", (Reporter,), {
+        "early_warnings": {**(warnings or {}), **(carried.warnings if carried else {})},
         "root": root, "depth": depth, "discovered": discovered, "strict": strict,
         "console_file": stream, "last": None, "deferred": deferred,
         "finished": staticmethod(finished) if finished else None,

@@ -150,10 +150,12 @@ def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = Fals
 
     counts = discovered(graph)
     argv = ["run", *options] if options else run_argv(graph.config)
+    plannable = quick.plannable(graph, verdict)
+    probe = None if plannable else probe_cache(graph.config)
     # An edit is planned while the outputs are still being checked (quick.Deferred): its
     # focus, and the edited files extracted (moves_indexes), which the tasks then take.
     serial, focus = False, None
-    if quick.plannable(graph, verdict):
+    if plannable:
         focus = quick.focus(graph, verdict, scan)
         # a few tasks in a chain: worker processes would only wait
         serial = len(focus) <= SERIAL_FOCUS and not (
@@ -163,8 +165,15 @@ def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = Fals
         graph = replace(graph, focus=focus)
         if serial:
             argv = ["run"]
+    warnings: dict[str, str] = {}
+    problem = probe.problem() if probe is not None else ""
+    if problem:  # the tasks do without the cache (and so may ship their files ahead)
+        from pipeline.cache import unusable
+
+        warnings["cache-unusable"] = unusable(graph.config.cache, problem)
+        graph = replace(graph, config=replace(graph.config, cache_mode="off"))
     reporter = reporter_for(graph.root, graph.config.depth, counts, strict, stream,
-                            deferred=trusted)
+                            deferred=trusted, warnings=warnings)
     state.trust_outputs(graph.root, trusted)
     gc.freeze()
     if collecting and (not trusted or argv != ["run"]):
@@ -197,6 +206,18 @@ def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = Fals
     last = reporter.last
     made = record_run(graph, scan, verdict, last, trusted) if code == 0 else None
     return Done(code, last.summary if last is not None else {}, made)
+
+
+def probe_cache(config: Config) -> Any:
+    """A :class:`pipeline.cache.Probe` of the configured cache, started (None without one).
+    Not for an edit's focused run: it fetches one file's record at most, and the quick
+    path stays free of the request (with an unreachable store, that fetch fails within the
+    store's timeouts, once)."""
+    if not config.cache or config.cache_mode == "off":
+        return None
+    from pipeline.cache import Probe
+
+    return Probe(config.cache)
 
 
 def ship_ahead(graph: Graph) -> bool:

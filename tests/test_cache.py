@@ -203,6 +203,56 @@ def test_unusable_cache_degrades_to_local_extraction(tmp_path: Path, where: str,
     assert contents(snapshot(out)) == plain
 
 
+def test_an_endpoint_that_never_answers_costs_a_build_the_probe_only(tmp_path: Path) -> None:
+    """An S3 endpoint that accepts connections and never answers (or a firewall that drops
+    them) held each request for minutes through s3fs's and botocore's retries, in every
+    worker process (222 s for a build of this package's 83 files). The build asks the
+    cache once, gives it up after the probe's wait (cut to 1 s here), says so in one line
+    and writes the pages a build without a cache writes."""
+    import subprocess
+    import sys
+
+    from buildkit import python_env
+
+    src, out = _site(tmp_path)
+    plain = clean_build_snapshot(src, out)
+    short_probe = ("import sys, pipeline.cache as c; c.PROBE_SECONDS = 1.0; "
+                   "from pipeline.cli import main; sys.exit(main())")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)  # connections complete into the backlog; none is ever read
+        env = python_env(AWS_ENDPOINT_URL=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                         AWS_DEFAULT_REGION="us-east-1")
+        for jobs in ("1", "2"):
+            done = subprocess.run(
+                [sys.executable, "-c", short_probe, "build", str(src), "--output", str(out),
+                 "--cache", "s3://silent-bucket/records", "--cache-mode", "readwrite",
+                 "--jobs", jobs], capture_output=True, text=True, env=env, cwd=tmp_path,
+                timeout=60)
+            assert done.returncode == 0, done.stderr
+            warnings = _warnings(done.stderr)
+            assert warnings == ["warning: cache s3://silent-bucket/records cannot be used "
+                                "(no answer in 1 s); records are extracted and pages "
+                                "rendered here"], done.stderr
+            assert contents(snapshot(out)) == plain
+            _fresh(out)
+
+
+def test_a_probe_asks_once_per_process_and_says_why(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline import cache as caches
+
+    monkeypatch.setattr(caches.Probe, "answered", set())
+    folder = tmp_path / "cache"
+    assert caches.Probe(str(folder)).problem() == f"{folder} is not a folder"
+    folder.mkdir()
+    first = caches.Probe(str(folder))
+    assert first.thread is not None and first.problem() == ""
+    again = caches.Probe(str(folder))  # answered already: not asked again
+    assert again.thread is None and again.problem() == ""
+
+
 def test_an_unusable_cache_warns_under_only_too(tmp_path: Path) -> None:
     src, out = _site(tmp_path)
     build(src, out)
