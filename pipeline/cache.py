@@ -272,7 +272,8 @@ class Probe:
     never answers: minutes), and every worker process meets it again after each rest;
     a build whose cache did not answer in :data:`PROBE_SECONDS` runs without it instead
     (:func:`pipeline.session.run_build`). Once a store answered, this process does not
-    ask again (``watch``'s later builds)."""
+    ask again (``watch``'s later builds); one that failed, in this process, less than
+    :data:`RETRY_AFTER` seconds ago is not asked either, and is left out again."""
 
     answered: set[str] = set()
 
@@ -281,7 +282,8 @@ class Probe:
         self.started = time.monotonic()
         self.outcome: list[str] = []
         self.thread: threading.Thread | None = None
-        if url not in self.answered:
+        self.resting = url not in self.answered and CACHES.resting(url)
+        if url not in self.answered and not self.resting:
             self.thread = threading.Thread(target=self._ask, name="cache-probe", daemon=True)
             self.thread.start()
 
@@ -297,10 +299,13 @@ class Probe:
     def problem(self) -> str:
         """"" when the store answered; else why the build does without it (the thread of a
         store that has not answered is left to end on its own)."""
+        if self.resting:
+            return f"it failed less than {RETRY_AFTER:g} s ago"
         if self.thread is not None:
             self.thread.join(max(0.0, self.started + PROBE_SECONDS - time.monotonic()))
         if self.thread is None or self.outcome[:1] == [""]:
             return ""
+        CACHES.failed(self.url)
         return self.outcome[0] if self.outcome else f"no answer in {PROBE_SECONDS:g} s"
 
 

@@ -243,10 +243,16 @@ def test_a_probe_asks_once_per_process_and_says_why(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline import cache as caches
 
+    now = [1000.0]
+    monkeypatch.setattr(caches.time, "monotonic", lambda: now[0])
     monkeypatch.setattr(caches.Probe, "answered", set())
+    monkeypatch.setattr(caches, "CACHES", caches.Resting())
     folder = tmp_path / "cache"
     assert caches.Probe(str(folder)).problem() == f"{folder} is not a folder"
     folder.mkdir()
+    resting = caches.Probe(str(folder))  # failed a moment ago: not asked, left out again
+    assert resting.thread is None and "failed less than" in resting.problem()
+    now[0] += caches.RETRY_AFTER
     first = caches.Probe(str(folder))
     assert first.thread is not None and first.problem() == ""
     again = caches.Probe(str(folder))  # answered already: not asked again
