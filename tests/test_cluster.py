@@ -117,15 +117,13 @@ def test_cluster_build_equals_serial_build(tmp_path: Path, cluster: Cluster) -> 
     assert contents(snapshot(out)) == serial
 
 
-def test_a_worker_killed_mid_build_has_its_work_redone(tmp_path: Path,
-                                                       cluster: Cluster) -> None:
-    src, out = tmp_path / "src", tmp_path / "out"
-    make_tree(src, _tree(120))
-    serial = clean_build_snapshot(src, out, "--depth", "1")
-    build_process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "build", str(src), "--output", str(out),
-         "--depth", "1", "--scheduler", cluster.address], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env=python_env(), cwd=tmp_path)
+def _build_killing(command: list[str], out: Path, cwd: Path,
+                   victim: subprocess.Popen[bytes]) -> tuple[int, str]:
+    """Run a build (``command``), kill ``victim`` (a worker, the scheduler) once the first
+    chunk's records are in while the build still runs, and wait for the build: its exit
+    code and standard error."""
+    build_process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=python_env(), cwd=cwd)
     try:
         records = out / STATE / "records"
         deadline = time.monotonic() + BUILD_SECONDS
@@ -133,14 +131,25 @@ def test_a_worker_killed_mid_build_has_its_work_redone(tmp_path: Path,
             assert build_process.poll() is None, build_process.communicate()
             assert time.monotonic() < deadline, "no chunk was extracted"
             time.sleep(0.05)
-        assert build_process.poll() is None, "the build ended before a worker was killed"
-        _stop(cluster.workers[0])
+        assert build_process.poll() is None, "the build ended before the kill"
+        _stop(victim)
         _out, err = build_process.communicate(timeout=BUILD_SECONDS)
     finally:
         if build_process.poll() is None:
             build_process.kill()
             build_process.wait()
-    assert build_process.returncode == 0, err
+    return build_process.returncode, err
+
+
+def test_a_worker_killed_mid_build_has_its_work_redone(tmp_path: Path,
+                                                       cluster: Cluster) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, _tree(120))
+    serial = clean_build_snapshot(src, out, "--depth", "1")
+    code, err = _build_killing(
+        [sys.executable, "-m", "pipeline", "build", str(src), "--output", str(out),
+         "--depth", "1", "--scheduler", cluster.address], out, tmp_path, cluster.workers[0])
+    assert code == 0, err
     assert contents(snapshot(out)) == serial
 
 
@@ -155,26 +164,11 @@ def test_a_scheduler_killed_mid_build_leaves_the_files_here(tmp_path: Path,
     serial = clean_build_snapshot(src, out, "--depth", "1")
     short_wait = ("import sys, pipeline.cluster as c; c.CONNECT_SECONDS = 2; "
                   "from pipeline.cli import main; sys.exit(main())")
-    build_process = subprocess.Popen(
+    code, err = _build_killing(
         [sys.executable, "-c", short_wait, "build", str(src), "--output", str(out),
-         "--depth", "1", "--jobs", "2", "--scheduler", cluster.address],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=python_env(),
-        cwd=tmp_path)
-    try:
-        records = out / STATE / "records"
-        deadline = time.monotonic() + BUILD_SECONDS
-        while not (records.is_dir() and any(records.iterdir())):  # the first chunk is in
-            assert build_process.poll() is None, build_process.communicate()
-            assert time.monotonic() < deadline, "no chunk was extracted"
-            time.sleep(0.05)
-        assert build_process.poll() is None, "the build ended before the scheduler was killed"
-        _stop(cluster.scheduler)
-        _out, err = build_process.communicate(timeout=BUILD_SECONDS)
-    finally:
-        if build_process.poll() is None:
-            build_process.kill()
-            build_process.wait()
-    assert build_process.returncode == 0, err
+         "--depth", "1", "--jobs", "2", "--scheduler", cluster.address], out, tmp_path,
+        cluster.scheduler)
+    assert code == 0, err
     assert "Traceback" not in err and "distributed." not in err, err
     # (a warning when some chunk task still waited on the cluster: most runs, not all)
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
