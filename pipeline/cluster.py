@@ -135,10 +135,17 @@ def _handshake_problem(connection: socket.socket) -> str:
 
 
 def _client(address: str) -> Any:
-    """One client per process and scheduler (doit's worker processes each have theirs)."""
+    """One client per process and scheduler (doit's worker processes each have theirs).
+    The scheduler is probed first (:func:`unreachable`, a millisecond): the build's probe
+    was made at its start, and since then it may have gone (Dask's client would try to
+    reach it for :data:`CONNECT_SECONDS` a process) or left its port to a service that
+    accepts connections and stays silent (the client would wait forever)."""
     with _LOCK:
         client = _CLIENTS.get(address)
         if client is None:
+            problem = unreachable(address)
+            if problem:
+                raise ConnectionError(f"{address} is unreachable: {problem}")
             from distributed import Client
 
             _quiet_dask_logs()

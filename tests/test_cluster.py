@@ -435,6 +435,39 @@ def _heavy(files: int = 32, functions: int = 600) -> dict[str, tuple[bytes, str]
     return {f"l{i}": (_module(functions + i), "python") for i in range(files)}
 
 
+@pytest.mark.parametrize("gone", ["closed", "silent"])
+def test_no_client_is_made_for_a_scheduler_gone_since_the_build_began(
+        monkeypatch: pytest.MonkeyPatch, gone: str) -> None:
+    """A chunk task (or ``watch``'s later build) whose scheduler has gone since the build's
+    probe: a closed port made Dask's client retry for its connect timeout (10 s a process),
+    and a port left to a service that stays silent held the task forever. The scheduler is
+    probed before a client is made: the chunk stays here, with one warning, at once."""
+    from pipeline import cache, cluster
+
+    monkeypatch.setattr(cluster, "SCHEDULERS", cache.Resting())
+    monkeypatch.setattr(cluster, "_CLIENTS", {})
+    monkeypatch.setattr(cluster, "PROBE_SECONDS", 0.3)
+    code = cluster.worker_code()
+    outcome = cache.Outcome()
+    answer: list[object] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        if gone == "silent":
+            server.listen(8)
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        if gone == "closed":
+            server.close()
+        started = time.monotonic()
+        task = threading.Thread(daemon=True, target=lambda: answer.append(
+            cluster.extract_on_cluster(address, _heavy(), code, outcome)))
+        task.start()
+        task.join(timeout=60)
+        took = time.monotonic() - started
+    assert not task.is_alive(), "the chunk task waits on the scheduler"
+    assert answer == [{}] and took < 5, took
+    assert "unreachable" in (outcome.warnings or {})["cluster"], outcome.warnings
+
+
 def test_a_chunk_cheaper_than_its_trip_to_the_cluster_is_extracted_here(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A few small files cost less CPU to extract than a round trip through the scheduler:
