@@ -125,6 +125,7 @@ def _rebuild(config: Config, kept: Kept | None, changes: list[str]) -> Kept | No
     """One build, planned from what the last one kept; prints the rebuild's line. A
     rebuild that fails keeps nothing: the next one starts from the tree and the output."""
     started = time.perf_counter()
+    warnings: dict[str, str] = {}
     try:
         with collector_paused() as collecting, open(os.devnull, "w",
                                                     encoding="utf-8") as quiet:
@@ -137,6 +138,7 @@ def _rebuild(config: Config, kept: Kept | None, changes: list[str]) -> Kept | No
                                  collecting=collecting)
                 pages, failed = done.summary.get("counts", {}).get("pages_written", 0), \
                     done.failed
+                warnings = done.summary.get("warnings") or {}
                 kept = Kept(kept.graph, kept.scan, done.record)
     except Exception as error:  # a failed rebuild is reported; watching goes on
         print(f"{_what(changes)}: rebuild failed ({type(error).__name__}: {error}); "
@@ -145,6 +147,8 @@ def _rebuild(config: Config, kept: Kept | None, changes: list[str]) -> Kept | No
     state = "; some files failed" if failed else ""
     print(f"{_what(changes)}: {pages:,} pages written{state}; "
           f"{time.perf_counter() - started:.2f} s", flush=True)
+    for message in warnings.values():  # the shared cache's, the cluster's: as build says them
+        print(f"warning: {message}", file=sys.stderr, flush=True)
     return kept
 
 

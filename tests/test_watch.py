@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,8 @@ def _rebuilds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
     config = make_config({"source": str(tmp_path / "src"), "output": str(tmp_path / "out")})
     calls: dict[str, list[Any]] = {"walks": [], "focus": []}
+    settings: dict[str, Any] = {}  # set by a test: the config of the next rebuilds
+    calls["settings"] = [settings]
     walk, focus = watching.scan_tree, quick.focus
 
     def counted_walk(*args: Any) -> Any:
@@ -174,10 +177,12 @@ def _rebuilds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(quick, "focus", counted_focus)
 
     def rebuild(kept: Any, changes: list[str]) -> Any:
-        for key in calls:
+        for key in ("walks", "focus"):
             calls[key].clear()
-        with environment(tmp_path, {}), contextlib.redirect_stdout(io.StringIO()):
-            return watching._rebuild(config, kept, changes)
+        calls["stderr"] = [io.StringIO()]
+        with environment(tmp_path, {}), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(calls["stderr"][0]):
+            return watching._rebuild(replace(config, **settings), kept, changes)
 
     return rebuild, calls
 
@@ -242,6 +247,27 @@ def test_an_edit_of_a_pytest_configuration_or_to_binary_walks_again(
     built = contents(snapshot(tmp_path / "out"))
     clean = clean_build_snapshot(src, tmp_path / "out")
     assert built == clean, describe_bytes_difference(built, clean)
+
+
+def test_a_rebuild_says_its_warnings_as_build_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shared cache that cannot be used: its warning line follows the rebuild's line (the
+    rebuild's own report goes nowhere); a rebuild without one says nothing more."""
+    from pipeline import cache
+
+    monkeypatch.setattr(cache, "CACHES", cache.Resting())
+    make_tree(tmp_path / "src", BASE_TREE)
+    rebuild, calls = _rebuilds(tmp_path, monkeypatch)
+    calls["settings"][0]["cache"] = str(tmp_path / "no-such-folder")
+    assert rebuild(None, ["(initial build)"]) is not None
+    said = calls["stderr"][0].getvalue().splitlines()
+    assert said == [f"warning: cache {tmp_path / 'no-such-folder'} cannot be used "
+                    f"({tmp_path / 'no-such-folder'} is not a folder); records are "
+                    "extracted and pages rendered here"], said
+    calls["settings"][0].clear()
+    make_tree(tmp_path / "src", {"pkg/new.py": "NEW = 1\n"})
+    assert rebuild(None, ["pkg/new.py"]) is not None
+    assert calls["stderr"][0].getvalue() == ""
 
 
 def test_a_failed_rebuild_keeps_nothing_and_the_next_one_walks(
