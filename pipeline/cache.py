@@ -165,6 +165,10 @@ class FolderStore:
         found = _pooled(read, names)
         return {name: data for name, data in zip(names, found, strict=True) if data is not None}
 
+    def probe(self) -> None:
+        """Raise when the folder cannot be read (one entry no build writes is asked for)."""
+        self.get_many([PROBE_NAME])
+
     def put_many(self, items: dict[str, bytes]) -> None:
         def write(item: tuple[str, bytes]) -> None:
             name, data = item
@@ -214,6 +218,20 @@ class FsspecStore:
                 raise value
             found[name] = bytes(value)
         return found
+
+    def probe(self) -> None:
+        """Raise when the store cannot be read: one entry no build writes is asked for, and
+        a miss is an answer, unless the bucket itself is missing. (A fetch takes that for
+        misses too: a misspelt bucket read that way would never be said.) Told by the S3
+        error code s3fs keeps as the cause; other protocols have none."""
+        try:
+            self.fs.cat_file(self._path(PROBE_NAME))
+        except FileNotFoundError as error:
+            response = getattr(error.__cause__, "response", None)
+            code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+            if code == "NoSuchBucket":
+                bucket = self.prefix.split("/", 1)[0]
+                raise FileNotFoundError(f"bucket {bucket} does not exist") from error
 
     def put_many(self, items: dict[str, bytes]) -> None:
         self.fs.pipe({self._path(name): data for name, data in items.items()})
@@ -289,7 +307,7 @@ class Probe:
 
     def _ask(self) -> None:
         try:
-            open_store(self.url).get_many([PROBE_NAME])
+            open_store(self.url).probe()
         except Exception as error:  # noqa: BLE001 - whatever it is, the cache is not used
             self.outcome.append(_reason(error))
         else:

@@ -20,6 +20,26 @@ from pipeline.records import Extraction, Note, Symbol, extraction_from_dict
 from pipeline.stateio import pack
 
 
+@pytest.fixture(autouse=True)
+def _fresh_stores() -> Iterator[None]:
+    """Each test opens its stores anew: this process keeps one per URL, and fsspec keeps
+    filesystems by their options and the thread that made them (thread idents are
+    reused), so an S3 filesystem made under another test's endpoint could be used again."""
+    from pipeline import cache
+
+    def clear() -> None:
+        cache.open_store.cache_clear()
+        try:
+            from s3fs import S3FileSystem
+        except ImportError:  # the s3 extra is not installed: no S3 filesystem was made
+            return
+        S3FileSystem.clear_instance_cache()
+
+    clear()
+    yield
+    clear()
+
+
 def _site(tmp_path: Path) -> tuple[Path, Path]:
     src = tmp_path / "src"
     make_tree(src, BASE_TREE)
@@ -391,6 +411,21 @@ def test_s3_cache_through_a_local_s3_server(tmp_path: Path, s3_endpoint: str) ->
     _fresh(out)
     third = build(src, out, "--cache", url)
     assert third.counts["extracted"] == 1 and len(_warnings(third.stderr)) == 1
+    assert contents(snapshot(out)) == plain
+
+
+def test_a_bucket_that_does_not_exist_is_said_once(tmp_path: Path, s3_endpoint: str) -> None:
+    """A misspelt bucket in the developers' ``read`` mode: every fetch is a miss, which
+    alone says nothing (no put fails in that mode). The build's probe tells the bucket's
+    absence from a missing entry, and the build says so in one line."""
+    src, out = _site(tmp_path)
+    plain = clean_build_snapshot(src, out)
+    result = build(src, out, "--cache", "s3://no-such-bucket-here/records")
+    assert result.code == 0, result.stderr
+    assert _warnings(result.stderr) == [
+        "warning: cache s3://no-such-bucket-here/records cannot be used (bucket "
+        "no-such-bucket-here does not exist); records are extracted and pages rendered "
+        "here"], result.stderr
     assert contents(snapshot(out)) == plain
 
 
