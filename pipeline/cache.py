@@ -561,15 +561,32 @@ def store_pages(remote: Remote, rendered: dict[str, tuple[str, ...]],
 
 
 def _put(remote: Remote, items: dict[str, bytes], outcome: Outcome) -> int:
-    """How many of ``items`` (name -> bytes) were put (0 when the store failed)."""
-    if not items or CACHES.resting(remote.cache):
+    """How many of ``items`` (name -> bytes) were put (0 when the store failed). A store
+    that opens but refuses the put (a read-only mount, a bucket this build may only read)
+    rests for writes alone: it is still read, where a failed put used to leave the rest
+    of a ``readwrite`` build to extract and render everything."""
+    writes = _writes(remote.cache)
+    if not items or CACHES.resting(remote.cache) or CACHES.resting(writes):
         return 0
     try:
-        open_store(remote.cache).put_many(items)
+        store = open_store(remote.cache)
     except Exception as error:
         _give_up(remote, error, outcome)
         return 0
+    try:
+        store.put_many(items)
+    except Exception as error:
+        CACHES.failed(writes)
+        outcome.warn("cache-unwritable", f"cache {remote.cache} cannot be written "
+                     f"({_reason(error)}); it is still read, and what this build made "
+                     "is kept here only")
+        return 0
     return len(items)
+
+
+def _writes(url: str) -> str:
+    """The name under which a store's writes rest apart from its reads."""
+    return f"{url}\nwrites"
 
 
 def _give_up(remote: Remote, error: BaseException, outcome: Outcome) -> None:

@@ -429,6 +429,37 @@ def test_a_bucket_that_does_not_exist_is_said_once(tmp_path: Path, s3_endpoint: 
     assert contents(snapshot(out)) == plain
 
 
+def test_a_cache_that_refuses_writes_is_still_read(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``readwrite`` build against a cache it may only read (a read-only mount, a bucket
+    this build's credentials can only read): the first refused put left the rest of the
+    build to extract and render everything. Now only the writes rest: the build fetches
+    all a read-only build fetches, and says once that the cache cannot be written."""
+    from pipeline import cache as caches
+
+    monkeypatch.setattr(caches, "CACHES", caches.Resting())
+    src, out, cache, _plain = _filled(tmp_path)
+    # a file the cache lacks in every folder: each chunk task misses, extracts, puts
+    make_tree(src, {f"{folder}added.py": "ADDED = 1\n" for folder in ("pkg/", "docs/", "")})
+    plain = clean_build_snapshot(src, out)
+    _fresh(out)
+    reading = build(src, out, "--cache", str(cache))
+    _fresh(out)
+
+    def refused(self: object, items: dict[str, bytes]) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(caches.FolderStore, "put_many", refused)
+    result = build(src, out, "--cache", str(cache), "--cache-mode", "readwrite")
+    assert reading.counts["cache_fetched"] > 0
+    for count in ("cache_fetched", "cache_pages_fetched", "extracted"):
+        assert result.counts.get(count, 0) == reading.counts.get(count, 0), (count, result.stderr)
+    assert _warnings(result.stderr) == [
+        f"warning: cache {cache} cannot be written ([Errno 30] Read-only file system); it "
+        "is still read, and what this build made is kept here only"], result.stderr
+    assert contents(snapshot(out)) == plain
+
+
 def test_a_failed_cache_rests_then_is_tried_again(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A long-lived process (``watch``) uses the cache again once it is back: a failure
