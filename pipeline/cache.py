@@ -55,7 +55,7 @@ S3_OPTIONS: dict[str, Any] = {  # fail in seconds, not minutes, when the store i
 # s3fs's own tries of a request (5 by default), each with botocore's attempts above: an
 # endpoint that accepts connections and never answers held a request 5 x 2 x 30 s
 S3_TRIES = 2
-PROBE_SECONDS = 10.0  # a store's answer to a build's probe, at most (Probe)
+PROBE_SECONDS = 10.0  # a store's answer to a build's probe, at most (probe)
 PROBE_NAME = "00" * 32  # the name of an entry no build writes (entry names are digests)
 _SERIAL = itertools.count()
 RETRY_AFTER = 60.0  # seconds a service that failed is left alone before it is tried again
@@ -282,49 +282,44 @@ def open_store(url: str) -> FolderStore | FsspecStore:
 os.register_at_fork(after_in_child=open_store.cache_clear)
 
 
-class Probe:
-    """A build's question to its cache before any task uses it: one entry no build writes
-    is asked for (a miss is an answer), in a thread, so the build starts meanwhile. An
-    unreachable store fails each request only after its timeouts and retries (an
+ANSWERED: set[str] = set()  # caches that answered a probe in this process
+
+
+def probe(url: str) -> str:
+    """"" when the store at ``url`` answers one request for an entry no build writes (a
+    miss is an answer) within :data:`PROBE_SECONDS`; else why a build does without it.
+
+    An unreachable store fails each request only after its timeouts and retries (an
     endpoint behind a firewall that drops packets, or one that accepts connections and
-    never answers: minutes), and every worker process meets it again after each rest;
-    a build whose cache did not answer in :data:`PROBE_SECONDS` runs without it instead
-    (:func:`pipeline.session.run_build`). Once a store answered, this process does not
-    ask again (``watch``'s later builds); one that failed, in this process, less than
-    :data:`RETRY_AFTER` seconds ago is not asked either, and is left out again."""
+    never answers: minutes), and every worker process meets it again after each rest, so a
+    build asks once before its tasks start (:func:`pipeline.session.usable_cache`). The
+    request runs in a thread so that a store that does not answer can be left to it.
+    Once a store answered, this process does not ask again (``watch``'s later builds); one
+    that failed, in this process, less than :data:`RETRY_AFTER` seconds ago is not asked
+    either, and is left out again."""
+    if url in ANSWERED:
+        return ""
+    if CACHES.resting(url):
+        return f"it failed less than {RETRY_AFTER:g} s ago"
+    outcome: list[str] = []
 
-    answered: set[str] = set()
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.started = time.monotonic()
-        self.outcome: list[str] = []
-        self.thread: threading.Thread | None = None
-        self.resting = url not in self.answered and CACHES.resting(url)
-        if url not in self.answered and not self.resting:
-            self.thread = threading.Thread(target=self._ask, name="cache-probe", daemon=True)
-            self.thread.start()
-
-    def _ask(self) -> None:
+    def ask() -> None:
         try:
-            open_store(self.url).probe()
+            open_store(url).probe()
         except Exception as error:  # noqa: BLE001 - whatever it is, the cache is not used
-            self.outcome.append(_reason(error))
+            outcome.append(_reason(error))
         else:
-            self.answered.add(self.url)
-            self.outcome.append("")
+            outcome.append("")
 
-    def problem(self) -> str:
-        """"" when the store answered; else why the build does without it (the thread of a
-        store that has not answered is left to end on its own)."""
-        if self.resting:
-            return f"it failed less than {RETRY_AFTER:g} s ago"
-        if self.thread is not None:
-            self.thread.join(max(0.0, self.started + PROBE_SECONDS - time.monotonic()))
-        if self.thread is None or self.outcome[:1] == [""]:
-            return ""
-        CACHES.failed(self.url)
-        return self.outcome[0] if self.outcome else f"no answer in {PROBE_SECONDS:g} s"
+    asking = threading.Thread(target=ask, name="cache-probe", daemon=True)
+    asking.start()
+    asking.join(PROBE_SECONDS)
+    problem = outcome[0] if outcome else f"no answer in {PROBE_SECONDS:g} s"
+    if problem:
+        CACHES.failed(url)
+    else:
+        ANSWERED.add(url)
+    return problem
 
 
 def unusable(url: str, problem: str) -> str:

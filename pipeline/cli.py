@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -27,10 +26,10 @@ from pipeline.session import (
     collector_paused,
     discovered,
     doit_namespace,
-    probe_cache,
     record_run,
     run_build,
     run_doit,
+    usable_cache,
 )
 
 if TYPE_CHECKING:
@@ -169,23 +168,19 @@ def command_check(config: Config, full: bool) -> int:
     from pipeline.check import check_output, report
     from pipeline.report import reporter_for
 
-    _probe_scheduler(config)
     if (Path(config.output) / layout.STATE).is_dir():
         runstate.acquire_lock(config.output)  # no build or check of it runs meanwhile
-
-    said: list[str] = []
+    said: set[str] = set()
 
     def run(graph: Graph) -> None:
-        # the cache asked only when pages are rendered (not on an up-to-date output)
-        probe = probe_cache(graph.config)
-        problem = probe.problem() if probe is not None else ""
-        if problem:
-            from pipeline.cache import unusable
-
-            graph = replace(graph, config=replace(graph.config, cache_mode="off"))
-            if not said:
-                said.append(unusable(graph.config.cache, problem))
-                print(f"warning: {said[0]}", file=sys.stderr)
+        # the scheduler and the cache asked only when pages are rendered (an up-to-date
+        # output is told without them)
+        _probe_scheduler(config)
+        graph, warnings = usable_cache(graph)
+        for message in warnings.values():
+            if message not in said:  # once, though the check may run twice
+                said.add(message)
+                print(f"warning: {message}", file=sys.stderr)
         with open(os.devnull, "w", encoding="utf-8") as quiet:
             reporter = reporter_for(graph.root, config.depth, {}, stream=quiet)
             run_doit(doit_namespace(graph, reporter), ["run"])

@@ -151,7 +151,8 @@ def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = Fals
     counts = discovered(graph)
     argv = ["run", *options] if options else run_argv(graph.config)
     plannable = quick.plannable(graph, verdict)
-    probe = None if plannable else probe_cache(graph.config)
+    # an edit's focused run fetches one file's record at most: no request on the quick path
+    graph, warnings = (graph, {}) if plannable else usable_cache(graph)
     # An edit is planned while the outputs are still being checked (quick.Deferred): its
     # focus, and the edited files extracted (moves_indexes), which the tasks then take.
     serial, focus = False, None
@@ -165,13 +166,6 @@ def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = Fals
         graph = replace(graph, focus=focus)
         if serial:
             argv = ["run"]
-    warnings: dict[str, str] = {}
-    problem = probe.problem() if probe is not None else ""
-    if problem:  # the tasks do without the cache (and so may ship their files ahead)
-        from pipeline.cache import unusable
-
-        warnings["cache-unusable"] = unusable(graph.config.cache, problem)
-        graph = replace(graph, config=replace(graph.config, cache_mode="off"))
     reporter = reporter_for(graph.root, graph.config.depth, counts, strict, stream,
                             deferred=trusted, warnings=warnings)
     state.trust_outputs(graph.root, trusted)
@@ -208,16 +202,20 @@ def run_build(graph: Graph, scan: Scan, verdict: Verdict, *, strict: bool = Fals
     return Done(code, last.summary if last is not None else {}, made)
 
 
-def probe_cache(config: Config) -> Any:
-    """A :class:`pipeline.cache.Probe` of the configured cache, started (None without one).
-    Not for an edit's focused run: it fetches one file's record at most, and the quick
-    path stays free of the request (with an unreachable store, that fetch fails within the
-    store's timeouts, once)."""
+def usable_cache(graph: Graph) -> tuple[Graph, dict[str, str]]:
+    """``graph`` and no warning when its shared cache answers (:func:`pipeline.cache.probe`)
+    or it has none; else the graph with the cache off for its tasks (which then may ship
+    their files to a cluster ahead) and the warning line that says so."""
+    config = graph.config
     if not config.cache or config.cache_mode == "off":
-        return None
-    from pipeline.cache import Probe
+        return graph, {}
+    from pipeline.cache import probe, unusable
 
-    return Probe(config.cache)
+    problem = probe(config.cache)
+    if not problem:
+        return graph, {}
+    return (replace(graph, config=replace(config, cache_mode="off")),
+            {"cache-unusable": unusable(config.cache, problem)})
 
 
 def ship_ahead(graph: Graph) -> bool:

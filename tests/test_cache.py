@@ -264,19 +264,25 @@ def test_a_probe_asks_once_per_process_and_says_why(tmp_path: Path,
     from pipeline import cache as caches
 
     now = [1000.0]
+    asked: list[str] = []
     monkeypatch.setattr(caches.time, "monotonic", lambda: now[0])
-    monkeypatch.setattr(caches.Probe, "answered", set())
+    monkeypatch.setattr(caches, "ANSWERED", set())
     monkeypatch.setattr(caches, "CACHES", caches.Resting())
+    original = caches.FolderStore.probe
+
+    def counted(store: caches.FolderStore) -> None:
+        asked.append(str(store.root))
+        original(store)
+
+    monkeypatch.setattr(caches.FolderStore, "probe", counted)
     folder = tmp_path / "cache"
-    assert caches.Probe(str(folder)).problem() == f"{folder} is not a folder"
+    assert caches.probe(str(folder)) == f"{folder} is not a folder"  # no store to ask
     folder.mkdir()
-    resting = caches.Probe(str(folder))  # failed a moment ago: not asked, left out again
-    assert resting.thread is None and "failed less than" in resting.problem()
+    # failed a moment ago: not asked, left out again
+    assert "failed less than" in caches.probe(str(folder)) and not asked
     now[0] += caches.RETRY_AFTER
-    first = caches.Probe(str(folder))
-    assert first.thread is not None and first.problem() == ""
-    again = caches.Probe(str(folder))  # answered already: not asked again
-    assert again.thread is None and again.problem() == ""
+    assert caches.probe(str(folder)) == "" and asked == [str(folder)]
+    assert caches.probe(str(folder)) == "" and asked == [str(folder)]  # answered: not again
 
 
 def test_an_unusable_cache_warns_under_only_too(tmp_path: Path) -> None:
