@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 CONNECT_SECONDS = 10
 PROBE_SECONDS = 5
 HANDSHAKE_BYTES = 1 << 20  # a scheduler's handshake message is a few hundred bytes
+ANSWER_SECONDS = 5.0  # how long a scheduler's answer to a probe is taken as still true
+_ANSWERED: dict[str, float] = {}  # address -> when it last answered a probe (monotonic)
 AHEAD_BYTES = 256 << 20  # sources a build ships ahead of its chunk tasks, at most
 _CLIENTS: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -92,7 +95,17 @@ def unreachable(address: str) -> str:
     dask/distributed#8071). A scheduler writes its handshake as soon as it accepts a
     connection, so over plain TCP the probe waits for its first message's length
     (:func:`_handshake_problem`). Over TLS the server waits for the TLS handshake first:
-    only the connection is probed."""
+    only the connection is probed.
+
+    An answer is remembered for :data:`ANSWER_SECONDS` (:func:`_client` does not ask again
+    right after the command asked, nor do the worker processes forked meanwhile)."""
+    problem = _probe(address)
+    if not problem:
+        _ANSWERED[address] = time.monotonic()
+    return problem
+
+
+def _probe(address: str) -> str:
     import importlib.util
 
     if importlib.util.find_spec("distributed") is None:
@@ -136,16 +149,17 @@ def _handshake_problem(connection: socket.socket) -> str:
 
 def _client(address: str) -> Any:
     """One client per process and scheduler (doit's worker processes each have theirs).
-    The scheduler is probed first (:func:`unreachable`, a millisecond): the build's probe
-    was made at its start, and since then it may have gone (Dask's client would try to
+    The scheduler is probed first (:func:`unreachable`, a millisecond) unless it answered a
+    moment ago: since the build's probe at its start it may have gone (Dask's client would try to
     reach it for :data:`CONNECT_SECONDS` a process) or left its port to a service that
     accepts connections and stays silent (the client would wait forever)."""
     with _LOCK:
         client = _CLIENTS.get(address)
         if client is None:
-            problem = unreachable(address)
-            if problem:
-                raise ConnectionError(f"{address} is unreachable: {problem}")
+            if time.monotonic() - _ANSWERED.get(address, -ANSWER_SECONDS) >= ANSWER_SECONDS:
+                problem = unreachable(address)
+                if problem:
+                    raise ConnectionError(f"{address} is unreachable: {problem}")
             from distributed import Client
 
             _quiet_dask_logs()

@@ -468,6 +468,32 @@ def test_no_client_is_made_for_a_scheduler_gone_since_the_build_began(
     assert "unreachable" in (outcome.warnings or {})["cluster"], outcome.warnings
 
 
+def test_a_scheduler_that_answered_a_moment_ago_is_not_asked_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's probe, then the build's client right after it (and its worker
+    processes' clients, forked meanwhile): one probe, not one each; a client made later
+    asks again."""
+    import distributed
+
+    from pipeline import cluster
+
+    now = [1000.0]
+    asked: list[str] = []
+    monkeypatch.setattr(cluster.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(cluster, "_ANSWERED", {})
+    monkeypatch.setattr(cluster, "_CLIENTS", {})
+    monkeypatch.setattr(cluster, "_probe", lambda address: asked.append(address) or "")
+    monkeypatch.setattr(distributed, "Client", lambda *args, **kwargs: object())
+    assert cluster.unreachable("tcp://here:1") == "" and asked == ["tcp://here:1"]
+    now[0] += 1
+    cluster._client("tcp://here:1")
+    assert asked == ["tcp://here:1"]
+    cluster._CLIENTS.clear()  # a client dropped after a failure, made again later
+    now[0] += cluster.ANSWER_SECONDS
+    cluster._client("tcp://here:1")
+    assert asked == ["tcp://here:1"] * 2
+
+
 def test_a_chunk_cheaper_than_its_trip_to_the_cluster_is_extracted_here(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A few small files cost less CPU to extract than a round trip through the scheduler:
