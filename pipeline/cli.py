@@ -96,7 +96,7 @@ def _probe_scheduler(config: Config) -> None:
     """Exit 2 with one line when the configured scheduler does not answer (before any
     build, check or watch uses it: Dask's client would wait for it without end)."""
     if config.scheduler:
-        from pipeline.cluster import unreachable
+        from pipeline.schedprobe import unreachable
 
         problem = unreachable(config.scheduler)
         if problem:

@@ -16,26 +16,20 @@ from __future__ import annotations
 import hashlib
 import heapq
 import os
-import socket
 import sys
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from pipeline import schedprobe
 from pipeline.cache import Outcome, Resting
 
 if TYPE_CHECKING:
     from pipeline.remote import Made
 
 CONNECT_SECONDS = 10
-PROBE_SECONDS = 5
-HANDSHAKE_BYTES = 1 << 20  # a scheduler's handshake message is a few hundred bytes
-ANSWER_SECONDS = 5.0  # how long a scheduler's answer to a probe is taken as still true
-_ANSWERED: dict[str, float] = {}  # address -> when it last answered a probe (monotonic)
 AHEAD_BYTES = 256 << 20  # sources a build ships ahead of its chunk tasks, at most
 _CLIENTS: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -84,80 +78,18 @@ def _forget_clients() -> None:
 os.register_at_fork(after_in_child=_forget_clients)
 
 
-def unreachable(address: str) -> str:
-    """Why no scheduler answers at ``address`` ("" when one does, or when the address is
-    neither TCP nor TLS and so cannot be probed without Dask): a cheap check that the CLI
-    makes before building, without importing Dask.
-
-    An open port is not enough: Dask's client waits for the scheduler's handshake without
-    a timeout, so a client of a port that accepts connections and says nothing (the
-    dashboard's HTTP port, 8787 beside the scheduler's 8786) waits forever (upstream
-    dask/distributed#8071). A scheduler writes its handshake as soon as it accepts a
-    connection, so over plain TCP the probe waits for its first message's length
-    (:func:`_handshake_problem`). Over TLS the server waits for the TLS handshake first:
-    only the connection is probed.
-
-    An answer is remembered for :data:`ANSWER_SECONDS` (:func:`_client` does not ask again
-    right after the command asked, nor do the worker processes forked meanwhile)."""
-    problem = _probe(address)
-    if not problem:
-        _ANSWERED[address] = time.monotonic()
-    return problem
-
-
-def _probe(address: str) -> str:
-    import importlib.util
-
-    if importlib.util.find_spec("distributed") is None:
-        return "the 'distributed' package is not installed (pip install 'pipeline[cluster]')"
-    parts = urlsplit(address if "://" in address else f"tcp://{address}")
-    if parts.scheme not in ("tcp", "tls"):
-        return ""
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError as error:
-        return str(error)
-    if not host or not port:
-        return "expected tcp://HOST:PORT"
-    try:
-        with socket.create_connection((host, port), timeout=PROBE_SECONDS) as connection:
-            return _handshake_problem(connection) if parts.scheme == "tcp" else ""
-    except OSError as error:
-        return error.strerror or str(error)
-
-
-def _handshake_problem(connection: socket.socket) -> str:
-    """"" when the first bytes the peer sends are the length of a Dask message (8 bytes,
-    the byte order of the scheduler's machine) of a plausible handshake's size; else why
-    not. (The probe closes the connection then; the scheduler logs that a connection
-    closed before its handshake completed.)"""
-    prefix = b""
-    try:
-        while len(prefix) < 8:
-            received = connection.recv(8 - len(prefix))
-            if not received:
-                return "the connection was closed without a Dask handshake"
-            prefix += received
-    except TimeoutError:
-        return (f"a connection opens but no Dask scheduler answers within {PROBE_SECONDS} s "
-                "(a dashboard's or another service's port?)")
-    size = min(int.from_bytes(prefix, "little"), int.from_bytes(prefix, "big"))
-    if not 0 < size <= HANDSHAKE_BYTES:
-        return "the service there does not speak Dask's protocol"
-    return ""
-
-
 def _client(address: str) -> Any:
     """One client per process and scheduler (doit's worker processes each have theirs).
-    The scheduler is probed first (:func:`unreachable`, a millisecond) unless it answered a
+    The scheduler is probed first (:func:`pipeline.schedprobe.unreachable`, a millisecond)
+    unless it answered a
     moment ago: since the build's probe at its start it may have gone (Dask's client would try to
     reach it for :data:`CONNECT_SECONDS` a process) or left its port to a service that
     accepts connections and stays silent (the client would wait forever)."""
     with _LOCK:
         client = _CLIENTS.get(address)
         if client is None:
-            if time.monotonic() - _ANSWERED.get(address, -ANSWER_SECONDS) >= ANSWER_SECONDS:
-                problem = unreachable(address)
+            if not schedprobe.answered_lately(address):
+                problem = schedprobe.unreachable(address)
                 if problem:
                     raise ConnectionError(f"{address} is unreachable: {problem}")
             from distributed import Client

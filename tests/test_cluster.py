@@ -31,6 +31,8 @@ from buildkit import (
     snapshot,
 )
 
+from pipeline import schedprobe
+
 pytest.importorskip("distributed")
 
 START_SECONDS = 60
@@ -217,7 +219,7 @@ def test_unreachable_scheduler_exits_2_with_one_line(tmp_path: Path) -> None:
 # ``python -m pipeline`` with the scheduler probe's wait cut short, so a command that
 # still hangs in Dask's client (no timeout there: dask/distributed#8071) fails the test
 # by its timeout instead of holding the suite for 5 s a command.
-_SHORT_PROBE = ("import sys, pipeline.cluster as c; c.PROBE_SECONDS = 0.3; "
+_SHORT_PROBE = ("import sys, pipeline.schedprobe as c; c.PROBE_SECONDS = 0.3; "
                 "from pipeline.cli import main; sys.exit(main())")
 
 
@@ -247,7 +249,6 @@ def test_a_port_that_never_answers_as_a_scheduler_exits_2_with_one_line(
 def test_a_service_that_speaks_another_protocol_is_no_scheduler() -> None:
     """A server that greets first, but not with a Dask message (an SSH banner), and one
     that closes at once."""
-    from pipeline import cluster
 
     for greeting in (b"SSH-2.0-OpenSSH_9.6\r\n", b""):
         with socket.socket() as server:
@@ -256,7 +257,7 @@ def test_a_service_that_speaks_another_protocol_is_no_scheduler() -> None:
             address = f"127.0.0.1:{server.getsockname()[1]}"
             answer: list[str] = []
             probe = threading.Thread(target=lambda a=address, found=answer: found.append(
-                cluster.unreachable(a)))
+                schedprobe.unreachable(a)))
             probe.start()
             peer, _ = server.accept()
             peer.sendall(greeting)
@@ -419,7 +420,7 @@ def _fake_cluster(monkeypatch: pytest.MonkeyPatch) -> _Client:
     monkeypatch.setattr(cluster, "_client", lambda address: client.connected())
     monkeypatch.setattr(cluster, "_AHEAD", [])
     monkeypatch.setattr(cluster, "_AHEAD_KEYS", set())
-    monkeypatch.setattr(cluster, "unreachable", lambda address: "")
+    monkeypatch.setattr(schedprobe, "unreachable", lambda address: "")
     return client
 
 
@@ -446,7 +447,7 @@ def test_no_client_is_made_for_a_scheduler_gone_since_the_build_began(
 
     monkeypatch.setattr(cluster, "SCHEDULERS", cache.Resting())
     monkeypatch.setattr(cluster, "_CLIENTS", {})
-    monkeypatch.setattr(cluster, "PROBE_SECONDS", 0.3)
+    monkeypatch.setattr(schedprobe, "PROBE_SECONDS", 0.3)
     code = cluster.worker_code()
     outcome = cache.Outcome()
     answer: list[object] = []
@@ -479,17 +480,17 @@ def test_a_scheduler_that_answered_a_moment_ago_is_not_asked_again(
 
     now = [1000.0]
     asked: list[str] = []
-    monkeypatch.setattr(cluster.time, "monotonic", lambda: now[0])
-    monkeypatch.setattr(cluster, "_ANSWERED", {})
+    monkeypatch.setattr(schedprobe.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(schedprobe, "_ANSWERED", {})
     monkeypatch.setattr(cluster, "_CLIENTS", {})
-    monkeypatch.setattr(cluster, "_probe", lambda address: asked.append(address) or "")
+    monkeypatch.setattr(schedprobe, "_probe", lambda address: asked.append(address) or "")
     monkeypatch.setattr(distributed, "Client", lambda *args, **kwargs: object())
-    assert cluster.unreachable("tcp://here:1") == "" and asked == ["tcp://here:1"]
+    assert schedprobe.unreachable("tcp://here:1") == "" and asked == ["tcp://here:1"]
     now[0] += 1
     cluster._client("tcp://here:1")
     assert asked == ["tcp://here:1"]
     cluster._CLIENTS.clear()  # a client dropped after a failure, made again later
-    now[0] += cluster.ANSWER_SECONDS
+    now[0] += schedprobe.ANSWER_SECONDS
     cluster._client("tcp://here:1")
     assert asked == ["tcp://here:1"] * 2
 
