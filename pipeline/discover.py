@@ -225,7 +225,7 @@ def _exclude_spec(patterns: tuple[str, ...]) -> Any:
         return _NoExcludes()
     import pathspec
 
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    return pathspec.PathSpec.from_lines("gitignore", patterns)
 
 
 def _skip_dir(name: str, path: str, config: Config, spec: Any) -> bool:
