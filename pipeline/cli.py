@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pipeline import layout, runstate, state
 from pipeline.config import CACHE_MODES, Config, load_pyproject, make_config
 from pipeline.discover import Scan, scan_tree
-from pipeline.errors import ConfigError, PipelineError, UsageError
+from pipeline.errors import (
+    ConfigError,
+    OutputError,
+    PipelineError,
+    TasksBroke,
+    UsageError,
+    write_failure,
+)
 from pipeline.graph import Graph, build_graph
 from pipeline.session import (
     collector_paused,
@@ -168,8 +175,11 @@ def command_check(config: Config, full: bool) -> int:
     from pipeline.check import check_output, report
     from pipeline.report import reporter_for
 
-    if (Path(config.output) / layout.STATE).is_dir():
+    output = Path(config.output)
+    if (output / layout.STATE).is_dir():
         runstate.acquire_lock(config.output)  # no build or check of it runs meanwhile
+    elif output.exists() and not output.is_dir():  # no build could write there either
+        raise OutputError(config.output, "it is not a folder")
     said: set[str] = set()
 
     def run(graph: Graph) -> None:
@@ -184,6 +194,11 @@ def command_check(config: Config, full: bool) -> int:
         with open(os.devnull, "w", encoding="utf-8") as quiet:
             reporter = reporter_for(graph.root, config.depth, {}, stream=quiet)
             run_doit(doit_namespace(graph, reporter), ["run"])
+        # a task that broke (a full disk) left the scratch folder short of what a build
+        # leaves: compared, it would pass the output as up to date
+        errors = reporter.last.summary.get("errors") if reporter.last is not None else None
+        if errors:
+            raise TasksBroke(errors)
 
     return report(check_output(config, full, run), config.output)
 
@@ -261,6 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PipelineError as error:
         print(str(error), file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # the output's file system, outside a task: a full disk
+        line = write_failure(error)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        return 1
     finally:
         runstate.release_locks()
         if "pipeline.cluster" in sys.modules:  # a scheduler was used in this process

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+
+# What the file system under the output answers when it cannot take a write: full, over a
+# quota, read-only, failing, or not this user's. Said in one line (:func:`write_failure`).
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG,
+                          errno.EACCES, errno.EPERM})
+
 
 class PipelineError(Exception):
     """Base of every expected failure; the CLI prints ``str(error)`` and exits ``exit_code``."""
@@ -35,3 +42,31 @@ class LockedError(PipelineError):
         self.output = output
         super().__init__(
             f"another build is running on {output} (lock held); try again when it ends")
+
+
+class OutputError(PipelineError):
+    """The output folder cannot be made or written at all (exit 2)."""
+
+    exit_code = 2
+
+    def __init__(self, output: str, problem: str) -> None:
+        self.output = output
+        super().__init__(f"error: the output folder {output} cannot be written: {problem}")
+
+
+class TasksBroke(PipelineError):
+    """Tasks broke in a run whose every page a command needs (a check's scratch build): it
+    cannot answer, and says why in the tasks' lines (exit 1)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(f"error: {error}" for error in errors))
+
+
+def write_failure(error: OSError) -> str | None:
+    """One line for an error of the file system a build writes to (``No space left on
+    device: OUT/pkg/a.py_docs.md``); None for any other error, which keeps its traceback."""
+    if error.errno not in WRITE_ERRNOS:
+        return None
+    reason = error.strerror or errno.errorcode.get(error.errno or 0, "I/O error")
+    return f"{reason}: {error.filename}" if error.filename else reason

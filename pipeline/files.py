@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import io
 import itertools
@@ -22,8 +23,10 @@ SNIFF_BYTES = 8192
 _SERIAL = itertools.count()
 # Fault injection for the crash tests: with PIPELINE_TEST_CRASH_AT=N the process ends at
 # once (os._exit, no clean-up) at its N-th write of a page or state file, before the write
-# lands. Read when this module loads; a test that forks may set CRASH_AT directly.
+# lands; with PIPELINE_TEST_FULL_AT=N that write and every later one fail as on a full disk
+# (ENOSPC). Read when this module loads; a test that forks may set them directly.
 CRASH_AT = int(os.environ.get("PIPELINE_TEST_CRASH_AT", "0") or 0)
+FULL_AT = int(os.environ.get("PIPELINE_TEST_FULL_AT", "0") or 0)
 CRASH_EXIT = 86
 _WRITES = itertools.count(1)
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
@@ -164,9 +167,14 @@ def _declared_coding(data: bytes) -> str:
 
 
 def crash_point() -> None:
-    """Where a write is about to land: the crash tests end the process here."""
-    if CRASH_AT and next(_WRITES) == CRASH_AT:
-        os._exit(CRASH_EXIT)
+    """Where a write is about to land: the crash tests end the process here, and the
+    full-disk tests fail the write (:data:`CRASH_AT`, :data:`FULL_AT`)."""
+    if CRASH_AT or FULL_AT:
+        count = next(_WRITES)
+        if count == CRASH_AT:
+            os._exit(CRASH_EXIT)
+        if FULL_AT and count >= FULL_AT:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
@@ -200,10 +208,15 @@ def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
             handle.write(data)
         crash_point()
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as error:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(error, OSError) and (error.filename is None
+                                           or str(error.filename) == str(tmp)):
+            # a full disk fails the write (no file name) or the temporary's open: name the
+            # file the build was writing
+            raise OSError(error.errno, error.strerror, str(target)) from error
         raise
     return True

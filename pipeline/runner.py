@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from doit.control import ExecNode
 from doit.exceptions import InvalidTask, TaskError
-from doit.runner import JobHold, MRunner, Runner
+from doit.runner import FAILURE, JobHold, MRunner, Runner
 
+from pipeline.errors import write_failure
 from pipeline.exits import describe_exit
 
 if TYPE_CHECKING:  # imported when a parallel run starts: every no-op build loads this module
@@ -40,9 +41,30 @@ FINISHED: list[int] = []  # the exit code of this process's last finished run, i
 
 
 class _Finishing:
-    """Keeps the code a run finishes with (doit returns it as the command's exit code)."""
+    """Keeps the code a run finishes with (doit returns it as the command's exit code), and
+    reports a dependency database that could not be saved (a full disk) in one line, as a
+    failed task is, where doit's ``finish`` let the error out before its reporter's summary.
+    Its journal keeps what the run did, all but the records it could not append either,
+    whose tasks run again."""
+
+    dep_manager: Any
+    reporter: Any
+    final_result: int
 
     def finish(self) -> int:
+        close = self.dep_manager.close
+
+        def closing() -> None:
+            try:
+                close()
+            except OSError as error:
+                line = write_failure(error)
+                if line is None:
+                    raise
+                self.reporter.runtime_error(f"the build's record could not be saved: {line}")
+                self.final_result = FAILURE
+
+        self.dep_manager.close = closing
         code: int = super().finish()  # type: ignore[misc]
         FINISHED[:] = [code]
         return code

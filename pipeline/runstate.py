@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from pipeline import layout
-from pipeline.errors import LockedError
+from pipeline.errors import LockedError, OutputError
 from pipeline.files import write_if_changed
 from pipeline.schema import SCHEMA
 
@@ -32,10 +32,17 @@ def database(root: str) -> str:
 
 
 def acquire_lock(root: str) -> None:
-    """Hold an exclusive lock on the output folder for this process's lifetime."""
+    """Hold an exclusive lock on the output folder for this process's lifetime. An output
+    folder that cannot be made or written (a file there, a read-only mount, a full disk)
+    is an :class:`OutputError`: nothing could be built."""
     directory = state_dir(root)
-    directory.mkdir(parents=True, exist_ok=True)
-    handle = open(directory / "lock", "a+", encoding="utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / "lock", "a+", encoding="utf-8")
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(root, "it is not a folder") from None
+    except OSError as error:
+        raise OutputError(root, error.strerror or str(error)) from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

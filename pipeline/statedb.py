@@ -12,7 +12,7 @@ changed, and then drops the journal. The models are ninja's build log and Shake'
 
 Journal lines: ``["+", task, record]`` (doit saved the task's success: the record replaces
 the task's), ``["-", task]`` (the task is about to write, or doit forgot it), ``["*"]``
-(doit forgot every task). A torn last line (the process died writing it) is ignored.
+(doit forgot every task). A line a full disk tore is ignored (:func:`append`).
 
 The snapshot holds one line per task, in task order: the task's name as a JSON string, a
 tab, its record as JSON (neither holds a raw tab or newline). A record is parsed when doit
@@ -24,11 +24,13 @@ format) is read too. A record that does not parse is no record: its task runs ag
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any
 
 import orjson
 
+from pipeline.errors import write_failure
 from pipeline.files import crash_point, write_if_changed
 from pipeline.stateio import pack, unpack
 
@@ -51,8 +53,12 @@ def journal_of(database: str) -> str:
 def append(journal: str, entry: list[Any]) -> None:
     """Append one line to a journal with one ``write`` (O_APPEND: lines of several
     processes never interleave). It reaches the file system before this returns, so it
-    survives the process; it is not synced to the disk (a kill, not a power loss)."""
-    line = orjson.dumps(entry) + b"\n"
+    survives the process; it is not synced to the disk (a kill, not a power loss).
+
+    A full disk may take part of a line (a short write, raised here as ENOSPC): every line
+    starts with a line break too, so the next one, written once there is room, never runs
+    on from the torn one (blank lines are passed over)."""
+    line = b"\n" + orjson.dumps(entry) + b"\n"
     crash_point()
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
     try:
@@ -61,7 +67,8 @@ def append(journal: str, entry: list[Any]) -> None:
         os.makedirs(os.path.dirname(journal), exist_ok=True)
         fd = os.open(journal, flags, 0o644)
     try:
-        os.write(fd, line)
+        if os.write(fd, line) < len(line):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), journal)
     finally:
         os.close(fd)
 
@@ -136,7 +143,7 @@ def replay(journal: str, db: dict[str, Any]) -> bool:
         try:
             entry = orjson.loads(line)
         except orjson.JSONDecodeError:
-            continue  # torn by a kill
+            continue  # a blank line, or one a full disk tore
         if entry[0] == "+":
             db[entry[1]] = entry[2]
         elif entry[0] == "-":
@@ -199,7 +206,7 @@ class StateDB:
         entry[dependency] = value
         # doit's save_success sets the list of file_dep last: the record is complete
         if dependency in ("deps:", "ignore:"):
-            append(self.journal, ["+", task_id, entry])
+            _journal(self.journal, ["+", task_id, entry])
 
     def get(self, task_id: str, dependency: str) -> Any:
         entry = self._record(task_id)
@@ -210,8 +217,21 @@ class StateDB:
 
     def remove(self, task_id: str) -> None:
         if self._db.pop(task_id, None) is not None:
-            append(self.journal, ["-", task_id])
+            _journal(self.journal, ["-", task_id])
 
     def remove_all(self) -> None:
         self._db = {}
         append(self.journal, ["*"])
+
+
+def _journal(journal: str, entry: list[Any]) -> None:
+    """doit's record of a task done, or forgotten, appended as it is made. A full disk
+    refusing it loses nothing: a task struck its record before it wrote (:func:`strike`,
+    which fails the task when it cannot), so an unjournaled success only runs the task
+    again, and an unjournaled removal follows that strike. The snapshot written at the
+    end holds both; if that fails too, the run says so (``pipeline.runner``)."""
+    try:
+        append(journal, entry)
+    except OSError as error:
+        if write_failure(error) is None:
+            raise

@@ -21,6 +21,7 @@ from pipeline import graph as graphs
 from pipeline import layout, prune, runstate, state, versions
 from pipeline.cache import Remote
 from pipeline.config import Config
+from pipeline.errors import write_failure
 from pipeline.graph import Chunk, Graph
 from pipeline.overrides import light_check, stamp_changed
 from pipeline.schema import SCHEMA
@@ -50,19 +51,46 @@ def run_action(task: str, name: str, root: str, *args: Any) -> Any:
     runs it again), then imports the stage code, so a no-op build never loads jinja2, the
     parsers or the renderers. The action runs with the collector paused
     (:func:`collector_paused_for`)."""
-    runstate.begin_task(root, task)
-    from pipeline import actions
+    try:
+        runstate.begin_task(root, task)
+        from pipeline import actions
 
-    with collector_paused_for():
-        return getattr(actions, name)(root, *args)
+        with collector_paused_for():
+            return getattr(actions, name)(root, *args)
+    except OSError as error:
+        return _failed_write(error)
 
 
 def run_light(task: str, action: Callable[..., Any], root: str, *args: Any) -> Any:
     """Like :func:`run_action`, for the light actions of :mod:`pipeline.prune` and the
     seal."""
-    runstate.begin_task(root, task)
-    with collector_paused_for():
-        return action(root, *args)
+    try:
+        runstate.begin_task(root, task)
+        with collector_paused_for():
+            return action(root, *args)
+    except OSError as error:
+        return _failed_write(error)
+
+
+def run_seal(root: str) -> Any:
+    """The seal's action (:func:`runstate.seal_run`), failed in one line by a full disk."""
+    try:
+        return runstate.seal_run(root)
+    except OSError as error:
+        return _failed_write(error)
+
+
+def _failed_write(error: OSError) -> Any:
+    """A task stopped by the file system it writes to (a full disk, a read-only mount)
+    fails with one line that says so (:func:`pipeline.errors.write_failure`): doit prints a
+    raised error's traceback. Its files were written whole or not at all, and doit runs it
+    again next time. Any other error is raised on."""
+    line = write_failure(error)
+    if line is None:
+        raise error
+    from doit.exceptions import TaskFailed
+
+    return TaskFailed(line)
 
 
 @contextmanager
@@ -332,7 +360,7 @@ def task_seal(graph: Graph) -> Iterator[TaskDict]:
     """Mark the run finished, so the next one knows nothing was left half-written."""
     yield {
         "basename": task_name("seal"),
-        "actions": [(runstate.seal_run, [graph.root])],
+        "actions": [(run_seal, [graph.root])],
         "task_dep": [task_name("prune")],
         # every writing action removes the mark, so it is missing exactly when a task ran
         "uptodate": [light_check(runstate.is_sealed, graph.root)],

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline import filestate, quick, runstate
 from pipeline.config import Config
 from pipeline.discover import SKIP_DIRS, Scan, scan_tree, sniff
+from pipeline.errors import write_failure
 from pipeline.graph import Graph, build_graph
 from pipeline.pytestconf import CONFIG_NAMES
 from pipeline.session import collector_paused, run_build
@@ -126,6 +127,7 @@ def _rebuild(config: Config, kept: Kept | None, changes: list[str]) -> Kept | No
     rebuild that fails keeps nothing: the next one starts from the tree and the output."""
     started = time.perf_counter()
     warnings: dict[str, str] = {}
+    errors: list[str] = []
     try:
         with collector_paused() as collecting, open(os.devnull, "w",
                                                     encoding="utf-8") as quiet:
@@ -139,16 +141,20 @@ def _rebuild(config: Config, kept: Kept | None, changes: list[str]) -> Kept | No
                 pages, failed = done.summary.get("counts", {}).get("pages_written", 0), \
                     done.failed
                 warnings = done.summary.get("warnings") or {}
+                errors = done.summary.get("errors") or []
                 kept = Kept(kept.graph, kept.scan, done.record)
     except Exception as error:  # a failed rebuild is reported; watching goes on
-        print(f"{_what(changes)}: rebuild failed ({type(error).__name__}: {error}); "
-              f"{time.perf_counter() - started:.2f} s", flush=True)
+        said = write_failure(error) if isinstance(error, OSError) else None
+        print(f"{_what(changes)}: rebuild failed ({said or f'{type(error).__name__}: {error}'}"
+              f"); {time.perf_counter() - started:.2f} s", flush=True)
         return None
-    state = "; some files failed" if failed else ""
+    state = "; failed" if errors else "; some files failed" if failed else ""
     print(f"{_what(changes)}: {pages:,} pages written{state}; "
           f"{time.perf_counter() - started:.2f} s", flush=True)
     for message in warnings.values():  # the shared cache's, the cluster's: as build says them
         print(f"warning: {message}", file=sys.stderr, flush=True)
+    for message in errors:  # a task that broke (a full disk): as build says it
+        print(f"error: {message}", file=sys.stderr, flush=True)
     return kept
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import os
 import queue
 import signal
 import subprocess
@@ -180,7 +182,8 @@ def _rebuilds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         for key in ("walks", "focus"):
             calls[key].clear()
         calls["stderr"] = [io.StringIO()]
-        with environment(tmp_path, {}), contextlib.redirect_stdout(io.StringIO()), \
+        calls["stdout"] = [io.StringIO()]
+        with environment(tmp_path, {}), contextlib.redirect_stdout(calls["stdout"][0]), \
                 contextlib.redirect_stderr(calls["stderr"][0]):
             return watching._rebuild(replace(config, **settings), kept, changes)
 
@@ -290,3 +293,51 @@ def test_a_failed_rebuild_keeps_nothing_and_the_next_one_walks(
     kept = rebuild(None, ["pkg/a.py"])
     assert kept is not None and len(calls["walks"]) == 1
     assert "x + 7" in (tmp_path / "out/pkg/a.py_docs.md").read_text(encoding="utf-8")
+
+
+NO_ROOM = os.strerror(errno.ENOSPC)
+
+
+def test_a_rebuild_on_a_full_disk_says_why_and_the_next_one_mends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills up from any write of a rebuild on: its line says it failed and why,
+    followed by the error lines a build prints (its own report goes nowhere); once there
+    is room, the next rebuild leaves a clean build's output."""
+    import itertools
+
+    from pipeline import files
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, BASE_TREE)
+    variants = [{"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", f"x + {n}")}
+                for n in (7, 8)]
+    expected = []
+    for variant in variants:
+        make_tree(src, variant)
+        expected.append(clean_build_snapshot(src, out))
+    rebuild, calls = _rebuilds(tmp_path, monkeypatch)
+    kept = rebuild(None, ["(initial build)"])
+    kinds: set[str] = set()
+    for at in range(1, 200):
+        make_tree(src, variants[at % 2])
+        monkeypatch.setattr(files, "FULL_AT", at)
+        monkeypatch.setattr(files, "_WRITES", itertools.count(1))
+        failed = rebuild(kept, ["pkg/a.py"])
+        line = calls["stdout"][0].getvalue()
+        said = calls["stderr"][0].getvalue().splitlines()
+        monkeypatch.setattr(files, "FULL_AT", 0)
+        if "failed" not in line:
+            assert failed is not None and said == [], (at, line, said)
+            break
+        assert f"rebuild failed ({NO_ROOM}: {out}" in line or (
+            line.rstrip().endswith("s") and "; failed; " in line and said
+            and all(ln.startswith("error: ") and NO_ROOM in ln for ln in said)), \
+            (at, line, said)
+        kinds.add("before the tasks" if said == [] else "in a task")
+        kept = rebuild(failed, ["pkg/a.py"])
+        assert kept is not None and "failed" not in calls["stdout"][0].getvalue()
+        assert calls["stderr"][0].getvalue() == ""
+        assert contents(snapshot(out)) == expected[at % 2], f"full from write {at}"
+    else:
+        pytest.fail("the rebuild never finished")
+    assert kinds == {"before the tasks", "in a task"}, kinds
