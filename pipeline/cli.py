@@ -179,7 +179,7 @@ def command_check(config: Config, full: bool) -> int:
     if (output / layout.STATE).is_dir():
         runstate.acquire_lock(config.output)  # no build or check of it runs meanwhile
     elif output.exists() and not output.is_dir():  # no build could write there either
-        raise OutputError(config.output, "it is not a folder")
+        raise OutputError(config.output, "cannot be written: it is not a folder")
     said: set[str] = set()
 
     def run(graph: Graph) -> None:

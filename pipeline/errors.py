@@ -45,13 +45,14 @@ class LockedError(PipelineError):
 
 
 class OutputError(PipelineError):
-    """The output folder cannot be made or written at all (exit 2)."""
+    """No build may write to the output folder: it cannot be made or written, or it holds
+    files that are not a build's (exit 2)."""
 
     exit_code = 2
 
     def __init__(self, output: str, problem: str) -> None:
         self.output = output
-        super().__init__(f"error: the output folder {output} cannot be written: {problem}")
+        super().__init__(f"error: the output folder {output} {problem}")
 
 
 class TasksBroke(PipelineError):

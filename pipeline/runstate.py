@@ -33,22 +33,38 @@ def database(root: str) -> str:
 
 def acquire_lock(root: str) -> None:
     """Hold an exclusive lock on the output folder for this process's lifetime. An output
-    folder that cannot be made or written (a file there, a read-only mount, a full disk)
-    is an :class:`OutputError`: nothing could be built."""
+    folder that cannot be made or written (a file there, a read-only mount, a full disk),
+    or that holds files but no build state, is an :class:`OutputError`: nothing is built
+    there. (A build removes every file of its output that it does not write, and the
+    state folder is the first thing a build makes, so a folder without it holds none of
+    a build's files: somebody's documents, or a source tree given as the output.)"""
     directory = state_dir(root)
+    if not directory.is_dir() and _holds_files(root):
+        raise OutputError(root, "holds files but no build state (.pipeline): a build removes "
+                          "what it does not write, so it writes only to a new or empty "
+                          "folder, or to its own output")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         handle = open(directory / "lock", "a+", encoding="utf-8")
     except (FileExistsError, NotADirectoryError):
-        raise OutputError(root, "it is not a folder") from None
+        raise OutputError(root, "cannot be written: it is not a folder") from None
     except OSError as error:
-        raise OutputError(root, error.strerror or str(error)) from None
+        raise OutputError(root, f"cannot be written: {error.strerror or error}") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
         raise LockedError(root) from None
     _HELD.append(handle)
+
+
+def _holds_files(root: str) -> bool:
+    """Whether ``root`` is a folder with anything in it."""
+    try:
+        with os.scandir(root) as entries:
+            return next(entries, None) is not None
+    except OSError:  # missing (a new output), or no folder: said when it is made
+        return False
 
 
 def drop_inherited_locks() -> None:

@@ -189,3 +189,27 @@ def test_a_check_on_a_full_disk_says_so_and_lists_nothing(
     assert not list(out.parent.glob(".pipeline-check-*"))
     checked = run_main(["check", str(src), "--output", str(out)])
     assert checked.code == 1 and "stale: core.py_docs.md" in checked.stdout.splitlines()
+
+
+def test_a_folder_of_other_files_is_never_an_output(tree: tuple[Path, Path]) -> None:
+    """A build removes every file of its output that it does not write: given a folder
+    that holds files but no build state (somebody's documents, a folder of the source
+    tree), it exits 2 in one line and touches nothing. An empty folder, and its own
+    output, are built into."""
+    src, out = tree
+    make_tree(out, {"notes.md": "# Mine\n", "deep/keep.py": "KEEP = 1\n"})
+    inside = src / "docs"  # a folder of the source tree, with a source in it
+    for output in (out, inside):
+        before = {p: p.read_bytes() for p in sorted(output.rglob("*")) if p.is_file()}
+        for command in (["build", str(src)], ["watch", str(src)]):
+            result = run_main([*command, "--output", str(output)])
+            assert result.code == 2, (command, result.stderr)
+            assert result.stderr.splitlines() == [
+                f"error: the output folder {output} holds files but no build state "
+                "(.pipeline): a build removes what it does not write, so it writes only to "
+                "a new or empty folder, or to its own output"], result.stderr
+        assert {p: p.read_bytes() for p in sorted(output.rglob("*")) if p.is_file()} == before
+    empty = out.parent / "empty"
+    empty.mkdir()
+    assert build(src, empty).code == 0
+    assert build(src, empty).code == 0
