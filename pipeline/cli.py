@@ -282,6 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {line}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: what was written is whole and recorded as such
+        print("interrupted: the next build takes up where this one stopped", file=sys.stderr)
+        return 130
     finally:
         runstate.release_locks()
         if "pipeline.cluster" in sys.modules:  # a scheduler was used in this process

@@ -24,9 +24,11 @@ _SERIAL = itertools.count()
 # Fault injection for the crash tests: with PIPELINE_TEST_CRASH_AT=N the process ends at
 # once (os._exit, no clean-up) at its N-th write of a page or state file, before the write
 # lands; with PIPELINE_TEST_FULL_AT=N that write and every later one fail as on a full disk
-# (ENOSPC). Read when this module loads; a test that forks may set them directly.
+# (ENOSPC); with INTERRUPT_AT=N, Ctrl-C arrives there (KeyboardInterrupt). Read when this
+# module loads; a test that forks may set them directly.
 CRASH_AT = int(os.environ.get("PIPELINE_TEST_CRASH_AT", "0") or 0)
 FULL_AT = int(os.environ.get("PIPELINE_TEST_FULL_AT", "0") or 0)
+INTERRUPT_AT = 0
 CRASH_EXIT = 86
 _WRITES = itertools.count(1)
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
@@ -167,12 +169,15 @@ def _declared_coding(data: bytes) -> str:
 
 
 def crash_point() -> None:
-    """Where a write is about to land: the crash tests end the process here, and the
-    full-disk tests fail the write (:data:`CRASH_AT`, :data:`FULL_AT`)."""
-    if CRASH_AT or FULL_AT:
+    """Where a write is about to land: the crash tests end the process here, the full-disk
+    tests fail the write, the interrupt tests press Ctrl-C (:data:`CRASH_AT`,
+    :data:`FULL_AT`, :data:`INTERRUPT_AT`)."""
+    if CRASH_AT or FULL_AT or INTERRUPT_AT:
         count = next(_WRITES)
         if count == CRASH_AT:
             os._exit(CRASH_EXIT)
+        if count == INTERRUPT_AT:
+            raise KeyboardInterrupt
         if FULL_AT and count >= FULL_AT:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 

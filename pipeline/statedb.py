@@ -153,6 +153,26 @@ def replay(journal: str, db: dict[str, Any]) -> bool:
     return bool(lines)
 
 
+def unfinished(journal: str) -> set[str]:
+    """The tasks a journal struck last: begun, never recorded done since."""
+    try:
+        with open(journal, "rb") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return set()
+    struck: dict[str, bool] = {}  # task -> whether its last line is a strike
+    for line in lines:
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # a blank line, or one a full disk tore
+        if entry[0] == "*":
+            struck.clear()
+        elif entry[0] in ("+", "-"):
+            struck[entry[1]] = entry[0] == "-"
+    return {task for task, last in struck.items() if last}
+
+
 class StateDB:
     """The interface of doit's backends: ``get``/``set``/``remove``/``in_``/``dump``."""
 
@@ -172,7 +192,15 @@ class StateDB:
     def dump(self) -> None:
         """Save the snapshot when anything changed (doit also updates stored lists in
         place, so the encoded bytes are compared rather than a flag kept), then drop the
-        journal it now holds."""
+        journal it now holds.
+
+        First the tasks struck in the journal and not recorded since are forgotten: a run
+        stopped by Ctrl-C ends its workers mid-task and doit saves its database on the way
+        out, and only the journal knows that those tasks (or the one this process was
+        running) began to write. Kept, their old records would vouch for what they half
+        wrote, and with the edit undone the next build would skip them."""
+        for task in unfinished(self.journal):
+            self._db.pop(task, None)
         data = _lines(self._db)
         if data != self._saved:
             write_if_changed(self.name, pack(data, DATABASE_LEVEL))

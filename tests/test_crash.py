@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import random
 import shutil
@@ -129,6 +130,65 @@ def test_a_crash_at_any_write_of_an_edit_build_then_the_edit_undone(
     assert tried > 10, f"only {tried} writes"
     check = run_main(["check", str(src), "--output", str(out)], cwd=out.parent)
     assert check.code == 0, check.stderr
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+def _interrupted_build(src: Path, out: Path, at: int) -> tuple[int, str]:
+    """Build in a forked child where Ctrl-C arrives at its ``at``-th write (the build goes on
+    to its end as Python does: the runner stops, doit saves its database, the exception
+    leaves the command); the child's exit code (130: interrupted) and what it printed."""
+    log = out.parent / "printed.txt"
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 70
+        try:
+            with open(log, "w", encoding="utf-8") as printed, \
+                    contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
+                from pipeline import cli, files
+
+                files.INTERRUPT_AT = at
+                files._WRITES = itertools.count(1)
+                os.chdir(out.parent)
+                code = cli.main(["build", str(src), "--output", str(out)])
+                sys.stderr.flush()
+        finally:
+            os._exit(code)
+    _pid, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), log.read_text(encoding="utf-8")
+
+
+def test_ctrl_c_at_any_write_of_an_edit_build_then_the_edit_undone(
+        tree: tuple[Path, Path]) -> None:
+    """Ctrl-C while an edit is built, at any of its writes: doit saves its database on the
+    way out, which must not vouch for the files the interrupted task half wrote; the edit
+    undone, the next build equals a clean build."""
+    src, out = tree
+    original = clean_build_snapshot(src, out)
+    build(src, out)
+    saved = out.with_name("saved")
+    shutil.copytree(out, saved, symlinks=True)
+    for at in range(1, 500):
+        shutil.rmtree(out)
+        shutil.copytree(saved, out, symlinks=True)
+        _edit(src)
+        code, printed = _interrupted_build(src, out, at)
+        _edit(src, undo=True)
+        assert code in (0, 130), f"interrupted at write {at}: exit {code}\n{printed}"
+        if code == 130:
+            assert "Traceback" not in printed and printed.splitlines()[-1] == (
+                "interrupted: the next build takes up where this one stopped"), printed
+        result = build(src, out)
+        assert result.code == 0, result.stderr
+        got = contents(snapshot(out))
+        if got != original:
+            differ = sorted(p for p in got.keys() | original.keys()
+                            if got.get(p) != original.get(p))
+            pytest.fail(f"Ctrl-C at write {at}: the next build differs from a clean build "
+                        f"in {differ}")
+        if code == 0:
+            break
+    assert at > 10, f"only {at - 1} writes"
 
 
 # --------------------------------------------------------------------------- SIGKILL
