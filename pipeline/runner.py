@@ -16,6 +16,8 @@ of the ``doit`` command (``pipeline.cli``).
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from multiprocessing import get_context
 from multiprocessing.process import BaseProcess
@@ -99,6 +101,26 @@ class _Channel:
             pass
 
 
+def _die_with(parent: int) -> None:
+    """On Linux, have this process killed when the process ``parent`` (the build's) ends:
+    a CI runner's timeout or a stop button sends SIGTERM to the build's process alone, and
+    a worker left running would go on writing the pages of a build that is over, beside
+    the next one. Killed part way, a task is run again by the next build, as after
+    ``kill -9``. Elsewhere the closed pipe ends the worker once its task is done."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl here
+        return
+    if os.getppid() != parent:  # the parent ended before the request was made
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
 class _Worker:
     """A worker process, the parent's end of its pipe, and what it was last given."""
 
@@ -148,16 +170,24 @@ class WatchedRunner(_Finishing, MRunner):  # type: ignore[misc]
     # workers ---------------------------------------------------------------------------
     def _start_worker(self) -> _Worker:
         parent_end, child_end = _FORK.Pipe()
-        process = _FORK.Process(target=self._work, args=(child_end, self.reporter.__class__))
+        process = _FORK.Process(target=self._work, args=(
+            child_end, parent_end, os.getpid(), self.reporter.__class__))
         process.start()
         child_end.close()  # the child holds the only copy: its death ends the pipe
         worker = _Worker(process, parent_end)
         self._workers.append(worker)
         return worker
 
-    def _work(self, connection: Connection, reporter_class: type) -> None:
-        """A worker process: doit's worker loop over this worker's own pipe."""
-        for worker in self._workers:  # the parent's ends of every pipe, inherited by fork
+    def _work(self, connection: Connection, parent_end: Connection, parent: int,
+              reporter_class: type) -> None:
+        """A worker process: doit's worker loop over this worker's own pipe. It ends with
+        the build's process, however that ends (:func:`_die_with`); and it closes the
+        parent's ends of every pipe it inherited, its own pipe's too, so that with the
+        parent gone its next read ends it (else it waited for a job for ever, and held the
+        output's lock: every later build said another one was running)."""
+        _die_with(parent)
+        parent_end.close()
+        for worker in self._workers:
             worker.connection.close()
         channel = _Channel(connection)
         self.execute_task_subprocess(channel, channel, reporter_class)

@@ -346,3 +346,62 @@ def test_a_source_edited_while_its_extraction_runs_is_extracted_again(
     result = build(src, out)
     assert result.counts.get("extracted", 0) >= 1, "the edit made during the run was missed"
     assert contents(snapshot(out)) == clean_build_snapshot(src, out)
+
+
+# --------------------------------------------------------------------------- SIGTERM
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(child) for child in found.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists() or shutil.which("pgrep") is None,
+                    reason="needs /proc and pgrep")
+@pytest.mark.parametrize("deathsig", [True, False], ids=["prctl", "pipe"])
+def test_sigterm_of_the_build_process_alone_leaves_no_worker_and_no_lock(
+        tmp_path: Path, deathsig: bool) -> None:
+    """A CI runner's timeout, a stop button or ``kill PID`` sends SIGTERM to the build's
+    process alone. Its ``--jobs`` workers must end too (at once on Linux; else once their
+    task is done, by their closed pipe): they waited for a job for ever, holding the
+    output's lock, and every later build exited 2 saying another one was running. The
+    next build then equals a clean build."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, _group_tree())
+    assert _start_group(src, out, 2).wait(timeout=300) == 0
+    reference = contents(snapshot(out))
+    patch = "" if deathsig else "import pipeline.runner as r; r._die_with = lambda parent: None; "
+    for _attempt in range(5):
+        shutil.rmtree(out)
+        process = subprocess.Popen(
+            [sys.executable, "-c", f"import sys; {patch}from pipeline.cli import run; "
+             f"sys.argv = ['pipeline', 'build', {str(src)!r}, '--output', {str(out)!r}, "
+             "'--jobs', '2']; run()"],
+            cwd=tmp_path, env=python_env(), stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while process.poll() is None and len(workers) < 2 and time.monotonic() < deadline:
+            workers = _children(process.pid)
+            time.sleep(0.005)
+        if process.poll() is not None:
+            continue  # it finished first: again
+        time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not any(map(_alive, workers)), "the workers outlived the build's process"
+        result = build(src, out, "--jobs", "2")
+        assert result.code == 0, result.stderr
+        _assert_equal_output(out, reference, "after SIGTERM")
+        return
+    pytest.fail("every build finished before its workers could be seen")
