@@ -10,9 +10,11 @@ On the corpus bench/bench.py extracts (``small``: torch/nn, torch/fx, c10 header
    changes, and only that file's page and the pages documenting it are written;
 3. a clean build equals the incremental one, byte for byte;
 4. every link of every page resolves (files and heading anchors);
-5. a build killed with ``kill -9`` part way (an edit of every ``torch/fx`` source, killed
-   at several moments), then the edit undone and the tree built again, equals a clean
-   build.
+5. a build stopped part way (an edit of every ``torch/fx`` source, stopped at several
+   moments), then the edit undone and the tree built again, equals a clean build: stopped
+   by ``kill -9`` of its process group, by Ctrl-C (SIGINT to the group: the build saves
+   doit's database on its way out), and by SIGTERM to the build's process alone (a CI
+   runner's timeout: its workers must end with it and leave the output's lock free).
 
 Prints one line per invariant with its figures; exits 1 when one fails. The unit tests
 (tests/test_build_invariants.py, tests/test_crash.py) hold the same invariants on small
@@ -82,11 +84,31 @@ def edit_literal(path: Path, delta: int) -> bytes:
     return data
 
 
+def lock_freed(out: Path, limit: float = 30.0) -> float:
+    """Seconds until no process holds the output's lock (a stopped build's workers hold it
+    until they end); ``limit`` when they still do then."""
+    import fcntl
+
+    started = time.perf_counter()
+    lock = out / ".pipeline" / "lock"
+    while time.perf_counter() - started < limit:
+        try:
+            with open(lock, "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return time.perf_counter() - started
+        except BlockingIOError:
+            time.sleep(0.01)
+        except FileNotFoundError:
+            return time.perf_counter() - started
+    return limit
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", choices=("small", "torch"), default="small")
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--kills", type=int, default=4, help="kill -9 moments to try")
+    parser.add_argument("--kills", type=int, default=4,
+                        help="moments to stop a build at, for each way of stopping it")
     args = parser.parse_args()
     wheel = bench.find_wheel()
     if wheel is None:
@@ -150,31 +172,40 @@ def main() -> int:
     build(src, out)
     reference = clean_pages(src, out)
     rng = random.Random(17)
-    outcomes = []
-    for attempt in range(args.kills):
-        for path in sources:
-            path.write_bytes(originals[path] + f"\n# edit {attempt}\n".encode())
-        delay = duration * (attempt + 0.5) / args.kills * rng.uniform(0.8, 1.2)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "build", str(src), "--output", str(out),
-             "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        time.sleep(delay)
-        killed = process.poll() is None
-        if killed:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        for path in sources:
-            path.write_bytes(originals[path])  # the edit undone
-        build(src, out)
-        now = contents(snapshot(out))
-        bad = sorted(p for p in now.keys() | reference.keys() if now.get(p) != reference.get(p))
-        outcomes.append((delay, killed, bad))
-    verdict("kill -9 part way, edit undone, build == clean",
-            all(not bad for _, _, bad in outcomes) and any(k for _, k, _ in outcomes),
-            f"{len(sources)} sources edited (build {duration:.2f} s); "
-            + "; ".join(f"killed at {d:.2f} s: {len(b)} pages differ" if k
-                        else f"finished before {d:.2f} s" for d, k, b in outcomes))
+    for label, how, group in (("kill -9", signal.SIGKILL, True), ("Ctrl-C", signal.SIGINT, True),
+                              ("SIGTERM to the build alone", signal.SIGTERM, False)):
+        outcomes = []
+        for attempt in range(args.kills):
+            for path in sources:
+                path.write_bytes(originals[path] + f"\n# edit {label} {attempt}\n".encode())
+            delay = duration * (attempt + 0.5) / args.kills * rng.uniform(0.8, 1.2)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "pipeline", "build", str(src), "--output", str(out),
+                 "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
+            time.sleep(delay)
+            killed = process.poll() is None
+            if killed:
+                if group:
+                    os.killpg(process.pid, how)
+                else:
+                    os.kill(process.pid, how)
+            process.wait()
+            freed = lock_freed(out)
+            for path in sources:
+                path.write_bytes(originals[path])  # the edit undone
+            build(src, out)
+            now = contents(snapshot(out))
+            bad = sorted(p for p in now.keys() | reference.keys()
+                         if now.get(p) != reference.get(p))
+            outcomes.append((delay, killed, bad, freed))
+        verdict(f"{label} part way, edit undone, build == clean",
+                all(not bad and freed < 5 for _, _, bad, freed in outcomes)
+                and any(k for _, k, _, _ in outcomes),
+                f"{len(sources)} sources edited (build {duration:.2f} s); "
+                + "; ".join(f"stopped at {d:.2f} s: {len(b)} pages differ, lock free after "
+                            f"{f:.2f} s" if k else f"finished before {d:.2f} s"
+                            for d, k, b, f in outcomes))
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
