@@ -219,8 +219,10 @@ def command_clean(config: Config) -> int:
         raise UsageError(f"usage error: {output} holds no pipeline state; not removing it")
     runstate.acquire_lock(config.output)
     # The state's version first: killed half way, what is left is reset as foreign state.
+    # The state folder last: what is left is still a build's output, which a build (or
+    # clean) takes on, where a folder of files without it is refused as somebody else's.
     (output / layout.STATE / "version").unlink(missing_ok=True)
-    for child in output.iterdir():
+    for child in sorted(output.iterdir(), key=lambda path: path.name == layout.STATE):
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)
         else:

@@ -15,7 +15,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from buildkit import (
@@ -405,3 +407,44 @@ def test_sigterm_of_the_build_process_alone_leaves_no_worker_and_no_lock(
         _assert_equal_output(out, reference, "after SIGTERM")
         return
     pytest.fail("every build finished before its workers could be seen")
+
+
+def _stopping(real: Callable[..., Any], count: Iterator[int], allowed: int
+              ) -> Callable[..., Any]:
+    """``real``, with Ctrl-C arriving at the call after the ``allowed``-th of ``count``."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if next(count) > allowed:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    return call
+
+
+def test_a_clean_stopped_after_any_removal_leaves_an_output_a_build_takes_on(
+        tree: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``clean`` interrupted after any of its removals: what is left is still a build's
+    output (its state folder goes last), so the next build takes it on and equals a clean
+    build. A folder of files without a state folder is refused as somebody else's."""
+    src, out = tree
+    make_tree(src, {"docs/more.md": "# More\n", "pkg/inner.py": "X = 1\n"})
+    reference = clean_build_snapshot(src, out)
+    build(src, out)
+    saved = out.with_name("saved")
+    shutil.copytree(out, saved, symlinks=True)
+    real_rmtree, real_unlink = shutil.rmtree, Path.unlink
+    for allowed in range(1, 30):
+        count = itertools.count(1)
+        real_rmtree(out, ignore_errors=True)
+        shutil.copytree(saved, out, symlinks=True)
+        with monkeypatch.context() as patched:
+            patched.setattr(shutil, "rmtree", _stopping(real_rmtree, count, allowed))
+            patched.setattr(Path, "unlink", _stopping(real_unlink, count, allowed))
+            code = run_main(["clean", "--output", str(out)]).code
+        if code == 0:
+            break
+        assert code == 130
+        result = build(src, out)
+        assert result.code == 0, f"clean stopped after {allowed} removals: {result.stderr}"
+        _assert_equal_output(out, reference, f"clean stopped after {allowed} removals")
+    else:
+        pytest.fail("clean never finished")
+    assert allowed > 3
