@@ -132,40 +132,40 @@ def _lines(db: dict[str, Any]) -> bytes:
         for task, record in sorted(db.items(), key=lambda item: item[0]))
 
 
-def replay(journal: str, db: dict[str, Any]) -> bool:
-    """Apply a journal's lines to ``db`` in order; whether there were any."""
+def entries(journal: str) -> list[list[Any]] | None:
+    """A journal's entries in order (None when there is no journal); blank lines, and a
+    line a full disk tore, are passed over."""
     try:
         with open(journal, "rb") as handle:
             lines = handle.read().splitlines()
     except FileNotFoundError:
-        return False
+        return None
+    found: list[list[Any]] = []
     for line in lines:
         try:
-            entry = orjson.loads(line)
+            found.append(orjson.loads(line))
         except orjson.JSONDecodeError:
-            continue  # a blank line, or one a full disk tore
+            continue
+    return found
+
+
+def replay(journal: str, db: dict[str, Any]) -> bool:
+    """Apply a journal's entries to ``db`` in order; whether there were any."""
+    found = entries(journal)
+    for entry in found or ():
         if entry[0] == "+":
             db[entry[1]] = entry[2]
         elif entry[0] == "-":
             db.pop(entry[1], None)
         elif entry[0] == "*":
             db.clear()
-    return bool(lines)
+    return bool(found)
 
 
 def unfinished(journal: str) -> set[str]:
     """The tasks a journal struck last: begun, never recorded done since."""
-    try:
-        with open(journal, "rb") as handle:
-            lines = handle.read().splitlines()
-    except FileNotFoundError:
-        return set()
-    struck: dict[str, bool] = {}  # task -> whether its last line is a strike
-    for line in lines:
-        try:
-            entry = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue  # a blank line, or one a full disk tore
+    struck: dict[str, bool] = {}  # task -> whether its last entry is a strike
+    for entry in entries(journal) or ():
         if entry[0] == "*":
             struck.clear()
         elif entry[0] in ("+", "-"):

@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import itertools
 import os
 import posixpath
 import re
 import shutil
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +169,39 @@ def clean_build_snapshot(source: Path, output: Path, *extra: str, cwd: Path | No
         if had:
             os.rename(aside, output)
     return pages
+
+
+def faulted_build(src: Path, out: Path, fault: str, at: int, *extra: str) -> tuple[int, str]:
+    """A build in a forked child with one of ``pipeline.files``'s faults at its ``at``-th
+    write of a page or state file: ``CRASH_AT`` (the process ends there), ``FULL_AT`` (that
+    write and every later one fail as on a full disk) or ``INTERRUPT_AT`` (Ctrl-C arrives
+    there). The child's exit code (``files.CRASH_EXIT`` when it crashed, 99 when an
+    exception left the command) and what it printed."""
+    log = out.parent / f"printed-{os.getpid()}.txt"
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 70
+        try:
+            with open(log, "w", encoding="utf-8") as printed, \
+                    contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
+                try:
+                    from pipeline import cli, files
+
+                    setattr(files, fault, at)
+                    files._WRITES = itertools.count(1)
+                    os.chdir(out.parent)
+                    code = cli.main(["build", str(src), "--output", str(out), *extra])
+                except BaseException:  # noqa: BLE001 - the test reports it
+                    traceback.print_exc()
+                    code = 99
+                sys.stdout.flush()
+                sys.stderr.flush()
+        finally:
+            os._exit(code)
+    _pid, status = os.waitpid(pid, 0)
+    printed = log.read_text(encoding="utf-8")
+    log.unlink()
+    return os.waitstatus_to_exitcode(status), printed
 
 
 def python_env(**extra: str) -> dict[str, str]:
@@ -532,6 +567,14 @@ def leftover_temp_files(output: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------- fixtures
+
+# Two modules, one importing the other: the smallest tree with two layers and a link, for
+# the tests that fail a build at each of its writes in turn.
+TWO_MODULES: dict[str, str] = {
+    "core.py": '"""Core."""\n\nclass Engine:\n    """Runs."""\n',
+    "util.py": ('"""Helpers."""\nfrom core import Engine\n\n\n'
+                'def make():\n    return Engine()\n'),
+}
 
 BASE_TREE: dict[str, str] = {
     "pkg/__init__.py": '"""The package."""\n',

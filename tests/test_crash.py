@@ -21,10 +21,12 @@ from typing import Any
 
 import pytest
 from buildkit import (
+    TWO_MODULES,
     build,
     clean_build_snapshot,
     contents,
     environment,
+    faulted_build,
     make_tree,
     python_env,
     run_main,
@@ -33,34 +35,8 @@ from buildkit import (
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
-# Small, so that the loop over every write is fast: two layers, one import across files.
-TREE = {
-    "core.py": '"""Core."""\n\nclass Engine:\n    """Runs."""\n',
-    "util.py": ('"""Helpers."""\nfrom core import Engine\n\n\n'
-                'def make():\n    return Engine()\n'),
-}
+TREE = TWO_MODULES  # small, so that the loop over every write is fast
 EDITED = ("core.py", '"""Core, edited."""\n\nclass Motor:\n    """Turns."""\n')
-
-
-def _crashed_build(src: Path, out: Path, at: int, *extra: str) -> int:
-    """Build in a forked child that ends itself at its ``at``-th write; the child's exit
-    code (``files.CRASH_EXIT`` when it crashed, else the build's)."""
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 70
-        try:
-            from pipeline import cli, files
-
-            files.CRASH_AT = at
-            with open(os.devnull, "w") as quiet, contextlib.redirect_stderr(quiet), \
-                    contextlib.redirect_stdout(quiet):
-                os.chdir(out.parent)
-                code = cli.main(["build", str(src), "--output", str(out), *extra])
-        finally:
-            sys.stdout.flush()
-            os._exit(code)
-    _pid, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
 
 
 def _edit(src: Path, undo: bool = False) -> None:
@@ -76,7 +52,7 @@ def _every_crash(src: Path, out: Path, prepare, after, expected: dict[str, bytes
 
     for at in range(1, 500):
         prepare()
-        code = _crashed_build(src, out, at, *extra)
+        code, _printed = faulted_build(src, out, "CRASH_AT", at, *extra)
         after()
         assert code in (0, CRASH_EXIT), f"the build exited {code}"
         result = build(src, out)
@@ -136,30 +112,6 @@ def test_a_crash_at_any_write_of_an_edit_build_then_the_edit_undone(
 
 # --------------------------------------------------------------------------- Ctrl-C
 
-def _interrupted_build(src: Path, out: Path, at: int) -> tuple[int, str]:
-    """Build in a forked child where Ctrl-C arrives at its ``at``-th write (the build goes on
-    to its end as Python does: the runner stops, doit saves its database, the exception
-    leaves the command); the child's exit code (130: interrupted) and what it printed."""
-    log = out.parent / "printed.txt"
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 70
-        try:
-            with open(log, "w", encoding="utf-8") as printed, \
-                    contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
-                from pipeline import cli, files
-
-                files.INTERRUPT_AT = at
-                files._WRITES = itertools.count(1)
-                os.chdir(out.parent)
-                code = cli.main(["build", str(src), "--output", str(out)])
-                sys.stderr.flush()
-        finally:
-            os._exit(code)
-    _pid, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), log.read_text(encoding="utf-8")
-
-
 def test_ctrl_c_at_any_write_of_an_edit_build_then_the_edit_undone(
         tree: tuple[Path, Path]) -> None:
     """Ctrl-C while an edit is built, at any of its writes: doit saves its database on the
@@ -174,7 +126,7 @@ def test_ctrl_c_at_any_write_of_an_edit_build_then_the_edit_undone(
         shutil.rmtree(out)
         shutil.copytree(saved, out, symlinks=True)
         _edit(src)
-        code, printed = _interrupted_build(src, out, at)
+        code, printed = faulted_build(src, out, "INTERRUPT_AT", at)
         _edit(src, undo=True)
         assert code in (0, 130), f"interrupted at write {at}: exit {code}\n{printed}"
         if code == 130:
@@ -182,12 +134,8 @@ def test_ctrl_c_at_any_write_of_an_edit_build_then_the_edit_undone(
                 "interrupted: the next build takes up where this one stopped"), printed
         result = build(src, out)
         assert result.code == 0, result.stderr
-        got = contents(snapshot(out))
-        if got != original:
-            differ = sorted(p for p in got.keys() | original.keys()
-                            if got.get(p) != original.get(p))
-            pytest.fail(f"Ctrl-C at write {at}: the next build differs from a clean build "
-                        f"in {differ}")
+        _assert_equal_output(out, original, f"Ctrl-C at write {at}: the next build differs "
+                             "from a clean build in")
         if code == 0:
             break
     assert at > 10, f"only {at - 1} writes"

@@ -9,19 +9,18 @@ that cannot be made at all is a usage error: exit 2, one line.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import itertools
 import os
-import sys
-import traceback
 from pathlib import Path
 
 import pytest
 from buildkit import (
+    TWO_MODULES,
     build,
     clean_build_snapshot,
     contents,
+    faulted_build,
     leftover_temp_files,
     make_tree,
     run_main,
@@ -30,40 +29,8 @@ from buildkit import (
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 
-TREE = {
-    "core.py": '"""Core."""\n\nclass Engine:\n    """Runs."""\n',
-    "util.py": ('"""Helpers."""\nfrom core import Engine\n\n\n'
-                'def make():\n    return Engine()\n'),
-    "docs/guide.md": "# Guide\n\nSee [core](../core.py) and `Engine`.\n",
-}
+TREE = {**TWO_MODULES, "docs/guide.md": "# Guide\n\nSee [core](../core.py) and `Engine`.\n"}
 NO_ROOM = os.strerror(errno.ENOSPC)
-
-
-def _full_build(src: Path, out: Path, at: int, *extra: str) -> tuple[int, str]:
-    """Build in a forked child whose writes fail from its ``at``-th on; its exit code (99
-    when an exception left the command) and everything it printed."""
-    log = out.parent / "printed.txt"
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 70
-        try:
-            with open(log, "w", encoding="utf-8") as printed, \
-                    contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
-                try:
-                    from pipeline import cli, files
-
-                    files.FULL_AT = at
-                    files._WRITES = itertools.count(1)
-                    os.chdir(out.parent)
-                    code = cli.main(["build", str(src), "--output", str(out), *extra])
-                except BaseException:  # noqa: BLE001 - the test reports it
-                    traceback.print_exc()
-                    code = 99
-                sys.stderr.flush()
-        finally:
-            os._exit(code)
-    _pid, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), log.read_text(encoding="utf-8")
 
 
 def _every_full_disk(src: Path, out: Path, expected: dict[str, bytes], *extra: str,
@@ -74,7 +41,7 @@ def _every_full_disk(src: Path, out: Path, expected: dict[str, bytes], *extra: s
     for at in range(1, 500):
         if fresh:
             _remove(out)
-        code, printed = _full_build(src, out, at, *extra)
+        code, printed = faulted_build(src, out, "FULL_AT", at, *extra)
         if code == 0:
             return at - 1
         assert code == 1, f"full from write {at}: exit {code}\n{printed}"
@@ -131,7 +98,7 @@ def test_a_disk_full_with_worker_processes(tree: tuple[Path, Path]) -> None:
     expected = clean_build_snapshot(src, out)
     for at in (1, 5, 20, 40):
         _remove(out)
-        code, printed = _full_build(src, out, at, "--jobs", "2")
+        code, printed = faulted_build(src, out, "FULL_AT", at, "--jobs", "2")
         assert code == 1, printed
         assert "Traceback" not in printed, printed
         assert any(ln.startswith("error: ") and NO_ROOM in ln for ln in printed.splitlines())
