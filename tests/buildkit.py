@@ -237,6 +237,13 @@ def snapshot(output: Path) -> Snapshot:
     return found
 
 
+def assert_same_pages(out: Path, reference: dict[str, bytes], label: str) -> None:
+    """The output's pages are the reference's; the message names the pages that differ."""
+    got = contents(snapshot(out))
+    assert got == reference, f"{label}: " + ", ".join(
+        sorted(p for p in got.keys() | reference.keys() if got.get(p) != reference.get(p)))
+
+
 def contents(snap: Snapshot) -> dict[str, bytes]:
     return {path: data for path, (data, _mtime) in snap.items()}
 

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from buildkit import (
     TWO_MODULES,
+    assert_same_pages,
     build,
     clean_build_snapshot,
     contents,
@@ -57,12 +58,8 @@ def _every_crash(src: Path, out: Path, prepare, after, expected: dict[str, bytes
         assert code in (0, CRASH_EXIT), f"the build exited {code}"
         result = build(src, out)
         assert result.code == 0, result.stderr
-        got = contents(snapshot(out))
-        if got != expected:
-            differ = sorted(p for p in got.keys() | expected.keys()
-                            if got.get(p) != expected.get(p))
-            pytest.fail(f"crash at write {at}: the next build differs from a clean build "
-                        f"in {differ}")
+        assert_same_pages(out, expected, f"crash at write {at}: the next build differs "
+                          "from a clean build in")
         if code == 0:  # no crash: every write was tried
             return at - 1
     pytest.fail("the build never finished")
@@ -134,7 +131,7 @@ def test_ctrl_c_at_any_write_of_an_edit_build_then_the_edit_undone(
                 "interrupted: the next build takes up where this one stopped"), printed
         result = build(src, out)
         assert result.code == 0, result.stderr
-        _assert_equal_output(out, original, f"Ctrl-C at write {at}: the next build differs "
+        assert_same_pages(out, original, f"Ctrl-C at write {at}: the next build differs "
                              "from a clean build in")
         if code == 0:
             break
@@ -183,13 +180,6 @@ def _kill_group(process: subprocess.Popen[bytes], out: Path) -> None:
         time.sleep(0.01)
 
 
-def _assert_equal_output(out: Path, reference: dict[str, bytes], label: str) -> None:
-    """The output's pages are the reference's; the message names the pages that differ."""
-    got = contents(snapshot(out))
-    assert got == reference, f"{label}: " + ", ".join(
-        sorted(p for p in got.keys() | reference.keys() if got.get(p) != reference.get(p)))
-
-
 def test_sigkill_of_the_process_group_at_random_moments(tmp_path: Path) -> None:
     """``kill -9`` of the whole group of a ``--jobs 2`` build at random moments of a clean
     and of an incremental build, the edit in flight undone: the next build equals a clean
@@ -213,7 +203,7 @@ def test_sigkill_of_the_process_group_at_random_moments(tmp_path: Path) -> None:
         _kill_group(process, out)
         make_tree(src, _group_tree())  # the edit undone
         build(src, out)
-        _assert_equal_output(out, reference, f"attempt {attempt}, killed after {delay:.2f} s")
+        assert_same_pages(out, reference, f"attempt {attempt}, killed after {delay:.2f} s")
     check = run_main(["check", str(src), "--output", str(out)], cwd=out.parent)
     assert check.code == 0, check.stderr
 
@@ -246,7 +236,7 @@ def test_sigkill_of_check_or_clean_then_an_edit(tmp_path: Path, command: str) ->
         make_tree(src, _group_tree(edit=attempt % 2 == 0))
         build(src, out)
         reference = clean_build_snapshot(src, out)
-        _assert_equal_output(out, reference, f"attempt {attempt}, killed after {delay:.2f} s")
+        assert_same_pages(out, reference, f"attempt {attempt}, killed after {delay:.2f} s")
         check = run_main(["check", str(src), "--output", str(out)], cwd=out.parent)
         assert check.code == 0, check.stderr
     assert killed, f"no {command} was still running when killed"
@@ -352,7 +342,7 @@ def test_sigterm_of_the_build_process_alone_leaves_no_worker_and_no_lock(
         assert not any(map(_alive, workers)), "the workers outlived the build's process"
         result = build(src, out, "--jobs", "2")
         assert result.code == 0, result.stderr
-        _assert_equal_output(out, reference, "after SIGTERM")
+        assert_same_pages(out, reference, "after SIGTERM")
         return
     pytest.fail("every build finished before its workers could be seen")
 
@@ -392,7 +382,7 @@ def test_a_clean_stopped_after_any_removal_leaves_an_output_a_build_takes_on(
         assert code == 130
         result = build(src, out)
         assert result.code == 0, f"clean stopped after {allowed} removals: {result.stderr}"
-        _assert_equal_output(out, reference, f"clean stopped after {allowed} removals")
+        assert_same_pages(out, reference, f"clean stopped after {allowed} removals")
     else:
         pytest.fail("clean never finished")
     assert allowed > 3

@@ -12,11 +12,13 @@ from __future__ import annotations
 import errno
 import itertools
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from buildkit import (
     TWO_MODULES,
+    assert_same_pages,
     build,
     clean_build_snapshot,
     contents,
@@ -40,7 +42,7 @@ def _every_full_disk(src: Path, out: Path, expected: dict[str, bytes], *extra: s
     failing builds."""
     for at in range(1, 500):
         if fresh:
-            _remove(out)
+            shutil.rmtree(out, ignore_errors=True)
         code, printed = faulted_build(src, out, "FULL_AT", at, *extra)
         if code == 0:
             return at - 1
@@ -52,19 +54,9 @@ def _every_full_disk(src: Path, out: Path, expected: dict[str, bytes], *extra: s
         assert leftover_temp_files(out) == [], f"full from write {at}"
         result = build(src, out, *extra)
         assert result.code == 0, result.stderr
-        got = contents(snapshot(out))
-        if got != expected:
-            differ = sorted(p for p in got.keys() | expected.keys()
-                            if got.get(p) != expected.get(p))
-            pytest.fail(f"full from write {at}: the next build differs from a clean build "
-                        f"in {differ}")
+        assert_same_pages(out, expected, f"full from write {at}: the next build differs "
+                          "from a clean build in")
     pytest.fail("the build never finished")
-
-
-def _remove(out: Path) -> None:
-    import shutil
-
-    shutil.rmtree(out, ignore_errors=True)
 
 
 @pytest.fixture()
@@ -97,7 +89,7 @@ def test_a_disk_full_with_worker_processes(tree: tuple[Path, Path]) -> None:
     src, out = tree
     expected = clean_build_snapshot(src, out)
     for at in (1, 5, 20, 40):
-        _remove(out)
+        shutil.rmtree(out, ignore_errors=True)
         code, printed = faulted_build(src, out, "FULL_AT", at, "--jobs", "2")
         assert code == 1, printed
         assert "Traceback" not in printed, printed
