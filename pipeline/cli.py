@@ -59,6 +59,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"usage error: {message}")
 
 
+INTERRUPTED = "interrupted: the next build takes up where this one stopped"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -285,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C: what was written is whole and recorded as such
-        print("interrupted: the next build takes up where this one stopped", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     finally:
         runstate.release_locks()
@@ -307,7 +310,20 @@ def dodo_namespace() -> dict[str, Any]:
     runner.FINISHED.clear()  # a build run here, in process, is not the command's run
     if _doit_command():  # not a program that loads the namespace itself (a test, a tool)
         atexit.register(_leave_after_run, os.getpid(), atexit._ncallbacks() + 1)
+        sys.excepthook = _interrupt_said(sys.excepthook)
     return namespace
+
+
+def _interrupt_said(hook: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``doit`` command's hook for an exception nothing caught: Ctrl-C is said in the
+    line ``python -m pipeline`` prints, not with doit's traceback (the process still ends
+    by SIGINT, as Python ends it); anything else goes to ``hook``."""
+    def said(kind: type[BaseException], value: BaseException, trace: Any) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            print(INTERRUPTED, file=sys.stderr)
+            return
+        hook(kind, value, trace)
+    return said
 
 
 def _doit_command() -> bool:

@@ -24,11 +24,11 @@ _SERIAL = itertools.count()
 # Fault injection for the crash tests: with PIPELINE_TEST_CRASH_AT=N the process ends at
 # once (os._exit, no clean-up) at its N-th write of a page or state file, before the write
 # lands; with PIPELINE_TEST_FULL_AT=N that write and every later one fail as on a full disk
-# (ENOSPC); with INTERRUPT_AT=N, Ctrl-C arrives there (KeyboardInterrupt). Read when this
-# module loads; a test that forks may set them directly.
+# (ENOSPC); with PIPELINE_TEST_INTERRUPT_AT=N, Ctrl-C arrives there (KeyboardInterrupt).
+# Read when this module loads; a test that forks may set them directly.
 CRASH_AT = int(os.environ.get("PIPELINE_TEST_CRASH_AT", "0") or 0)
 FULL_AT = int(os.environ.get("PIPELINE_TEST_FULL_AT", "0") or 0)
-INTERRUPT_AT = 0
+INTERRUPT_AT = int(os.environ.get("PIPELINE_TEST_INTERRUPT_AT", "0") or 0)
 CRASH_EXIT = 86
 _WRITES = itertools.count(1)
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -444,11 +445,27 @@ print(first, second)
 
 # --------------------------------------------------------------------------- doit
 
-def _doit(tree: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _doit(tree: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     doit = Path(sys.executable).with_name("doit")
     return subprocess.run([str(doit), "-f", str(REPO / "dodo.py"), "-d", str(tree), *args],
-                          cwd=tree, env=python_env(), capture_output=True, text=True,
+                          cwd=tree, env=python_env(**env), capture_output=True, text=True,
                           timeout=180)
+
+
+@pytest.mark.parametrize("command", ["pipeline", "doit"])
+def test_ctrl_c_is_said_in_one_line(tree: Path, command: str) -> None:
+    """Ctrl-C part way through a build (at its 5th write): one line, no traceback, and the
+    exit of an interrupted command; the next build then finishes the work."""
+    fault = {"PIPELINE_TEST_INTERRUPT_AT": "5"}
+    if command == "doit":
+        done = _doit(tree, "source=src", "output=out", **fault)
+    else:
+        done = run_cli(["build", "src", "--output", "out"], cwd=tree, **fault)
+    assert done.returncode in (130, -signal.SIGINT), done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "interrupted: the next build takes up where this one stopped"), done.stderr
+    assert run_cli(["build", "src", "--output", "out"], cwd=tree).returncode in (0, 1)
 
 
 def test_doit_produces_the_same_bytes_as_the_cli(tree: Path) -> None:
