@@ -58,6 +58,24 @@ def acquire_lock(root: str) -> None:
     _HELD.append(handle)
 
 
+def remove_temporaries(root: str) -> None:
+    """Remove the temporaries a killed run left in the state folder's top level (``.tmp-*``
+    between a write and its rename): doit's database, the quick record and the discovery
+    cache are written after the run's seal or before its first task, where no task's
+    pruning looks, so a build that finds everything up to date would keep them. Called by
+    a build with the lock held, before it writes anything."""
+    try:
+        with os.scandir(state_dir(root)) as entries:
+            stale = [entry.path for entry in entries if entry.name.startswith(".tmp-")]
+    except OSError:
+        return
+    for path in stale:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
 def _holds_files(root: str) -> bool:
     """Whether ``root`` is a folder with anything in it."""
     try:

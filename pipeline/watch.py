@@ -68,6 +68,7 @@ def watch(config: Config) -> int:
                                                                        signal.SIGTERM)}
     try:
         runstate.acquire_lock(config.output)
+        runstate.remove_temporaries(config.output)
         with RustNotify([config.source], False, False, 300, True, False) as notifier:
             kept = _rebuild(config, None, ["(initial build)"])
             if kept is not None:

@@ -28,6 +28,7 @@ from buildkit import (
     contents,
     environment,
     faulted_build,
+    leftover_temp_files,
     make_tree,
     python_env,
     run_main,
@@ -60,6 +61,7 @@ def _every_crash(src: Path, out: Path, prepare, after, expected: dict[str, bytes
         assert result.code == 0, result.stderr
         assert_same_pages(out, expected, f"crash at write {at}: the next build differs "
                           "from a clean build in")
+        assert leftover_temp_files(out) == [], f"crash at write {at}"
         if code == 0:  # no crash: every write was tried
             return at - 1
     pytest.fail("the build never finished")
@@ -84,6 +86,18 @@ def test_a_crash_at_any_write_of_a_clean_build_then_an_edit(tree: tuple[Path, Pa
 
     tried = _every_crash(src, out, prepare, lambda: _edit(src), edited)
     assert tried > 30, f"only {tried} writes: the hook is not where the writes are"
+
+
+def test_a_crash_at_any_write_of_a_clean_build_then_nothing_changed(
+        tree: tuple[Path, Path]) -> None:
+    """The crash lands in the run's last writes too (doit's database, the quick record),
+    after the seal: the next build, with nothing changed, finds every task up to date and
+    must still leave no temporary file behind."""
+    src, out = tree
+    expected = clean_build_snapshot(src, out)
+    tried = _every_crash(src, out, lambda: shutil.rmtree(out, ignore_errors=True),
+                         lambda: None, expected)
+    assert tried > 30, f"only {tried} writes"
 
 
 def test_a_crash_at_any_write_of_an_edit_build_then_the_edit_undone(
