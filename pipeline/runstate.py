@@ -58,6 +58,19 @@ def acquire_lock(root: str) -> None:
     _HELD.append(handle)
 
 
+def relock(root: str) -> None:
+    """Take the output's lock again when its file is not the one this process holds: the
+    output folder was removed under a process that holds it for long (``watch``), and a
+    build started meanwhile would take the new file's lock and write beside it."""
+    try:
+        current = os.stat(state_dir(root) / "lock")
+        held = any(os.path.samestat(os.fstat(handle.fileno()), current) for handle in _HELD)
+    except OSError:  # gone with the folder
+        held = False
+    if not held:
+        acquire_lock(root)
+
+
 def remove_temporaries(root: str) -> None:
     """Remove the temporaries a killed run left in the state folder's top level (``.tmp-*``
     between a write and its rename): doit's database, the quick record and the discovery

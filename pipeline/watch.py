@@ -130,6 +130,7 @@ def _rebuild(config: Config, kept: Kept | None, changes: list[str]) -> Kept | No
     warnings: dict[str, str] = {}
     errors: list[str] = []
     try:
+        runstate.relock(config.output)  # the output may have been removed meanwhile
         with collector_paused() as collecting, open(os.devnull, "w",
                                                     encoding="utf-8") as quiet:
             kept, verdict = _plan(config, kept, changes)

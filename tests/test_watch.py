@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import io
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -341,3 +343,28 @@ def test_a_rebuild_on_a_full_disk_says_why_and_the_next_one_mends(
     else:
         pytest.fail("the rebuild never finished")
     assert kinds == {"before the tasks", "in a task"}, kinds
+
+
+def test_an_output_removed_under_watch_is_locked_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The output folder removed while watch runs: the next rebuild writes it all again
+    and holds its new lock, so a build started then is refused as another build is."""
+    from pipeline import runstate
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, BASE_TREE)
+    rebuild, _calls = _rebuilds(tmp_path, monkeypatch)
+    try:
+        runstate.acquire_lock(str(out))
+        kept = rebuild(None, ["(initial build)"])
+        expected = clean_build_snapshot(src, out)
+        shutil.rmtree(out)
+        make_tree(src, {"pkg/b.py": BASE_TREE["pkg/b.py"] + "\n"})
+        make_tree(src, {"pkg/b.py": BASE_TREE["pkg/b.py"]})
+        assert rebuild(kept, ["pkg/b.py"]) is not None
+        assert contents(snapshot(out)) == expected
+        other = open(out / ".pipeline" / "lock", "a+", encoding="utf-8")  # another build
+        with other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        runstate.release_locks()
