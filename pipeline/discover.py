@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class Inventory:
     binaries: tuple[tuple[str, int], ...] = ()  # (path, size) of binary files, layer 1
     skipped_links: tuple[str, ...] = ()
     special: tuple[str, ...] = ()  # FIFOs, sockets and devices: no content to document
+    unnamed: tuple[str, ...] = ()  # names that are not UTF-8 (shown escaped): no page
     chunks: dict[str, tuple[Input, ...]] = field(default_factory=dict)  # folder -> inputs
     sizes: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # layer 1
     folder_list: tuple[str, ...] = field(default=(), compare=False, repr=False)  # derived
@@ -75,6 +77,7 @@ class Scan:
     links: tuple[str, ...]  # symlinks met (never followed)
     taken: int  # the file-time clock before the walk (filestate.settled_at)
     special: tuple[str, ...] = ()  # FIFOs, sockets and devices met (never opened)
+    unnamed: tuple[str, ...] = ()  # entries whose names are not UTF-8, escaped (not entered)
 
 
 def scan_tree(config: Config) -> Scan:
@@ -84,9 +87,10 @@ def scan_tree(config: Config) -> Scan:
     files: dict[str, list[int]] = {}
     links: list[str] = []
     special: list[str] = []
+    unnamed: list[str] = []
     _walk(Path(config.source), "", config, _exclude_spec(config.exclude),
-          Path(config.output), files, links, special)
-    return Scan(files, tuple(links), taken, tuple(special))
+          Path(config.output), files, links, special, unnamed)
+    return Scan(files, tuple(links), taken, tuple(special), tuple(unnamed))
 
 
 def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
@@ -154,6 +158,7 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
         binaries=tuple(binaries),
         skipped_links=scan.links,
         special=scan.special,
+        unnamed=scan.unnamed,
         chunks={folder: tuple(items) for folder, items in sorted(chunks.items())},
         sizes={path: scan.files[path][0] for path in texts},
     )
@@ -184,16 +189,21 @@ def _walk(
     files: dict[str, list[int]],
     links: list[str],
     special: list[str],
+    unnamed: list[str],
 ) -> None:
-    """Stat ``directory`` and below into ``files``, the symlinks met into ``links`` and the
+    """Stat ``directory`` and below into ``files``, the symlinks met into ``links``, the
     special files (FIFOs, sockets, devices: opening a FIFO would wait for a writer) into
-    ``special``."""
+    ``special``, and the files and folders whose names are not UTF-8 into ``unnamed``
+    (escaped: a page's name and links, and the build's state, are UTF-8 text)."""
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
         return
     for entry in entries:
         path = f"{rel}/{entry.name}" if rel else entry.name
+        if not entry.name.isascii() and _UNDECODED.search(entry.name):
+            unnamed.append(os.fsencode(path).decode("utf-8", "backslashreplace"))
+            continue
         try:
             info = entry.stat(follow_symlinks=False)
         except OSError:
@@ -204,13 +214,18 @@ def _walk(
         if stat.S_ISDIR(info.st_mode):
             if _skip_dir(entry.name, path, config, spec) or Path(entry.path) == output:
                 continue
-            _walk(Path(entry.path), path, config, spec, output, files, links, special)
+            _walk(Path(entry.path), path, config, spec, output, files, links, special,
+                  unnamed)
         elif spec.match_file(path):
             continue
         elif stat.S_ISREG(info.st_mode):
             files[path] = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
         else:
             special.append(path)
+
+
+# The bytes of a name that are not UTF-8, as os.fsdecode keeps them (surrogate escapes).
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 class _NoExcludes:

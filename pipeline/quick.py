@@ -199,6 +199,7 @@ def check(config: Config, scan: Scan, *, plan_edits: bool = True,
         return Verdict(key=key)
     directory = f"{root}/{layout.STATE}"
     if list(scan.links) != saved["links"] or list(scan.special) != saved.get("special") \
+            or list(scan.unnamed) != saved.get("unnamed", []) \
             or not runstate.is_sealed(root) \
             or os.path.lexists(f"{directory}/{JOURNAL}"):
         return Verdict(key=key)
@@ -395,7 +396,7 @@ def _make(graph: Graph, scan: Scan, report: Record, previous: Record,
     if shards is None or folders is None:
         return None
     return {"key": key, "sources": scan.files, "links": list(scan.links),
-            "special": list(scan.special),
+            "special": list(scan.special), "unnamed": list(scan.unnamed),
             "binaries": [path for path, _ in graph.inventory.binaries],
             "tests": sorted(_tests(graph)),
             "state": stats, "folders": folders, "shards": shards, "report": report}

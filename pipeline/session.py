@@ -118,6 +118,8 @@ def discovered(graph: Graph) -> dict[str, int]:
     counts["binary files skipped"] = len(graph.inventory.binaries)
     counts["symlinks not followed"] = len(graph.inventory.skipped_links)
     counts["special files skipped"] = len(graph.inventory.special)
+    if graph.inventory.unnamed:  # rare: said only when met
+        counts["names not UTF-8 skipped"] = len(graph.inventory.unnamed)
     return counts
 
 

@@ -201,7 +201,7 @@ def _edited(kept: Kept, changes: list[str]) -> Scan | None:
             return None
         files[path] = stat
         filestate.remember_stat(disk[path], info.st_size, info.st_mtime_ns)
-    return Scan(files, kept.scan.links, taken, kept.scan.special)
+    return Scan(files, kept.scan.links, taken, kept.scan.special, kept.scan.unnamed)
 
 
 def _warm(graph: Graph) -> None:

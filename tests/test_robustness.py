@@ -361,6 +361,36 @@ def test_fifos_and_sockets_are_counted_never_opened(tmp_path: Path,
     assert _summary(again)["special files skipped"] == 2
 
 
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS file names are always UTF-8")
+def test_names_that_are_not_utf8_are_counted_never_documented(tmp_path: Path) -> None:
+    """A name that is not UTF-8 (an old Latin-1 archive) is legal on Linux. No page can be
+    named or linked after it, and the build's state is UTF-8: such files, folders and links
+    are skipped and counted (the whole build failed with a traceback), and adding or
+    removing one makes a no-op build look again."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, {"a.py": "x = 1\n"})
+    raw = os.fsencode(src)
+    with open(raw + b"/caf\xe9.py", "wb") as handle:
+        handle.write(b"y = 2\n")
+    os.mkdir(raw + b"/d\xfe")
+    with open(raw + b"/d\xfe/inner.py", "wb") as handle:
+        handle.write(b"z = 3\n")
+    result = build(src, out)
+    assert result.code == 0, result.stderr
+    assert _summary(result)["names not UTF-8 skipped"] == 2
+    assert _summary(result)["source files documented"] == 1
+    pages = contents(snapshot(out))
+    assert "a.py_docs.md" in pages and not [p for p in pages if "inner" in p]
+    again = build(src, out)
+    assert _summary(again)["names not UTF-8 skipped"] == 2
+    assert again.counts.get("tasks_run", 0) == 0
+    os.unlink(raw + b"/caf\xe9.py")
+    third = build(src, out)
+    assert _summary(third)["names not UTF-8 skipped"] == 1
+    shutil.rmtree(raw + b"/d\xfe")
+    assert "names not UTF-8 skipped" not in _summary(build(src, out))  # said only when met
+
+
 def _summary(result: BuildResult) -> dict[str, int]:
     """The build's summary line as {label: count}."""
     line = next(line for line in result.stderr.splitlines() if line.startswith("summary: "))
