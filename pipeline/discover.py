@@ -52,6 +52,7 @@ class Inventory:
     skipped_links: tuple[str, ...] = ()
     special: tuple[str, ...] = ()  # FIFOs, sockets and devices: no content to document
     unnamed: tuple[str, ...] = ()  # names that are not UTF-8 (shown escaped): no page
+    too_long: tuple[str, ...] = ()  # inputs of any layer whose pages' names would not fit
     chunks: dict[str, tuple[Input, ...]] = field(default_factory=dict)  # folder -> inputs
     sizes: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # layer 1
     folder_list: tuple[str, ...] = field(default=(), compare=False, repr=False)  # derived
@@ -138,16 +139,20 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
 
     configs = _pytest_configs(base, texts)
     inputs = []
+    too_long = [p for p in texts if not _pages_fit(p)]
     for p in texts:
+        if too_long and not _pages_fit(p):
+            continue
         kind = file_type(p.rsplit("/", 1)[-1])
         inputs.append(Input(p, 1, f"{base}/{p}", kind, is_test_file(p, kind.language, configs)))
     layer_inputs = inputs
     for layer in range(2, config.depth + 1):
-        layer_inputs = [
-            Input(layout.next_layer_input(page, mirror), layer, f"{pages_base}/{page}", PAGE)
-            for item in layer_inputs
-            for page in layout.file_pages(item.path)
-        ]
+        pages = [(layout.next_layer_input(page, mirror), page)
+                 for item in layer_inputs for page in layout.file_pages(item.path)]
+        layer_inputs = [Input(path, layer, f"{pages_base}/{page}", PAGE)
+                        for path, page in pages if _pages_fit(path)]
+        if len(layer_inputs) < len(pages):
+            too_long.extend(path for path, _page in pages if not _pages_fit(path))
         inputs.extend(layer_inputs)
     chunks: dict[str, list[Input]] = defaultdict(list)
     for item in inputs:
@@ -159,9 +164,25 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
         skipped_links=scan.links,
         special=scan.special,
         unnamed=scan.unnamed,
+        too_long=tuple(too_long),
         chunks={folder: tuple(items) for folder, items in sorted(chunks.items())},
         sizes={path: scan.files[path][0] for path in texts},
     )
+
+
+# The longest file name of the file systems a build writes to (ext4, XFS, btrfs, tmpfs,
+# APFS: 255 bytes), fixed so that every machine documents the same files.
+NAME_MAX = 255
+_LONGEST_SUFFIX = len(layout.docs_page(""))  # "_docs.md"; "_kw.md" is shorter
+
+
+def _pages_fit(path: str) -> bool:
+    """Whether the names of the input's pages fit a file system's limit: a source named
+    with 248 or more bytes could never have its ``_docs.md`` page (the build failed writing
+    it), and at 240 or more its pages' pages are out of reach."""
+    name = path.rpartition("/")[2]
+    return len(name) + _LONGEST_SUFFIX <= NAME_MAX and \
+        len(name.encode("utf-8", "surrogateescape")) + _LONGEST_SUFFIX <= NAME_MAX
 
 
 def _pytest_configs(base: str, texts: list[str]) -> dict[str, tuple[str, ...]]:

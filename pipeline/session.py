@@ -120,6 +120,8 @@ def discovered(graph: Graph) -> dict[str, int]:
     counts["special files skipped"] = len(graph.inventory.special)
     if graph.inventory.unnamed:  # rare: said only when met
         counts["names not UTF-8 skipped"] = len(graph.inventory.unnamed)
+    if graph.inventory.too_long:
+        counts["names too long for a page skipped"] = len(graph.inventory.too_long)
     return counts
 
 

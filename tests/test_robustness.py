@@ -391,6 +391,28 @@ def test_names_that_are_not_utf8_are_counted_never_documented(tmp_path: Path) ->
     assert "names not UTF-8 skipped" not in _summary(build(src, out))  # said only when met
 
 
+def test_names_too_long_for_a_page_are_counted_and_the_rest_is_built(tmp_path: Path) -> None:
+    """A page is named after its file plus ``_docs.md``, and file systems stop at 255
+    bytes: a source named with 250 bytes gets no page, one named with 240 bytes gets its
+    pages but not their pages. Both are counted; the rest is built and links resolve (a
+    long name failed the folder's whole render task with a traceback)."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_tree(src, {"a.py": "x = 1\n", "pkg/" + "m" * 240 + ".py": "y = 2\n",
+                    "pkg/" + "n" * 250 + ".py": "z = 3\n", "pkg/ok.py": "w = 4\n"})
+    result = build(src, out)
+    assert result.code == 0, result.stderr
+    summary = _summary(result)
+    assert summary["names too long for a page skipped"] == 3, summary
+    assert summary["source files documented"] == 3
+    pages = contents(snapshot(out))
+    assert f"pkg/{'m' * 240}.py_docs.md" in pages and "pkg/ok.py_docs.md" in pages
+    assert not [p for p in pages if "n" * 250 in p]
+    assert broken_links(out, src) == []
+    again = build(src, out)
+    assert again.counts.get("tasks_run", 0) == 0
+    assert _summary(again)["names too long for a page skipped"] == 3
+
+
 def _summary(result: BuildResult) -> dict[str, int]:
     """The build's summary line as {label: count}."""
     line = next(line for line in result.stderr.splitlines() if line.startswith("summary: "))
