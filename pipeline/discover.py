@@ -147,12 +147,14 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
         inputs.append(Input(p, 1, f"{base}/{p}", kind, is_test_file(p, kind.language, configs)))
     layer_inputs = inputs
     for layer in range(2, config.depth + 1):
-        pages = [(layout.next_layer_input(page, mirror), page)
-                 for item in layer_inputs for page in layout.file_pages(item.path)]
-        layer_inputs = [Input(path, layer, f"{pages_base}/{page}", PAGE)
-                        for path, page in pages if _pages_fit(path)]
+        pages = [page for item in layer_inputs for page in layout.file_pages(item.path)]
+        layer_inputs = [
+            Input(layout.next_layer_input(page, mirror), layer, f"{pages_base}/{page}", PAGE)
+            for page in pages if _pages_fit(page)  # the same name as its input's
+        ]
         if len(layer_inputs) < len(pages):
-            too_long.extend(path for path, _page in pages if not _pages_fit(path))
+            too_long.extend(layout.next_layer_input(page, mirror) for page in pages
+                            if not _pages_fit(page))
         inputs.extend(layer_inputs)
     chunks: dict[str, list[Input]] = defaultdict(list)
     for item in inputs:
@@ -180,9 +182,11 @@ def _pages_fit(path: str) -> bool:
     """Whether the names of the input's pages fit a file system's limit: a source named
     with 248 or more bytes could never have its ``_docs.md`` page (the build failed writing
     it), and at 240 or more its pages' pages are out of reach."""
-    name = path.rpartition("/")[2]
-    return len(name) + _LONGEST_SUFFIX <= NAME_MAX and \
-        len(name.encode("utf-8", "surrogateescape")) + _LONGEST_SUFFIX <= NAME_MAX
+    length = len(path) - path.rfind("/") - 1
+    if 4 * length + _LONGEST_SUFFIX <= NAME_MAX:  # UTF-8: 4 bytes a character at most
+        return True
+    name = path[len(path) - length:]
+    return len(name.encode("utf-8", "surrogateescape")) + _LONGEST_SUFFIX <= NAME_MAX
 
 
 def _pytest_configs(base: str, texts: list[str]) -> dict[str, tuple[str, ...]]:
