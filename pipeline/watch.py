@@ -66,16 +66,22 @@ def watch(config: Config) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, _stopper(stop)) for sig in (signal.SIGINT,
                                                                        signal.SIGTERM)}
+    def notifier() -> Any:
+        return RustNotify([config.source], False, False, 300, True, False)
+
     try:
         runstate.acquire_lock(config.output)
         runstate.remove_temporaries(config.output)
-        with RustNotify([config.source], False, False, 300, True, False) as notifier:
+        watching = _Watching(notifier)
+        try:
             kept = _rebuild(config, None, ["(initial build)"])
             if kept is not None:
                 _warm(kept.graph)
             print(f"watching {config.source} (Ctrl-C to stop)", flush=True)
-            for changes in _bursts(notifier, config, stop):
-                kept = _rebuild(config, kept, changes)
+            for changes in _bursts(watching, config, stop):
+                kept = _rebuild(config, None if changes == [RESCAN] else kept, changes)
+        finally:
+            watching.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -90,12 +96,41 @@ def _stopper(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
     return handler
 
 
-def _bursts(notifier: Any, config: Config, stop: threading.Event) -> Iterator[list[str]]:
-    """Sorted source-relative paths changed in each burst, until ``stop`` is set."""
+# The burst that stands for changes watchfiles could not name: the tree is walked again.
+RESCAN = "(changes watchfiles could not name)"
+
+
+class _Watching:
+    """The armed notifier, armed anew when it breaks: watchfiles' notifier raises on a path
+    that is not UTF-8 (a file named in Latin-1 saved in the tree), and again on every later
+    call, which ended ``watch``."""
+
+    def __init__(self, arm: Callable[[], Any]) -> None:
+        self.arm = arm
+        self.notifier = arm()
+
+    def rearm(self) -> None:
+        self.notifier.close()
+        self.notifier = self.arm()
+
+    def close(self) -> None:
+        self.notifier.close()
+
+
+def _bursts(watching: _Watching, config: Config,
+            stop: threading.Event) -> Iterator[list[str]]:
+    """Sorted source-relative paths changed in each burst, until ``stop`` is set; a burst
+    the notifier could not name is ``[RESCAN]``, after a new notifier is armed (so nothing
+    changed after the walk that follows goes unseen)."""
     source = config.source.rstrip("/") + "/"
     wanted = _Filter(config)
     while not stop.is_set():
-        raw = notifier.watch(DEBOUNCE_MS, STEP_MS, 500, stop)
+        try:
+            raw = watching.notifier.watch(DEBOUNCE_MS, STEP_MS, 500, stop)
+        except RuntimeError:  # watchfiles' WatchfilesRustInternalError
+            watching.rearm()
+            yield [RESCAN]
+            continue
         if raw in ("stop", "signal"):
             return
         if raw == "timeout":

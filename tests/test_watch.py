@@ -132,6 +132,24 @@ def test_watch_rebuilds_an_edit_coalesces_a_burst_and_stops_on_sigint(
     assert built == clean, describe_bytes_difference(built, clean)
 
 
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS file names are always UTF-8")
+def test_watch_goes_on_after_a_name_that_is_not_utf8(watcher: Watcher, tmp_path: Path) -> None:
+    """watchfiles' notifier raises on a path that is not UTF-8, and on every call after it:
+    ``watch`` ended with a traceback. It arms a new notifier, walks the tree again (the
+    file is counted, not documented), and sees the edits that follow."""
+    watcher.wait_for("watching")
+    with open(os.fsencode(tmp_path / "src") + b"/caf\xe9.py", "wb") as handle:
+        handle.write(b"X = 1\n")
+    line = watcher.wait_for("could not name")
+    assert "pages written" in line, line
+    make_tree(tmp_path / "src", {"pkg/a.py": BASE_TREE["pkg/a.py"].replace("x + 1", "x + 43")})
+    line = watcher.wait_for("pkg/a.py")
+    assert "pages written" in line and "failed" not in line, line
+    assert "x + 43" in (tmp_path / "out/pkg/a.py_docs.md").read_text(encoding="utf-8")
+    code, stderr = watcher.stop()
+    assert code == 0 and "Traceback" not in stderr, stderr
+
+
 def test_watch_ignores_its_own_output_inside_the_source(tmp_path: Path) -> None:
     """With the output inside the watched tree (the default ``output``), writing pages
     must not trigger another rebuild."""
