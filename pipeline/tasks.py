@@ -11,6 +11,7 @@ What each task writes comes from the state registry (:mod:`pipeline.state`).
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 from collections.abc import Callable, Iterator
@@ -45,52 +46,49 @@ def remote_of(config: Config) -> Remote:
     return Remote(config.cache, config.cache_mode, config.scheduler, config.jobs)
 
 
+def _writes_fail_in_one_line(action: Callable[..., Any]) -> Callable[..., Any]:
+    """A task action that a stopped file system (a full disk, a quota, a read-only mount)
+    fails with one line saying so (:func:`pipeline.errors.write_failure`) instead of the
+    traceback doit prints for a raised error. Its files were written whole or not at all,
+    and doit runs it again next time. Any other error is raised on."""
+    @functools.wraps(action)
+    def guarded(*args: Any) -> Any:
+        try:
+            return action(*args)
+        except OSError as error:
+            line = write_failure(error)
+            if line is None:
+                raise
+            from doit.exceptions import TaskFailed
+
+            return TaskFailed(line)
+    return guarded
+
+
+@_writes_fail_in_one_line
 def run_action(task: str, name: str, root: str, *args: Any) -> Any:
     """The python-action of every stage task: strikes the task from doit's journal before
     it writes anything (:func:`runstate.begin_task`: a run killed half way through it then
     runs it again), then imports the stage code, so a no-op build never loads jinja2, the
     parsers or the renderers. The action runs with the collector paused
     (:func:`collector_paused_for`)."""
-    try:
-        runstate.begin_task(root, task)
-        from pipeline import actions
+    runstate.begin_task(root, task)
+    from pipeline import actions
 
-        with collector_paused_for():
-            return getattr(actions, name)(root, *args)
-    except OSError as error:
-        return _failed_write(error)
+    with collector_paused_for():
+        return getattr(actions, name)(root, *args)
 
 
+@_writes_fail_in_one_line
 def run_light(task: str, action: Callable[..., Any], root: str, *args: Any) -> Any:
-    """Like :func:`run_action`, for the light actions of :mod:`pipeline.prune` and the
-    seal."""
-    try:
-        runstate.begin_task(root, task)
-        with collector_paused_for():
-            return action(root, *args)
-    except OSError as error:
-        return _failed_write(error)
+    """Like :func:`run_action`, for the light actions of :mod:`pipeline.prune`."""
+    runstate.begin_task(root, task)
+    with collector_paused_for():
+        return action(root, *args)
 
 
-def run_seal(root: str) -> Any:
-    """The seal's action (:func:`runstate.seal_run`), failed in one line by a full disk."""
-    try:
-        return runstate.seal_run(root)
-    except OSError as error:
-        return _failed_write(error)
-
-
-def _failed_write(error: OSError) -> Any:
-    """A task stopped by the file system it writes to (a full disk, a read-only mount)
-    fails with one line that says so (:func:`pipeline.errors.write_failure`): doit prints a
-    raised error's traceback. Its files were written whole or not at all, and doit runs it
-    again next time. Any other error is raised on."""
-    line = write_failure(error)
-    if line is None:
-        raise error
-    from doit.exceptions import TaskFailed
-
-    return TaskFailed(line)
+# The seal's action: the last task, which a full disk fails too.
+run_seal = _writes_fail_in_one_line(runstate.seal_run)
 
 
 @contextmanager
