@@ -101,8 +101,7 @@ def _lock(config: Config) -> None:
     """Before a build writes: the scheduler asked, the output's lock taken, and what a
     killed build left in the state folder removed."""
     _probe_scheduler(config)
-    runstate.acquire_lock(config.output)
-    runstate.remove_temporaries(config.output)
+    runstate.take_output(config.output)
 
 
 def _probe_scheduler(config: Config) -> None:

@@ -60,7 +60,6 @@ class TasksBroke(PipelineError):
     cannot answer, and says why in the tasks' lines (exit 1)."""
 
     def __init__(self, errors: list[str]) -> None:
-        self.errors = errors
         super().__init__("\n".join(f"error: {error}" for error in errors))
 
 

@@ -58,25 +58,32 @@ def acquire_lock(root: str) -> None:
     _HELD.append(handle)
 
 
-def relock(root: str) -> None:
-    """Take the output's lock again when its file is not the one this process holds: the
-    output folder was removed under a process that holds it for long (``watch``), and a
-    build started meanwhile would take the new file's lock and write beside it."""
+def take_output(root: str) -> None:
+    """What a build (or ``watch``) does before it writes: hold the output's lock
+    (:func:`acquire_lock`), then remove what a killed run left in the state folder
+    (:func:`_remove_temporaries`)."""
+    acquire_lock(root)
+    _remove_temporaries(root)
+
+
+def retake_output(root: str) -> None:
+    """:func:`take_output` again when the lock's file is not the one this process holds:
+    the output folder was removed under a process that holds it for long (``watch``), and
+    a build started meanwhile would take the new file's lock and write beside it."""
     try:
         current = os.stat(state_dir(root) / "lock")
         held = any(os.path.samestat(os.fstat(handle.fileno()), current) for handle in _HELD)
     except OSError:  # gone with the folder
         held = False
     if not held:
-        acquire_lock(root)
+        take_output(root)
 
 
-def remove_temporaries(root: str) -> None:
+def _remove_temporaries(root: str) -> None:
     """Remove the temporaries a killed run left in the state folder's top level (``.tmp-*``
     between a write and its rename): doit's database, the quick record and the discovery
     cache are written after the run's seal or before its first task, where no task's
-    pruning looks, so a build that finds everything up to date would keep them. Called by
-    a build with the lock held, before it writes anything."""
+    pruning looks, so a build that finds everything up to date would keep them."""
     try:
         with os.scandir(state_dir(root)) as entries:
             stale = [entry.path for entry in entries if entry.name.startswith(".tmp-")]

@@ -61,25 +61,19 @@ def watch(config: Config) -> int:
     The watcher is armed before the first build, so a change made during any build is
     the next burst, never lost (watchfiles' ``RustNotify``, which its ``watch`` generator
     wraps, arms only at the generator's first step)."""
-    from watchfiles._rust_notify import RustNotify
-
     stop = threading.Event()
     previous = {sig: signal.signal(sig, _stopper(stop)) for sig in (signal.SIGINT,
                                                                        signal.SIGTERM)}
-    def notifier() -> Any:
-        return RustNotify([config.source], False, False, 300, True, False)
-
     try:
-        runstate.acquire_lock(config.output)
-        runstate.remove_temporaries(config.output)
-        watching = _Watching(notifier)
+        runstate.take_output(config.output)
+        watching = _Watching(config.source)
         try:
             kept = _rebuild(config, None, ["(initial build)"])
             if kept is not None:
                 _warm(kept.graph)
             print(f"watching {config.source} (Ctrl-C to stop)", flush=True)
             for changes in _bursts(watching, config, stop):
-                kept = _rebuild(config, None if changes == [RESCAN] else kept, changes)
+                kept = _rebuild(config, kept, changes)  # [RESCAN] is no known file: a walk
         finally:
             watching.close()
     finally:
@@ -101,17 +95,22 @@ RESCAN = "(changes watchfiles could not name)"
 
 
 class _Watching:
-    """The armed notifier, armed anew when it breaks: watchfiles' notifier raises on a path
-    that is not UTF-8 (a file named in Latin-1 saved in the tree), and again on every later
-    call, which ended ``watch``."""
+    """The armed notifier of the source tree, armed anew when it breaks: watchfiles'
+    notifier raises on a path that is not UTF-8 (a file named in Latin-1 saved in the tree),
+    and again on every later call, which ended ``watch``."""
 
-    def __init__(self, arm: Callable[[], Any]) -> None:
-        self.arm = arm
-        self.notifier = arm()
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.notifier = self._arm()
+
+    def _arm(self) -> Any:
+        from watchfiles._rust_notify import RustNotify
+
+        return RustNotify([self.source], False, False, 300, True, False)
 
     def rearm(self) -> None:
         self.notifier.close()
-        self.notifier = self.arm()
+        self.notifier = self._arm()
 
     def close(self) -> None:
         self.notifier.close()
@@ -122,12 +121,14 @@ def _bursts(watching: _Watching, config: Config,
     """Sorted source-relative paths changed in each burst, until ``stop`` is set; a burst
     the notifier could not name is ``[RESCAN]``, after a new notifier is armed (so nothing
     changed after the walk that follows goes unseen)."""
+    from watchfiles._rust_notify import WatchfilesRustInternalError
+
     source = config.source.rstrip("/") + "/"
     wanted = _Filter(config)
     while not stop.is_set():
         try:
             raw = watching.notifier.watch(DEBOUNCE_MS, STEP_MS, 500, stop)
-        except RuntimeError:  # watchfiles' WatchfilesRustInternalError
+        except WatchfilesRustInternalError:
             watching.rearm()
             yield [RESCAN]
             continue
@@ -165,7 +166,7 @@ def _rebuild(config: Config, kept: Kept | None, changes: list[str]) -> Kept | No
     warnings: dict[str, str] = {}
     errors: list[str] = []
     try:
-        runstate.relock(config.output)  # the output may have been removed meanwhile
+        runstate.retake_output(config.output)  # the output may have been removed meanwhile
         with collector_paused() as collecting, open(os.devnull, "w",
                                                     encoding="utf-8") as quiet:
             kept, verdict = _plan(config, kept, changes)
