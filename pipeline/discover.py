@@ -139,23 +139,25 @@ def discover_sources(config: Config, root: str = "", *, save_cache: bool = True,
 
     configs = _pytest_configs(base, texts)
     inputs = []
-    too_long = [p for p in texts if not _pages_fit(p)]
+    too_long: list[str] = []  # inputs of any layer whose pages' names would not fit
     for p in texts:
-        if too_long and not _pages_fit(p):
+        if not _pages_fit(p):
+            too_long.append(p)
             continue
         kind = file_type(p.rsplit("/", 1)[-1])
         inputs.append(Input(p, 1, f"{base}/{p}", kind, is_test_file(p, kind.language, configs)))
     layer_inputs = inputs
     for layer in range(2, config.depth + 1):
-        pages = [page for item in layer_inputs for page in layout.file_pages(item.path)]
-        layer_inputs = [
-            Input(layout.next_layer_input(page, mirror), layer, f"{pages_base}/{page}", PAGE)
-            for page in pages if _pages_fit(page)  # the same name as its input's
-        ]
-        if len(layer_inputs) < len(pages):
-            too_long.extend(layout.next_layer_input(page, mirror) for page in pages
-                            if not _pages_fit(page))
-        inputs.extend(layer_inputs)
+        pages: list[Input] = []
+        for item in layer_inputs:
+            for page in layout.file_pages(item.path):
+                path = layout.next_layer_input(page, mirror)
+                if _pages_fit(page):  # the input's name is its page's
+                    pages.append(Input(path, layer, f"{pages_base}/{page}", PAGE))
+                else:
+                    too_long.append(path)
+        inputs.extend(pages)
+        layer_inputs = pages
     chunks: dict[str, list[Input]] = defaultdict(list)
     for item in inputs:
         chunks[item.folder].append(item)
