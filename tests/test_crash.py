@@ -67,13 +67,6 @@ def _every_crash(src: Path, out: Path, prepare, after, expected: dict[str, bytes
     pytest.fail("the build never finished")
 
 
-@pytest.fixture()
-def tree(tmp_path: Path) -> tuple[Path, Path]:
-    src, out = tmp_path / "src", tmp_path / "out"
-    make_tree(src, TREE)
-    return src, out
-
-
 def test_a_crash_at_any_write_of_a_clean_build_then_an_edit(tree: tuple[Path, Path]) -> None:
     src, out = tree
     _edit(src)

@@ -59,13 +59,6 @@ def _every_full_disk(src: Path, out: Path, expected: dict[str, bytes], *extra: s
     pytest.fail("the build never finished")
 
 
-@pytest.fixture()
-def tree(tmp_path: Path) -> tuple[Path, Path]:
-    src, out = tmp_path / "src", tmp_path / "out"
-    make_tree(src, TREE)
-    return src, out
-
-
 def test_a_disk_full_from_any_write_of_a_clean_build(tree: tuple[Path, Path]) -> None:
     src, out = tree
     expected = clean_build_snapshot(src, out)
