@@ -132,14 +132,14 @@ def _lines(db: dict[str, Any]) -> bytes:
         for task, record in sorted(db.items(), key=lambda item: item[0]))
 
 
-def entries(journal: str) -> list[list[Any]] | None:
-    """A journal's entries in order (None when there is no journal); blank lines, and a
+def entries(journal: str) -> list[list[Any]]:
+    """A journal's entries in order (none when there is no journal); blank lines, and a
     line a full disk tore, are passed over."""
     try:
         with open(journal, "rb") as handle:
             lines = handle.read().splitlines()
     except FileNotFoundError:
-        return None
+        return []
     found: list[list[Any]] = []
     for line in lines:
         try:
@@ -152,7 +152,7 @@ def entries(journal: str) -> list[list[Any]] | None:
 def replay(journal: str, db: dict[str, Any]) -> bool:
     """Apply a journal's entries to ``db`` in order; whether there were any."""
     found = entries(journal)
-    for entry in found or ():
+    for entry in found:
         if entry[0] == "+":
             db[entry[1]] = entry[2]
         elif entry[0] == "-":
@@ -165,7 +165,7 @@ def replay(journal: str, db: dict[str, Any]) -> bool:
 def unfinished(journal: str) -> set[str]:
     """The tasks a journal struck last: begun, never recorded done since."""
     struck: dict[str, bool] = {}  # task -> whether its last entry is a strike
-    for entry in entries(journal) or ():
+    for entry in entries(journal):
         if entry[0] == "*":
             struck.clear()
         elif entry[0] in ("+", "-"):
