@@ -342,3 +342,26 @@ def test_fallback_parser_gives_the_compiled_parsers_record(
     compiled = extract_markdown(text)
     monkeypatch.setattr(markdown_module, "_parse_quietly", lambda _text: None)
     assert extract_markdown(text) == compiled
+
+
+def test_a_long_run_of_reference_definitions_is_read_by_the_port(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled parser reads a run of reference definitions in time quadratic in its
+    length (20,000: 9 s; 100,000: minutes); such a text goes to the pure-Python port, which
+    gives the compiled parser's record."""
+    count = 1000
+    text = "".join(f"[r{i}]: /target/{i}\n" for i in range(count)) + "".join(
+        f"## Part {i}\n\nSee [r{i}] and `call_{i}()`.\n\n" for i in range(0, count, 7))
+    compiled = markdown_module._extract(markdown_module._parser().tree(text), text)
+    assert len(compiled.imports) == len(range(0, count, 7))
+
+    def refused(_text: str) -> None:
+        raise AssertionError("the compiled parser was given the text")
+
+    monkeypatch.setattr(markdown_module, "_parse_quietly", refused)
+    assert extract_markdown(text) == compiled
+    assert markdown_module.REFERENCES == count
+    short = "".join(f"[r{i}]: /target/{i}\n" for i in range(count - 1)) + "[r1]\n"
+    assert not markdown_module.many_references(short)
+    blank_separated = "".join(f"[r{i}]: /t/{i}\n\n" for i in range(count))
+    assert markdown_module.many_references(blank_separated)  # counted, whatever the runs

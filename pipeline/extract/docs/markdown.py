@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from functools import cache
+from itertools import islice
 from typing import Any
 
 from markdown_it_pyrs import MarkdownIt
@@ -63,6 +64,24 @@ def deep_line(line: str, deep: int) -> bool:
     return False
 
 
+# The compiled parser reads a run of reference definitions (``[label]: target`` lines with
+# no blank line between them, in any container) in time quadratic in its length: 10,000
+# took 2.5 s, 20,000 took 9 s (markdown-it-pyrs 0.4.0; the JavaScript original was fixed
+# in markdown-it PR #1004), where the pure-Python port reads 20,000 in 0.35 s, linearly. A
+# text with ``REFERENCES`` lines that may define a reference is read by the port.
+REFERENCES = 1000
+_REFERENCE_LINE = re.compile(r"^[ \t>]*\[[^\n]*\]:", re.MULTILINE)
+
+
+def many_references(text: str) -> bool:
+    """Could ``text`` hold a run of reference definitions long enough to make the compiled
+    parser slower than the port? (Counts every line that may open a definition.)"""
+    if text.count("]:") < REFERENCES:
+        return False
+    lines = _REFERENCE_LINE.finditer(text)
+    return next(islice(lines, REFERENCES - 1, None), None) is not None
+
+
 @cache
 def _parser() -> MarkdownIt:
     """One parser per process: CommonMark with GFM tables, strikethrough and front matter."""
@@ -71,8 +90,8 @@ def _parser() -> MarkdownIt:
 
 def extract_markdown(text: str) -> Extraction:
     """Headings, fenced blocks, link targets, code-like words and the overview of a page."""
-    root = None if too_deep(text) else _parse_quietly(text)
-    if root is None:  # too deep for the compiled parser, or it panicked: the port reads it
+    root = None if too_deep(text) or many_references(text) else _parse_quietly(text)
+    if root is None:  # too deep or too slow for the compiled parser, or it panicked
         from pipeline.extract.docs.markdown_fallback import extract_markdown_py
 
         return extract_markdown_py(text)
