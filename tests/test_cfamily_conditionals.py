@@ -166,3 +166,26 @@ def test_nested_unchosen_branches_are_blanked_in_one_pass(
     assert out.count(b"\n") == source.count(b"\n")
     assert b"int x" not in out and b"#include <kept.h>" in out
     assert out.replace(b"#include <kept.h>", b"").strip() == b""
+
+
+def test_a_condition_nested_too_deep_leaves_the_rest_of_the_file_read() -> None:
+    """A ``#if`` nested deeper than the evaluator goes (100 parentheses) is a condition of
+    unknown value; it raised out of the extractor, and the file lost all its structure."""
+    for depth in (3, 100, 50_000):
+        source = "#if " + "(" * depth + "A" + ")" * depth + "\nint f();\n#endif\n"
+        found = extract_cpp(source + "int g(int a) { return a; }\n")
+        assert not found.notes, (depth, found.notes)
+        assert [s.name for s in found.symbols] == ["f", "g"], depth
+
+
+def test_condition_arithmetic_is_the_preprocessors() -> None:
+    """64-bit two's complement values and division truncated toward zero, as a compiler
+    evaluates ``#if``: a product past 64 bits wraps, where it grew without bound."""
+    from pipeline.extract.cfamily.conditionals import _Evaluator
+
+    for expression, value in [("7 / -2", -3), ("-7 / 2", -3), ("-7 % 2", -1),
+                              ("7 % -2", 1), ("(1 << 62) * 4", 0),
+                              ("0x7fffffffffffffff + 1", -(1 << 63)),
+                              ("99999999999999999 / 3", 33333333333333333)]:
+        assert _Evaluator(expression, {}).run() == (value, False), expression
+    assert select_branches(b"#if (1 << 62) * 4\nint x;\n#endif\n").strip() == b""

@@ -260,7 +260,9 @@ class _Evaluator:
     def run(self) -> tuple[int, bool]:
         try:
             value = self._ternary()
-        except (IndexError, ValueError, ZeroDivisionError):
+        except (IndexError, ValueError, ZeroDivisionError, RecursionError):
+            # RecursionError: nested deeper than this evaluator goes (about 80 parentheses);
+            # the directive's condition is unknown, the rest of the file is read as usual
             return 0, True
         return value, self.unknown
 
@@ -368,9 +370,27 @@ def _apply(operator: str, left: int, right: int) -> int:
         "<=": lambda: int(left <= right), ">=": lambda: int(left >= right),
         "<<": lambda: left << min(right, 64), ">>": lambda: left >> min(right, 64),
         "+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right,
-        "/": lambda: int(left / right), "%": lambda: left % right,
+        "/": lambda: _quotient(left, right), "%": lambda: left - right * _quotient(left, right),
     }
-    return int(table[operator]())
+    return _wrapped(int(table[operator]()))
+
+
+def _quotient(left: int, right: int) -> int:
+    """C's division: truncated toward zero, exact for any size (a float quotient was
+    neither, and overflowed past 1e308)."""
+    quotient = abs(left) // abs(right)
+    return quotient if (left < 0) == (right < 0) else -quotient
+
+
+def _wrapped(value: int) -> int:
+    """``value`` as the preprocessor's ``intmax_t`` (64 bits, two's complement): without
+    it a chain of products grew without bound (a line of 100,000 of them, millions of
+    digits)."""
+    return (value + _HALF) % _WHOLE - _HALF
+
+
+_WHOLE = 1 << 64
+_HALF = 1 << 63
 
 
 def _tokens(text: str) -> list[str]:
