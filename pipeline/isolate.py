@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -25,6 +26,7 @@ import orjson
 from pipeline.exits import describe_exit
 from pipeline.extract import extract
 from pipeline.files import decode, python_refusal
+from pipeline.lifetime import die_with
 from pipeline.records import Extraction, Note, extraction_from_dict
 
 ISOLATE_CHARS = 384 * 1024  # characters: Python sources longer than this parse in a child
@@ -72,7 +74,8 @@ def _extract_in_child(text: str, language: str) -> Extraction | None:
     when the child failed otherwise (then this process extracts it, so a page is never lost
     to the isolation)."""
     try:
-        done = subprocess.run([sys.executable, "-m", "pipeline.isolate", language],
+        done = subprocess.run([sys.executable, "-m", "pipeline.isolate", language,
+                               str(os.getpid())],
                               input=text.encode("utf-8", "surrogatepass"),
                               capture_output=True, check=False)
     except OSError:
@@ -101,8 +104,11 @@ def _malloc_trim() -> Any:
 
 
 def main() -> int:
-    """``python -m pipeline.isolate LANGUAGE``: source text on stdin, the extraction as
-    JSON on stdout."""
+    """``python -m pipeline.isolate LANGUAGE [PARENT]``: source text on stdin, the
+    extraction as JSON on stdout; killed when the process PARENT ends (its worker, killed
+    with the build: the extraction of a large file went on for nobody)."""
+    if len(sys.argv) > 2:
+        die_with(int(sys.argv[2]))
     text = sys.stdin.buffer.read().decode("utf-8", "surrogatepass")
     sys.stdout.buffer.write(orjson.dumps(extract(text, sys.argv[1])))
     return 0

@@ -17,7 +17,6 @@ of the ``doit`` command (``pipeline.cli``).
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from multiprocessing import get_context
 from multiprocessing.process import BaseProcess
@@ -29,6 +28,7 @@ from doit.runner import FAILURE, JobHold, MRunner, Runner
 
 from pipeline.errors import write_failure
 from pipeline.exits import describe_exit
+from pipeline.lifetime import die_with
 
 if TYPE_CHECKING:  # imported when a parallel run starts: every no-op build loads this module
     from multiprocessing.connection import Connection
@@ -101,26 +101,6 @@ class _Channel:
             pass
 
 
-def _die_with(parent: int) -> None:
-    """On Linux, have this process killed when the process ``parent`` (the build's) ends:
-    a CI runner's timeout or a stop button sends SIGTERM to the build's process alone, and
-    a worker left running would go on writing the pages of a build that is over, beside
-    the next one. Killed part way, a task is run again by the next build, as after
-    ``kill -9``. Elsewhere the closed pipe ends the worker once its task is done."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # no prctl here
-        return
-    if os.getppid() != parent:  # the parent ended before the request was made
-        os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
 class _Worker:
     """A worker process, the parent's end of its pipe, and what it was last given."""
 
@@ -181,11 +161,11 @@ class WatchedRunner(_Finishing, MRunner):  # type: ignore[misc]
     def _work(self, connection: Connection, parent_end: Connection, parent: int,
               reporter_class: type) -> None:
         """A worker process: doit's worker loop over this worker's own pipe. It ends with
-        the build's process, however that ends (:func:`_die_with`); and it closes the
-        parent's ends of every pipe it inherited, its own pipe's too, so that with the
+        the build's process, however that ends (:func:`pipeline.lifetime.die_with`); and it
+        closes the parent's ends of every pipe it inherited, its own pipe's too, so that with the
         parent gone its next read ends it (else it waited for a job for ever, and held the
         output's lock: every later build said another one was running)."""
-        _die_with(parent)
+        die_with(parent)
         parent_end.close()
         for worker in self._workers:
             worker.connection.close()

@@ -324,7 +324,7 @@ def test_sigterm_of_the_build_process_alone_leaves_no_worker_and_no_lock(
     make_tree(src, _group_tree())
     assert _start_group(src, out, 2).wait(timeout=300) == 0
     reference = contents(snapshot(out))
-    patch = "" if deathsig else "import pipeline.runner as r; r._die_with = lambda parent: None; "
+    patch = "" if deathsig else "import pipeline.runner as r; r.die_with = lambda parent: None; "
     for _attempt in range(5):
         shutil.rmtree(out)
         process = subprocess.Popen(
@@ -352,6 +352,38 @@ def test_sigterm_of_the_build_process_alone_leaves_no_worker_and_no_lock(
         assert_same_pages(out, reference, "after SIGTERM")
         return
     pytest.fail("every build finished before its workers could be seen")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists() or shutil.which("pgrep") is None
+                    or sys.platform != "linux", reason="needs /proc, pgrep and prctl")
+def test_an_isolated_extraction_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
+    """A source too large for a worker is extracted by a child process. A worker killed
+    with its build (SIGTERM to the build's process, then the workers' death signal) left
+    that child parsing, for seconds to minutes, a file nobody waits for."""
+    from pipeline import isolate
+
+    large = "x = {" + ",".join(f"{i}: {i}" for i in range(400_000)) + "}\n"  # 5 MB: ~20 s
+    assert len(large) > isolate.ISOLATE_CHARS
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pipeline.isolate import extract_bounded; "
+         "extract_bounded(sys.stdin.read(), 'python')"],
+        stdin=subprocess.PIPE, cwd=tmp_path, env=python_env(), text=True)
+    assert worker.stdin is not None
+    worker.stdin.write(large)
+    worker.stdin.close()
+    deadline = time.monotonic() + 60
+    children: list[int] = []
+    while not children and time.monotonic() < deadline:
+        children = _children(worker.pid)
+        time.sleep(0.01)
+    assert children, "no isolated extraction started"
+    time.sleep(0.2)
+    worker.kill()
+    worker.wait(timeout=60)
+    deadline = time.monotonic() + 5
+    while any(map(_alive, children)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(map(_alive, children)), "the extraction outlived its worker"
 
 
 def _stopping(real: Callable[..., Any], count: Iterator[int], allowed: int
