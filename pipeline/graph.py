@@ -143,7 +143,7 @@ def templates_digest(config: Config) -> str:
 # The code an extraction depends on: the extractors and everything they import (a test holds
 # this to their import closure), and the bytes -> text step in isolate and files.
 EXTRACTION_CODE = ("extract/", "isolate.py", "records.py", "schema.py", "files.py", "prose.py",
-                   "exits.py")
+                   "exits.py", "lifetime.py")
 
 
 @cache
