@@ -1,4 +1,5 @@
-"""Extract pathological inputs, each in a process of its own, and time them.
+"""Extract pathological inputs, each by `python -m pipeline.isolate` (as a build extracts a
+large source), and time them.
 
     python bench/pathological.py [--seconds S] [NAME ...]
 
@@ -18,13 +19,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-
-_CHILD = """
-import json, sys
-from pipeline.isolate import extract_file
-facts, found = extract_file(sys.stdin.buffer.read(), sys.argv[1])
-print(json.dumps({"symbols": len(found.symbols), "notes": sorted({n.kind for n in found.notes})}))
-"""
 
 
 def _lines(count: int, line: Callable[[int], str]) -> str:
@@ -88,21 +82,24 @@ CASES: dict[str, tuple[str, Callable[[], str]]] = {
 }
 
 
-def run_case(language: str, text: str, seconds: float) -> tuple[float, dict[str, object] | str]:
-    """Extract ``text`` in a child process: its time, and its summary or why it failed."""
+def run_case(language: str, text: str, seconds: float) -> tuple[float, str, bool]:
+    """Extract ``text`` as a build extracts a large source, in ``python -m pipeline.isolate``:
+    its time, what it found (or why it failed), and whether it failed."""
     started = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-c", _CHILD, language],
+        done = subprocess.run([sys.executable, "-m", "pipeline.isolate", language],
                               input=text.encode("utf-8", "surrogatepass"),
                               capture_output=True, timeout=seconds, check=False)
     except subprocess.TimeoutExpired:
-        return time.perf_counter() - started, f"not done within {seconds:g} s"
+        return time.perf_counter() - started, f"not done within {seconds:g} s", True
     took = time.perf_counter() - started
     if done.returncode != 0:
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-        return took, f"exit {done.returncode}: {' '.join(tail)}"
-    summary: dict[str, object] = json.loads(done.stdout)
-    return took, summary
+        return took, f"exit {done.returncode}: {' '.join(tail)}", True
+    found = json.loads(done.stdout)
+    notes = sorted({note["kind"] for note in found.get("notes", [])})
+    return (took, f"{len(found.get('symbols', []))} symbols, notes {notes}",
+            "internal-error" in notes)
 
 
 def main() -> int:
@@ -117,11 +114,8 @@ def main() -> int:
     for name in args.names or list(CASES):
         language, make = CASES[name]
         text = make()
-        took, result = run_case(language, text, args.seconds)
-        bad = isinstance(result, str) or "internal-error" in result["notes"]  # type: ignore[operator]
+        took, shown, bad = run_case(language, text, args.seconds)
         failed += bad
-        shown = result if isinstance(result, str) else \
-            f"{result['symbols']} symbols, notes {result['notes']}"
         print(f"{'FAIL' if bad else 'PASS'}  {name:28s} {len(text) / 1e6:6.2f} MB "
               f"{took:6.2f} s  {shown}", flush=True)
     return 1 if failed else 0
